@@ -1,0 +1,46 @@
+# The two commands a new user needs: `make dev` and `make test`. Everything else is for contributors.
+SHELL := /bin/bash
+# One Python everywhere: .python-version (pyenv), template.yaml's runtime, CI.
+PYTHON ?= python3.12
+VENV := .venv
+BIN := $(VENV)/bin
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: dev test unit integration e2e contract lint build bench lock clean
+
+$(BIN)/.installed: requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	@touch $@
+
+venv: $(BIN)/.installed
+
+dev: venv  ## start the local stack on 127.0.0.1:$${RUNS_API_PORT:-3000}
+	$(BIN)/python -m local
+
+test: venv  ## every test tier: unit, integration, e2e, contract
+	$(BIN)/python -m pytest tests
+
+unit integration e2e contract: venv
+	$(BIN)/python -m pytest tests/$@
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+build: venv  ## sam build (arm64 layer and functions) into .aws-sam/
+	$(BIN)/sam build --template-file template.yaml
+
+bench: venv
+	$(BIN)/python -m bench
+
+lock: venv  ## re-pin every dependency after editing pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.12 --generate-hashes -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.12 --python-platform aarch64-manylinux_2_28 \
+		-c requirements.lock --no-header --no-annotate -o layers/runs_core/requirements.txt
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache

@@ -1,0 +1,92 @@
+"""Builds the Powertools resolver every API function uses, and the Lambda handler around it.
+
+Routes live in routers (runs_core.api.routes_*) so that each function serves its group and the docs
+function can include them all to publish one OpenAPI document generated from the same code.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from runs_core.api.problems import from_error, problem, validation_problem
+from runs_core.errors import ApiError, PayloadTooLarge, UnknownApiVersion, UnsupportedMediaType
+from runs_core.observability import logger, tracer
+from runs_core.settings import get_settings
+
+SUPPORTED_API_VERSIONS = frozenset({"2026-11-01"})
+MAX_JSON_BODY_BYTES = 1024 * 1024
+API_TITLE = "Runs API"
+
+
+def _request_id(app: APIGatewayRestResolver) -> str | None:
+    return app.current_event.request_context.request_id
+
+
+def create_app(*routers: Router) -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True)
+    for router in routers:
+        app.include_router(router)
+
+    @app.exception_handler(ApiError)
+    def _api_error(error: ApiError) -> Response[Any]:
+        return from_error(error, _request_id(app))
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(error: RequestValidationError) -> Response[Any]:
+        return validation_problem(list(error.errors()), _request_id(app))
+
+    @app.not_found
+    def _not_found(_: NotFoundError) -> Response[Any]:
+        path = app.current_event.path
+        return problem(404, "not_found", "Not found", f"No route {path}.", _request_id(app))
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response[Any]:
+        logger.exception("unhandled error")
+        return problem(500, "internal_error", "Internal error", "Something went wrong on our side.", _request_id(app))
+
+    return app
+
+
+def _precheck(event: dict[str, Any]) -> ApiError | None:
+    """Header and body rules that hold for every route, checked before routing."""
+    headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
+    version = headers.get("api-version")
+    if version is not None and version not in SUPPORTED_API_VERSIONS:
+        return UnknownApiVersion(f"Unknown Api-Version {version!r}; supported: {', '.join(SUPPORTED_API_VERSIONS)}.")
+    body = event.get("body")
+    if body and event.get("httpMethod") in ("POST", "PUT", "PATCH"):
+        content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            return UnsupportedMediaType(f"Send application/json, not {content_type!r}.")
+        if len(body) > MAX_JSON_BODY_BYTES:
+            return PayloadTooLarge(f"JSON bodies are limited to {MAX_JSON_BODY_BYTES} bytes.")
+    return None
+
+
+def make_handler(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+    @tracer.capture_lambda_handler
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        request_id = (event.get("requestContext") or {}).get("requestId")
+        rejected = _precheck(event)
+        if rejected is not None:
+            error = from_error(rejected, request_id)
+            response = {"statusCode": error.status_code, "headers": error.headers, "body": error.body}
+            response["headers"]["Content-Type"] = error.content_type
+        else:
+            response = app.resolve(event, context)
+        headers = response.setdefault("headers", {}) or {}
+        response["headers"] = headers
+        headers["Request-Id"] = request_id
+        version = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "api-version"), None)
+        headers["Api-Version"] = version if version in SUPPORTED_API_VERSIONS else get_settings().api_version
+        return response
+
+    return lambda_handler

@@ -1,0 +1,48 @@
+"""Dependencies that turn the authorizer's context and the request headers into a Caller."""
+
+from aws_lambda_powertools.event_handler import Request
+
+from runs_core.context import Caller
+from runs_core.errors import Forbidden, ValidationFailed
+from runs_core.observability import logger
+
+MAX_END_USER_LENGTH = 128
+
+
+def _authorizer(request: Request) -> dict[str, str]:
+    return request.resolved_event.request_context.authorizer.raw_event or {}
+
+
+def org_caller(request: Request) -> Caller:
+    """The org a request acts for. Operators' keys have no org, so they get 403 on org routes."""
+    context = _authorizer(request)
+    org_id = context.get("org_id")
+    if context.get("role") != "org" or not org_id:
+        raise Forbidden("This route needs an org's API key.")
+    claimed_org = _header(request, "X-Org-Id")
+    if claimed_org is not None and claimed_org != org_id:
+        raise Forbidden("X-Org-Id does not match the API key's org.")
+    end_user = _header(request, "X-End-User")
+    if end_user is not None and not 0 < len(end_user) <= MAX_END_USER_LENGTH:
+        message = f"must be 1 to {MAX_END_USER_LENGTH} characters"
+        raise ValidationFailed(
+            f"X-End-User {message}", [{"field": "X-End-User", "code": "max_length", "message": message}]
+        )
+    logger.append_keys(org_id=org_id)
+    return Caller(
+        org_id=org_id,
+        api_key_id=context.get("api_key_id"),
+        end_user_id=end_user,
+        request_id=request.resolved_event.request_context.request_id,
+    )
+
+
+def admin_caller(request: Request) -> str:
+    """Operators' routes: only the platform admin key passes (API.md §7)."""
+    if _authorizer(request).get("role") != "admin":
+        raise Forbidden("This route needs the operators' key.")
+    return "admin"
+
+
+def _header(request: Request, name: str) -> str | None:
+    return request.resolved_event.get_header_value(name, case_sensitive=False)

@@ -1,0 +1,54 @@
+"""The one place where errors become RFC 9457 problem+json responses (API.md §2)."""
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from runs_core.errors import ApiError
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(
+    status: int, code: str, title: str, detail: str, request_id: str | None, **extra: Any
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": f"/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "request_id": request_id,
+    }
+    body.update({key: value for key, value in extra.items() if value is not None})
+    return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body))
+
+
+def from_error(error: ApiError, request_id: str | None) -> Response[dict[str, Any]]:
+    return problem(error.status, error.code, error.title, error.detail, request_id, **error.extra)
+
+
+def validation_problem(errors: list[dict[str, Any]], request_id: str | None) -> Response[dict[str, Any]]:
+    """Powertools/pydantic validation errors → 400 validation_error (or invalid_json) with field errors."""
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return problem(400, "invalid_json", "Invalid JSON", "The request body is not valid JSON.", request_id)
+    fields = [_field_error(error) for error in errors]
+    first = fields[0] if fields else {"field": "body", "message": "is invalid"}
+    detail = f"{first['field']} {first['message']}"
+    return problem(400, "validation_error", "Validation error", detail, request_id, errors=fields)
+
+
+def _field_error(error: dict[str, Any]) -> dict[str, str]:
+    location = [str(part) for part in error.get("loc", ())]
+    # ("body", "definition", "model", "provider") → "definition.model.provider"; ("query", "limit") → "limit"
+    if location and location[0] in ("body", "query", "path", "header"):
+        location = location[1:]
+    location = [part for part in location if not part.startswith("function-after[")]
+    message = str(error.get("msg", "is invalid"))
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    code = str(error.get("type", "invalid"))
+    if code == "extra_forbidden":
+        message = "is not a known field"
+    return {"field": ".".join(location) or "body", "code": code, "message": message}

@@ -1,0 +1,60 @@
+"""Run routes (API.md §4)."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+
+from runs_core.api.caller import org_caller
+from runs_core.api.openapi import errors
+from runs_core.context import Caller
+from runs_core.logic import runs
+from runs_core.models.common import Page
+from runs_core.models.runs import CancelRun, CreateRun, Run
+from runs_core.pages import DEFAULT_LIMIT, MAX_LIMIT
+
+router = Router()
+OrgCaller = Annotated[Caller, Depends(org_caller)]
+RunId = Annotated[str, Path(min_length=1, max_length=64)]
+TAGS = ["Runs"]
+
+
+@router.post("/v1/runs", status_code=201, tags=TAGS, responses=errors(402, 404, 413, 415))
+def create_run(body: CreateRun, caller: OrgCaller) -> Run:
+    """Create a run: `queued` (it starts) or, with `start=false`, `created` (start it with /invoke)."""
+    return runs.create_run(caller, body.agent, body)
+
+
+@router.get("/v1/runs", tags=TAGS, responses=errors())
+def list_runs(
+    caller: OrgCaller,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=4096)] = None,
+    agent: Annotated[str | None, Query(max_length=64, description="Agent id or name.")] = None,
+    status: Annotated[str | None, Query(max_length=256, description="Comma list of statuses.")] = None,
+    thread_id: Annotated[str | None, Query(max_length=64)] = None,
+    end_user: Annotated[str | None, Query(max_length=128)] = None,
+    created_after: Annotated[str | None, Query(max_length=64, description="RFC 3339, exclusive.")] = None,
+    created_before: Annotated[str | None, Query(max_length=64, description="RFC 3339, exclusive.")] = None,
+) -> Page[Run]:
+    """Runs, newest first, filtered."""
+    return runs.list_runs(caller, limit, cursor, agent, status, thread_id, end_user, created_after, created_before)
+
+
+@router.get("/v1/runs/<run_id>", tags=TAGS, responses=errors(404))
+def get_run(run_id: RunId, caller: OrgCaller) -> Run:
+    """One run."""
+    return runs.get_run(caller, run_id)
+
+
+@router.post("/v1/runs/<run_id>/invoke", tags=TAGS, responses=errors(404, 409))
+def invoke_run(run_id: RunId, caller: OrgCaller) -> Run:
+    """Start a `created` run; any other status is 409 invalid_state."""
+    return runs.invoke_run(caller, run_id)
+
+
+@router.post("/v1/runs/<run_id>/cancel", tags=TAGS, responses=errors(404, 409, 413, 415))
+def cancel_run(run_id: RunId, caller: OrgCaller, body: Annotated[CancelRun | None, Body()] = None) -> Run:
+    """Cancel a run. Cancelling a cancelled run returns it; a completed or failed run is 409."""
+    return runs.cancel_run(caller, run_id, body.reason if body else None)

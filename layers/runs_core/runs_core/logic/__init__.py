@@ -1,0 +1,1 @@
+"""Business rules. Pure functions over the stores; no HTTP, no boto3."""

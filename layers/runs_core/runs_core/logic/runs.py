@@ -1,0 +1,254 @@
+"""Run records (API.md §4): create, read, list, invoke, cancel.
+
+Every status change is a conditional write on the run's `rev` plus its event, in one transaction
+(storage.runs). On a lost race the run is re-read and the rule applied again, so the outcome is the
+same as if the requests had come one after the other.
+"""
+
+import os
+from datetime import datetime
+from typing import Any
+
+from runs_core import clock, ids
+from runs_core.context import Caller
+from runs_core.errors import InsufficientCredits, InvalidState, NotFound, ValidationFailed
+from runs_core.logic.agents import load_agent, resolve_version
+from runs_core.models.common import Page
+from runs_core.models.runs import RUN_STATUSES, TERMINAL_STATUSES, CreateRun, Run, RunOptions
+from runs_core.pages import decode_cursor, encode_cursor
+from runs_core.settings import get_settings
+from runs_core.storage.dynamo import KeyRange
+from runs_core.storage.runs import NewEvent, StaleRun
+from runs_core.stores import get_stores
+
+MAX_WRITE_ATTEMPTS = 5
+
+
+def view(record: dict[str, Any]) -> Run:
+    return Run.model_validate(record)
+
+
+def _event_expiry(run: dict[str, Any]) -> int:
+    """Events outlive the longest possible run by the retention period (TTL, epoch seconds)."""
+    limits = run.get("limits_max_duration_seconds", 3600)
+    return int(clock.now().timestamp()) + limits + get_settings().event_retention_days * 86_400
+
+
+def _trace_id() -> str | None:
+    header = os.environ.get("_X_AMZN_TRACE_ID", "")
+    return next((part[5:] for part in header.split(";") if part.startswith("Root=")), None)
+
+
+def _validate_input(schema: dict[str, Any] | None, value: dict[str, Any]) -> None:
+    if not schema:
+        return
+    from jsonschema import Draft202012Validator  # lazy: only run creation needs it
+
+    errors = sorted(Draft202012Validator(schema).iter_errors(value), key=lambda error: list(error.path))
+    if errors:
+        fields = [
+            {
+                "field": ".".join(["input", *(str(part) for part in error.path)]),
+                "code": str(error.validator),
+                "message": error.message,
+            }
+            for error in errors[:20]
+        ]
+        raise ValidationFailed(f"{fields[0]['field']}: {fields[0]['message']}", fields)
+
+
+def _check_lower(name: str, requested: int | None, agent_limit: int) -> int:
+    if requested is None:
+        return agent_limit
+    if requested > agent_limit:
+        message = f"may only lower the agent's limit of {agent_limit}"
+        raise ValidationFailed(f"{name} {message}", [{"field": name, "code": "maximum", "message": message}])
+    return requested
+
+
+def create_run(caller: Caller, agent_ref: str, request: RunOptions) -> Run:
+    stores = get_stores()
+    agent = load_agent(caller, agent_ref)
+    version = resolve_version(caller, agent, request.version, request.stage)
+    definition = version["definition"]
+    limits = definition.get("limits", {})
+    if request.persona is not None and request.persona not in definition.get("personas", {}):
+        raise ValidationFailed(
+            f"persona {request.persona!r} is not defined by the agent",
+            [{"field": "persona", "code": "enum", "message": "not one of the agent's personas"}],
+        )
+    run_input = request.resolved_input()
+    _validate_input(definition.get("input_schema"), run_input)
+    max_steps = _check_lower("max_steps", request.max_steps, limits.get("max_steps", 25))
+    max_tokens = _check_lower("max_tokens", request.max_tokens, limits.get("max_tokens", 200_000))
+    if request.thread_id is not None:
+        raise NotFound(f"No thread {request.thread_id!r}.")  # threads arrive with their own issue
+    if request.file_ids:
+        raise NotFound(f"No file {request.file_ids[0]!r}.")  # files arrive with their own issue
+    org = stores.orgs.get(caller.org_id)
+    if org is None or org["credits_balance"] <= 0:
+        raise InsufficientCredits("The org has no credits left; an operator can add credits.")
+
+    run_id, created_at = ids.new_id_at("run")
+    status = "queued" if request.start else "created"
+    run = {
+        "id": run_id,
+        "org_id": caller.org_id,
+        "agent_id": agent["id"],
+        "agent_name": agent["name"],
+        "agent_version": version["version"],
+        "thread_id": None,
+        "name": request.name,
+        "status": status,
+        "input": run_input,
+        "file_ids": request.file_ids,
+        "persona": request.persona,
+        "outputs": [],
+        "max_steps": max_steps,
+        "max_tokens": max_tokens,
+        "metadata": request.metadata,
+        "trace_id": _trace_id(),
+        "created_by": {"api_key_id": caller.api_key_id, "end_user_id": caller.end_user_id},
+        "created_at": created_at,
+        "limits_max_duration_seconds": limits.get("max_duration_seconds", 3600),
+    }
+    events = [NewEvent("run.created", {"status": "created"})]
+    if request.start:
+        events.append(NewEvent("run.queued", {"status": "queued"}))
+    record = stores.runs.create(run, events, created_at, _event_expiry(run))
+    return view(record)
+
+
+def load_run(caller: Caller, run_id: str, consistent: bool = False) -> dict[str, Any]:
+    """The caller's run; another org's run is indistinguishable from a missing one."""
+    record = get_stores().runs.get(run_id, consistent) if ids.has_prefix(run_id, "run") else None
+    if record is None or record["org_id"] != caller.org_id:
+        raise NotFound(f"No run {run_id!r}.")
+    return record
+
+
+def get_run(caller: Caller, run_id: str) -> Run:
+    return view(load_run(caller, run_id))
+
+
+def invoke_run(caller: Caller, run_id: str) -> Run:
+    def start(run: dict[str, Any]) -> tuple[dict[str, Any], list[NewEvent]] | None:
+        if run["status"] != "created":
+            raise InvalidState(f"Only a created run can be invoked; this one is {run['status']}.")
+        return {"status": "queued"}, [NewEvent("run.queued", {"status": "queued"})]
+
+    return view(_change(caller, run_id, start))
+
+
+def cancel_run(caller: Caller, run_id: str, reason: str | None) -> Run:
+    def cancel(run: dict[str, Any]) -> tuple[dict[str, Any], list[NewEvent]] | None:
+        if run["status"] == "cancelled":
+            return None  # idempotent: cancelling a cancelled run returns it unchanged
+        if run["status"] in TERMINAL_STATUSES:
+            raise InvalidState(f"The run is {run['status']}; a finished run cannot be cancelled.")
+        now = clock.now_iso()
+        changes = {"status": "cancelled", "cancelled_at": now, "pending": None, "cancel_reason": reason}
+        data = {"status": "cancelled", **({"reason": reason} if reason else {})}
+        return changes, [NewEvent("run.cancelled", data)]
+
+    return view(_change(caller, run_id, cancel))
+
+
+def _change(caller: Caller, run_id: str, rule: Any) -> dict[str, Any]:
+    """Apply `rule(run) -> (changes, events) | None` with optimistic locking, re-reading on a lost race."""
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        run = load_run(caller, run_id, consistent=True)
+        decided = rule(run)
+        if decided is None:
+            return run
+        changes, events = decided
+        try:
+            return get_stores().runs.transition(run, changes, events, clock.now_iso(), _event_expiry(run))
+        except StaleRun:
+            continue
+    raise StaleRun(f"run {run_id} kept changing")  # maps to 500; with 5 attempts this means a stuck writer
+
+
+def _parse_time(name: str, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        message = "must be an RFC 3339 timestamp"
+        raise ValidationFailed(f"{name} {message}", [{"field": name, "code": "format", "message": message}]) from None
+    if moment.tzinfo is None:
+        message = "must include a time zone (e.g. Z)"
+        raise ValidationFailed(f"{name} {message}", [{"field": name, "code": "format", "message": message}])
+    return int(moment.timestamp() * 1000)
+
+
+def list_runs(
+    caller: Caller,
+    limit: int,
+    cursor: str | None,
+    agent: str | None = None,
+    status: str | None = None,
+    thread_id: str | None = None,
+    end_user: str | None = None,
+    created_after: str | None = None,
+    created_before: str | None = None,
+) -> Page[Run]:
+    statuses = sorted({part.strip() for part in status.split(",") if part.strip()}) if status else []
+    unknown = [value for value in statuses if value not in RUN_STATUSES]
+    if unknown:
+        message = f"must be a comma list of {', '.join(RUN_STATUSES)}"
+        raise ValidationFailed(f"status {message}", [{"field": "status", "code": "enum", "message": message}])
+    after_ms, before_ms = _parse_time("created_after", created_after), _parse_time("created_before", created_before)
+    query = {
+        "agent": agent,
+        "status": statuses,
+        "thread_id": thread_id,
+        "end_user": end_user,
+        "created_after": created_after,
+        "created_before": created_before,
+    }
+    before_id = decode_cursor(cursor, caller.org_id, "runs", query) if cursor else None
+
+    org = caller.org_id
+    agent_id = None
+    if agent is not None:
+        try:
+            agent_id = load_agent(caller, agent)["id"]
+        except NotFound:
+            return Page[Run](items=[], next_cursor=None)
+
+    # Equality filters as index partition values; the most selective one becomes the Query's key.
+    wanted: dict[str, list[str]] = {}
+    if thread_id is not None:
+        wanted["org_thread"] = [f"{org}#{thread_id}"]
+    if end_user is not None:
+        wanted["org_end_user"] = [f"{org}#{end_user}"]
+    if agent_id is not None:
+        wanted["org_agent"] = [f"{org}#{agent_id}"]
+    if statuses:
+        wanted["org_status"] = [f"{org}#{value}" for value in statuses]
+
+    low = ids.id_bound_at("run", after_ms + 1, upper=False) if after_ms is not None else "run_"
+    high = ids.id_bound_at("run", before_ms - 1, upper=True) if before_ms is not None else "run_~"
+    exclusive = before_id is not None and before_id <= high
+    key_range = KeyRange("id", low, before_id if exclusive else high, exclusive_high=exclusive)
+
+    store = get_stores().runs
+    if not wanted:
+        items = store.page("by_org", org, key_range, limit + 1, {})
+    else:
+        attribute = next(iter(wanted))
+        index = {"org_thread": "by_thread", "org_end_user": "by_end_user", "org_agent": "by_agent"}.get(
+            attribute, "by_status"
+        )
+        rest = {key: value for key, value in wanted.items() if key != attribute}
+        # Several statuses as the key: one Query each, merged by id (all are newest first).
+        items = []
+        for partition in wanted[attribute]:
+            items += store.page(index, partition, key_range, limit + 1, rest)
+        items = sorted(items, key=lambda item: item["id"], reverse=True)[: limit + 1]
+
+    page = items[:limit]
+    next_cursor = encode_cursor(org, "runs", query, page[-1]["id"]) if len(items) > limit else None
+    return Page[Run](items=[view(item) for item in page], next_cursor=next_cursor)

@@ -1,0 +1,132 @@
+"""Runs (API.md §4): the create request and the run object."""
+
+from typing import Any, Literal, Self
+
+from pydantic import Field, model_validator
+
+from runs_core.models.common import Metadata, RequestModel, ResponseModel
+
+RunStatus = Literal[
+    "created", "queued", "running", "waiting_for_input", "waiting_approval", "completed", "failed", "cancelled"
+]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+RUN_STATUSES: tuple[str, ...] = RunStatus.__args__  # type: ignore[attr-defined]
+
+
+class NamedInput(RequestModel):
+    name: str = Field(min_length=1, max_length=256)
+    value: Any = None
+
+
+class RunOptions(RequestModel):
+    """Everything a run can be created with, but the agent (which agent-scoped routes take from the path)."""
+
+    version: str | None = Field(
+        None, max_length=128, description="Exact version, dist-tag or npm semver range. Default: `latest` tag."
+    )
+    stage: Literal["draft", "published"] | None = Field(
+        None, description="draft: highest version incl. pre-releases; published: the `latest` tag."
+    )
+    thread_id: str | None = Field(None, max_length=64)
+    name: str | None = Field(None, max_length=256)
+    input: dict[str, Any] | None = None
+    inputs: list[NamedInput] | None = Field(None, max_length=256, description="Alternative spelling of `input`.")
+    file_ids: list[str] = Field(default_factory=list, max_length=20)
+    persona: str | None = Field(None, max_length=64)
+    max_steps: int | None = Field(None, ge=1, description="May only lower the agent's limit.")
+    max_tokens: int | None = Field(None, ge=1, description="May only lower the agent's limit.")
+    metadata: Metadata = Field(default_factory=dict, max_length=50)
+    start: bool = Field(True, description="false: the run is `created` and waits for POST /v1/runs/{id}/invoke.")
+
+    @model_validator(mode="after")
+    def _one_input_spelling(self) -> Self:
+        if self.input is not None and self.inputs is not None:
+            raise ValueError("send either `input` or `inputs`, not both")
+        if self.version is not None and self.stage is not None:
+            raise ValueError("send either `version` or `stage`, not both")
+        for key, value in self.metadata.items():
+            if len(key) > 40 or len(value) > 500:
+                raise ValueError("metadata keys are at most 40 characters, values at most 500")
+        return self
+
+    def resolved_input(self) -> dict[str, Any]:
+        if self.inputs is not None:
+            return {item.name: item.value for item in self.inputs}
+        return self.input or {}
+
+
+class CreateRun(RunOptions):
+    agent: str = Field(min_length=1, max_length=64, description="Agent id or name.")
+
+
+class CancelRun(RequestModel):
+    reason: str | None = Field(None, max_length=1024)
+
+
+class Usage(ResponseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    total_tokens: int = 0
+    cost_usd: float = 0.0
+    credits_used: int = 0
+    cache_hit_rate: float = 0.0
+
+
+class RunOutput(ResponseModel):
+    key: str
+    description: str | None = None
+    data_type: str = "text/plain"
+    value: Any = None
+
+
+class Pending(ResponseModel):
+    type: Literal["approval", "input"]
+    step_id: str
+    action: str | None = None
+    arguments: dict[str, Any] | None = None
+    prompt: str | None = None
+    expires_at: str
+
+
+class RunError(ResponseModel):
+    code: str
+    message: str
+
+
+class CreatedBy(ResponseModel):
+    api_key_id: str | None = None
+    end_user_id: str | None = None
+
+
+class Run(ResponseModel):
+    id: str
+    object: Literal["run"] = "run"
+    agent_id: str
+    agent_name: str
+    agent_version: str
+    thread_id: str | None = None
+    name: str | None = None
+    status: RunStatus
+    input: dict[str, Any] = Field(default_factory=dict)
+    file_ids: list[str] = Field(default_factory=list)
+    persona: str | None = None
+    output: dict[str, Any] | None = None
+    outputs: list[RunOutput] = Field(default_factory=list)
+    max_steps: int
+    max_tokens: int
+    step_count: int = 0
+    usage: Usage = Field(default_factory=Usage)
+    pending: Pending | None = None
+    error: RunError | None = None
+    metadata: Metadata = Field(default_factory=dict)
+    trace_id: str | None = None
+    created_by: CreatedBy = Field(default_factory=CreatedBy)
+    created_at: str
+    started_at: str | None = None
+    completed_at: str | None = None
+    failed_at: str | None = None
+    cancelled_at: str | None = None
+    duration_ms: int | None = None
+    last_event_seq: int = 0

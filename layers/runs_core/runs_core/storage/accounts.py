@@ -1,0 +1,84 @@
+"""Orgs and API keys. Keys are stored by the SHA-256 of the secret; the secret itself never is."""
+
+from typing import Any
+
+from runs_core.storage import dynamo
+from runs_core.storage.dynamo import KeyRange
+
+
+class OrgStore:
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def get(self, org_id: str) -> dict[str, Any] | None:
+        return dynamo.get(self.table, {"id": org_id})
+
+    def put_item(self, org: dict[str, Any]) -> dict[str, Any]:
+        """The transact item that creates `org` (fails if the id exists)."""
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": dynamo.serialize(org),
+                "ConditionExpression": "attribute_not_exists(id)",
+            }
+        }
+
+    def update(self, org_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """Apply `changes` to an existing org; None if there is no such org."""
+        names = {f"#f{i}": field for i, field in enumerate(changes)}
+        sets = ", ".join(f"#f{i} = :f{i}" for i in range(len(changes)))
+        try:
+            response = dynamo.client().update_item(
+                TableName=self.table,
+                Key=dynamo.serialize({"id": org_id}),
+                UpdateExpression=f"SET {sets}",
+                ConditionExpression="attribute_exists(id)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=dynamo.values(**{f"f{i}": v for i, v in enumerate(changes.values())}),
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as error:
+            if dynamo.is_conditional_failure(error):
+                return None
+            raise
+        return dynamo.deserialize(response["Attributes"])
+
+
+class ApiKeyStore:
+    BY_ORG = "by_org"
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def get_by_hash(self, key_hash: str) -> dict[str, Any] | None:
+        return dynamo.get(self.table, {"key_hash": key_hash})
+
+    def put_item(self, key: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": dynamo.serialize(key),
+                "ConditionExpression": "attribute_not_exists(key_hash)",
+            }
+        }
+
+    def put(self, key: dict[str, Any]) -> None:
+        dynamo.client().put_item(**self.put_item(key)["Put"])
+
+    def page(self, org_id: str, before_id: str | None, limit: int) -> list[dict[str, Any]]:
+        key_range = KeyRange("id", "key_", before_id or "key_~", exclusive_high=before_id is not None)
+        return dynamo.query_desc(self.table, self.BY_ORG, ("org_id", org_id), key_range, limit)
+
+    def find(self, org_id: str, key_id: str) -> dict[str, Any] | None:
+        found = dynamo.query_desc(self.table, self.BY_ORG, ("org_id", org_id), KeyRange("id", key_id, key_id), 1)
+        return found[0] if found else None
+
+    def revoke(self, key_hash: str, revoked_at: str) -> dict[str, Any]:
+        response = dynamo.client().update_item(
+            TableName=self.table,
+            Key=dynamo.serialize({"key_hash": key_hash}),
+            UpdateExpression="SET revoked_at = if_not_exists(revoked_at, :now)",
+            ExpressionAttributeValues=dynamo.values(now=revoked_at),
+            ReturnValues="ALL_NEW",
+        )
+        return dynamo.deserialize(response["Attributes"])

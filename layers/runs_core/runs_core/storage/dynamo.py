@@ -1,0 +1,149 @@
+"""DynamoDB plumbing shared by the stores: one lazily made client, (de)serialisation, transactions, pages."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+@cache
+def client() -> Any:
+    import boto3  # the client is made once per process, on first use (cold start stays lean)
+
+    return boto3.client("dynamodb")
+
+
+def _to_dynamo(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {key: _to_dynamo(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo(item) for item in value]
+    return value
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _from_dynamo(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo(item) for item in value]
+    return value
+
+
+def serialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(_to_dynamo(value)) for key, value in item.items() if value is not None}
+
+
+def serialize_value(value: Any) -> dict[str, Any]:
+    return _serializer.serialize(_to_dynamo(value))
+
+
+def deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _from_dynamo(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def values(**named: Any) -> dict[str, Any]:
+    """ExpressionAttributeValues from keyword arguments: values(v=1) → {":v": {"N": "1"}}."""
+    return {f":{name}": serialize_value(value) for name, value in named.items()}
+
+
+class TransactionCancelled(Exception):
+    """A transaction was cancelled; `reasons[i]` is the code for the i-th item ('None' when it was fine)."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(", ".join(reasons))
+        self.reasons = reasons
+
+
+def transact(items: list[dict[str, Any]]) -> None:
+    try:
+        client().transact_write_items(TransactItems=items)
+    except client().exceptions.TransactionCanceledException as error:
+        reasons = [reason.get("Code", "None") for reason in error.response.get("CancellationReasons", [])]
+        raise TransactionCancelled(reasons) from error
+
+
+def is_conditional_failure(error: Exception) -> bool:
+    return getattr(error, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def get(table: str, key: dict[str, Any], consistent: bool = False) -> dict[str, Any] | None:
+    response = client().get_item(TableName=table, Key=serialize(key), ConsistentRead=consistent)
+    item = response.get("Item")
+    return deserialize(item) if item else None
+
+
+@dataclass(frozen=True)
+class KeyRange:
+    """A descending range on a sort key: items with `low <= sk <= high`, `high` itself excluded if `exclusive`."""
+
+    sort_key: str
+    low: str
+    high: str
+    exclusive_high: bool = False
+
+
+def query_desc(
+    table: str,
+    index: str | None,
+    partition: tuple[str, Any],
+    key_range: KeyRange,
+    want: int,
+    filter_expression: str | None = None,
+    filter_names: dict[str, str] | None = None,
+    filter_values: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Up to `want` items, newest (highest sort key) first, following DynamoDB pages as a filter needs."""
+    return list(_iter_desc(table, index, partition, key_range, filter_expression, filter_names, filter_values, want))
+
+
+def _iter_desc(
+    table: str,
+    index: str | None,
+    partition: tuple[str, Any],
+    key_range: KeyRange,
+    filter_expression: str | None,
+    filter_names: dict[str, str] | None,
+    filter_values: dict[str, Any] | None,
+    want: int,
+) -> Iterator[dict[str, Any]]:
+    pk_name, pk_value = partition
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :low AND :high",
+        "ExpressionAttributeNames": {"#pk": pk_name, "#sk": key_range.sort_key, **(filter_names or {})},
+        "ExpressionAttributeValues": {
+            **values(pk=pk_value, low=key_range.low, high=key_range.high),
+            **(filter_values or {}),
+        },
+        "ScanIndexForward": False,
+    }
+    if index:
+        request["IndexName"] = index
+    if filter_expression:
+        request["FilterExpression"] = filter_expression
+    yielded = 0
+    while True:
+        # +1 so a page that ends exactly on the exclusive bound still fills up.
+        request["Limit"] = want - yielded + 1
+        response = client().query(**request)
+        for raw in response.get("Items", []):
+            item = deserialize(raw)
+            if key_range.exclusive_high and item[key_range.sort_key] == key_range.high:
+                continue
+            yield item
+            yielded += 1
+            if yielded >= want:
+                return
+        if "LastEvaluatedKey" not in response:
+            return
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]

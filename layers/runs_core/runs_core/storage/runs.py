@@ -1,0 +1,159 @@
+"""Runs table and the event log. A run change and its events are written in one transaction.
+
+Runs are keyed by id. The list indexes (all sorted by run id, i.e. by creation time):
+    by_org       org_id
+    by_status    org_status   = <org>#<status>
+    by_agent     org_agent    = <org>#<agt_id>
+    by_thread    org_thread   = <org>#<thr_id>       (sparse)
+    by_end_user  org_end_user = <org>#<end user>     (sparse)
+Every write is conditional on `rev` (optimistic locking), and `seq` of each new event comes from the
+run's `last_event_seq`, so two writers can never both win, nor share a seq.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from runs_core.storage import dynamo
+from runs_core.storage.dynamo import KeyRange, TransactionCancelled
+
+INDEX_KEYS = {
+    "by_org": "org_id",
+    "by_status": "org_status",
+    "by_agent": "org_agent",
+    "by_thread": "org_thread",
+    "by_end_user": "org_end_user",
+}
+
+
+class StaleRun(Exception):
+    """The run changed since it was read (another writer won); re-read and decide again."""
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    type: str
+    data: dict[str, Any]
+
+
+def index_keys(run: dict[str, Any]) -> dict[str, Any]:
+    org = run["org_id"]
+    end_user = (run.get("created_by") or {}).get("end_user_id")
+    return {
+        "org_status": f"{org}#{run['status']}",
+        "org_agent": f"{org}#{run['agent_id']}",
+        "org_thread": f"{org}#{run['thread_id']}" if run.get("thread_id") else None,
+        "org_end_user": f"{org}#{end_user}" if end_user else None,
+    }
+
+
+class RunStore:
+    def __init__(self, table: str, events_table: str) -> None:
+        self.table = table
+        self.events_table = events_table
+
+    def _event_puts(self, run: dict[str, Any], first_seq: int, events: list[NewEvent], now: str, expires_at: int):
+        return [
+            {
+                "Put": {
+                    "TableName": self.events_table,
+                    "Item": dynamo.serialize(
+                        {
+                            "run_id": run["id"],
+                            "seq": first_seq + offset,
+                            "type": event.type,
+                            "data": event.data,
+                            "created_at": now,
+                            "org_id": run["org_id"],
+                            "agent_id": run["agent_id"],
+                            "expires_at": expires_at,
+                        }
+                    ),
+                    "ConditionExpression": "attribute_not_exists(seq)",
+                }
+            }
+            for offset, event in enumerate(events)
+        ]
+
+    def create(self, run: dict[str, Any], events: list[NewEvent], now: str, expires_at: int) -> dict[str, Any]:
+        item = {**run, **index_keys(run), "rev": 1, "last_event_seq": len(events)}
+        dynamo.transact(
+            [
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": dynamo.serialize(item),
+                        "ConditionExpression": "attribute_not_exists(id)",
+                    }
+                },
+                *self._event_puts(item, 1, events, now, expires_at),
+            ]
+        )
+        return item
+
+    def get(self, run_id: str, consistent: bool = False) -> dict[str, Any] | None:
+        return dynamo.get(self.table, {"id": run_id}, consistent)
+
+    def transition(
+        self, run: dict[str, Any], changes: dict[str, Any], events: list[NewEvent], now: str, expires_at: int
+    ) -> dict[str, Any]:
+        """Apply `changes` to the run as read (same `rev`) and append `events`; StaleRun if it moved on."""
+        updated = {**run, **changes, "rev": run["rev"] + 1, "last_event_seq": run["last_event_seq"] + len(events)}
+        updated.update({key: value for key, value in index_keys(updated).items() if value is not None})
+        fields = {key: updated[key] for key in updated if key != "id" and updated[key] != run.get(key)}
+        names = {f"#f{i}": field for i, field in enumerate(fields)}
+        sets = ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
+        try:
+            dynamo.transact(
+                [
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": dynamo.serialize({"id": run["id"]}),
+                            "UpdateExpression": f"SET {sets}",
+                            "ConditionExpression": "#rev = :expected_rev",
+                            "ExpressionAttributeNames": {**names, "#rev": "rev"},
+                            "ExpressionAttributeValues": {
+                                **dynamo.values(**{f"f{i}": v for i, v in enumerate(fields.values())}),
+                                **dynamo.values(expected_rev=run["rev"]),
+                            },
+                        }
+                    },
+                    *self._event_puts(run, run["last_event_seq"] + 1, events, now, expires_at),
+                ]
+            )
+        except TransactionCancelled as cancelled:
+            if "ConditionalCheckFailed" in cancelled.reasons or "TransactionConflict" in cancelled.reasons:
+                raise StaleRun from None
+            raise
+        return updated
+
+    def page(
+        self,
+        index: str,
+        partition_value: str,
+        key_range: KeyRange,
+        limit: int,
+        filters: dict[str, list[str]],
+    ) -> list[dict[str, Any]]:
+        """Runs newest first from one index; `filters` are attribute → allowed values, applied server-side."""
+        expression, names, filter_values = None, {}, {}
+        if filters:
+            clauses = []
+            for i, (attribute, allowed) in enumerate(sorted(filters.items())):
+                names[f"#a{i}"] = attribute
+                placeholders = []
+                for j, value in enumerate(allowed):
+                    filter_values.update(dynamo.values(**{f"a{i}_{j}": value}))
+                    placeholders.append(f":a{i}_{j}")
+                clauses.append(f"#a{i} IN ({', '.join(placeholders)})")
+            expression = " AND ".join(clauses)
+        return dynamo.query_desc(
+            self.table,
+            index,
+            (INDEX_KEYS[index], partition_value),
+            key_range,
+            limit,
+            expression,
+            names or None,
+            filter_values or None,
+        )

@@ -1,0 +1,28 @@
+"""The stores of this process, built once from settings."""
+
+from dataclasses import dataclass
+from functools import cache
+
+from runs_core.settings import get_settings
+from runs_core.storage.accounts import ApiKeyStore, OrgStore
+from runs_core.storage.agents import AgentStore
+from runs_core.storage.runs import RunStore
+
+
+@dataclass(frozen=True)
+class Stores:
+    orgs: OrgStore
+    api_keys: ApiKeyStore
+    agents: AgentStore
+    runs: RunStore
+
+
+@cache
+def get_stores() -> Stores:
+    settings = get_settings()
+    return Stores(
+        orgs=OrgStore(settings.orgs_table),
+        api_keys=ApiKeyStore(settings.api_keys_table),
+        agents=AgentStore(settings.agents_table),
+        runs=RunStore(settings.runs_table, settings.events_table),
+    )

@@ -1,0 +1,60 @@
+"""The published OpenAPI document describes exactly the routes the template serves (API.md §7)."""
+
+import json
+import re
+from pathlib import Path
+
+from local.cfn_yaml import load_template
+
+REPO = Path(__file__).resolve().parents[2]
+SWAGGER_UI = ("GET", "/v1/docs")  # HTML for people; not an API operation
+
+
+def template_routes() -> set[tuple[str, str]]:
+    template = load_template(REPO / "template.yaml")
+    routes = set()
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for event in (resource["Properties"].get("Events") or {}).values():
+            if event["Type"] == "Api":
+                routes.add((event["Properties"]["Method"].upper(), event["Properties"]["Path"]))
+    return routes
+
+
+def spec_routes(document: dict) -> set[tuple[str, str]]:
+    return {(method.upper(), path) for path, operations in document["paths"].items() for method in operations}
+
+
+def test_spec_paths_equal_template_routes():
+    from runs_core.api.spec import openapi_document
+
+    document = json.loads(openapi_document())
+    assert document["openapi"].startswith("3.1")
+    assert spec_routes(document) == template_routes() - {SWAGGER_UI}
+
+
+def test_every_operation_documents_its_errors_as_problems():
+    from runs_core.api.spec import openapi_document
+
+    document = json.loads(openapi_document())
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if path in ("/v1/health", "/v1/openapi.json"):
+                continue
+            responses = operation["responses"]
+            assert "422" not in responses, (method, path)  # this API answers validation errors with 400
+            for status in ("400", "401", "500"):
+                content = responses[status]["content"]
+                assert "application/problem+json" in content, (method, path, status)
+
+
+def test_path_parameters_match_between_spec_and_template():
+    """API Gateway needs one parameter name per path segment; the spec must use the same names."""
+    names = {}
+    for _, path in template_routes():
+        for depth, segment in enumerate(path.split("/")):
+            if match := re.fullmatch(r"\{(\w+)\}", segment):
+                prefix = "/".join(path.split("/")[:depth])
+                names.setdefault(prefix, set()).add(match.group(1))
+    assert all(len(found) == 1 for found in names.values()), names

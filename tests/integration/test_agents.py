@@ -33,11 +33,17 @@ def test_duplicate_name_is_409_and_writes_nothing(api):
 def test_versions_are_immutable_and_tags_move(api):
     name = new_name()
     api.request("POST", "/v1/agents", json={"name": name, "version": "1.0.0", "definition": SCRIPT})
-    published = api.request("POST", f"/v1/agents/{name}/versions", json={"version": "1.1.0", "definition": SCRIPT})
+    published = api.request(
+        "POST", f"/v1/agents/{name}/versions", json={"version": "1.1.0", "definition": SCRIPT}
+    )
     assert published.status == 201 and published.json()["tags"] == ["latest"]
-    pre = api.request("POST", f"/v1/agents/{name}/versions", json={"version": "2.0.0-rc.1", "definition": SCRIPT})
+    pre = api.request(
+        "POST", f"/v1/agents/{name}/versions", json={"version": "2.0.0-rc.1", "definition": SCRIPT}
+    )
     assert pre.json()["tags"] == []  # a pre-release does not move latest by default
-    again = api.request("POST", f"/v1/agents/{name}/versions", json={"version": "1.1.0", "definition": SCRIPT})
+    again = api.request(
+        "POST", f"/v1/agents/{name}/versions", json={"version": "1.1.0", "definition": SCRIPT}
+    )
     assert again.status == 409 and again.json()["code"] == "version_exists"
 
     moved = api.request("PUT", f"/v1/agents/{name}/tags/beta", json={"version": "2.0.0-rc.1"})
@@ -59,7 +65,9 @@ def test_versions_page_newest_first(api):
         api.request("POST", f"/v1/agents/{name}/versions", json={"version": version, "definition": SCRIPT})
     seen, cursor = [], None
     while True:
-        page = api.request("GET", f"/v1/agents/{name}/versions", query={"limit": "3", "cursor": cursor}).json()
+        page = api.request(
+            "GET", f"/v1/agents/{name}/versions", query={"limit": "3", "cursor": cursor}
+        ).json()
         seen += [item["version"] for item in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:

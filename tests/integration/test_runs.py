@@ -5,7 +5,11 @@ import uuid
 
 import pytest
 
-INPUT_SCHEMA = {"type": "object", "required": ["invoice_id"], "properties": {"invoice_id": {"type": "string"}}}
+INPUT_SCHEMA = {
+    "type": "object",
+    "required": ["invoice_id"],
+    "properties": {"invoice_id": {"type": "string"}},
+}
 
 
 @pytest.fixture
@@ -103,7 +107,7 @@ def test_concurrent_invoke_and_cancel_have_one_consistent_outcome(api, agent):
         run = create(api, agent, start=False).json()
         results: dict[str, int] = {}
 
-        def call(action: str, run_id: str = run["id"]) -> None:
+        def call(action: str, run_id: str = run["id"], results: dict[str, int] = results) -> None:
             results[action] = api.request("POST", f"/v1/runs/{run_id}/{action}").status
 
         threads = [threading.Thread(target=call, args=(action,)) for action in ("invoke", "cancel")]
@@ -118,9 +122,20 @@ def test_concurrent_invoke_and_cancel_have_one_consistent_outcome(api, agent):
 
 
 def test_list_filters_and_pages(api, agent):
-    ids = [create(api, agent, start=index % 2 == 0, **({}), ).json()["id"] for index in range(5)]
+    ids = [
+        create(
+            api,
+            agent,
+            start=index % 2 == 0,
+            **({}),
+        ).json()["id"]
+        for index in range(5)
+    ]
     tagged = api.request(
-        "POST", "/v1/runs", json={"agent": agent, "input": {"invoice_id": "X"}}, headers={"X-End-User": "eu-list"}
+        "POST",
+        "/v1/runs",
+        json={"agent": agent, "input": {"invoice_id": "X"}},
+        headers={"X-End-User": "eu-list"},
     ).json()["id"]
     ids.append(tagged)
     all_runs = api.request("GET", "/v1/runs", query={"agent": agent, "limit": "100"}).json()["items"]
@@ -148,7 +163,9 @@ def test_list_filters_and_pages(api, agent):
         "GET", "/v1/runs", query={"agent": agent, "created_before": middle["created_at"]}
     ).json()["items"]
     assert all(run["created_at"] < middle["created_at"] for run in before)
-    after = api.request("GET", "/v1/runs", query={"agent": agent, "created_after": middle["created_at"]}).json()
+    after = api.request(
+        "GET", "/v1/runs", query={"agent": agent, "created_after": middle["created_at"]}
+    ).json()
     assert all(run["created_at"] > middle["created_at"] for run in after["items"])
 
 

@@ -37,7 +37,10 @@ def test_other_orgs_resources_are_404_and_unchanged(api, two_orgs):
         assert response.status == 404, (method, path, response.json())
         assert response.json()["code"] == "not_found"
     assert api.request("GET", f"/v1/runs/{run['id']}", key=a.key).json() == run
-    assert api.request("GET", f"/v1/agents/{agent['id']}/versions", key=a.key).json()["items"][0]["version"] == "0.1.0"
+    assert (
+        api.request("GET", f"/v1/agents/{agent['id']}/versions", key=a.key).json()["items"][0]["version"]
+        == "0.1.0"
+    )
     assert api.request("GET", "/v1/org", key=a.key).status == 200  # A's key still works
     assert api.request("GET", "/v1/runs", key=b.key).json()["items"] == []
     assert api.request("GET", "/v1/agents", key=b.key).json()["items"] == []
@@ -97,7 +100,9 @@ def test_request_id_and_api_version(api):
 
 
 def test_body_rules(api):
-    invalid = api.request("POST", "/v1/api-keys", body=b"{not json", headers={"Content-Type": "application/json"})
+    invalid = api.request(
+        "POST", "/v1/api-keys", body=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert invalid.status == 400 and invalid.json()["code"] == "invalid_json"
     wrong_type = api.request("POST", "/v1/api-keys", body=b"name=x", headers={"Content-Type": "text/plain"})
     assert wrong_type.status == 415 and wrong_type.json()["code"] == "unsupported_media_type"
@@ -122,5 +127,8 @@ def test_operators_routes(api, admin_key):
     assert patched.json()["credits_balance"] == 7 and patched.json()["rate_limits"]["runs_per_minute"] == 5
     new_key = created.json()["api_key"]["key"]
     assert api.request("GET", "/v1/org", key=new_key).json()["credits_balance"] == 7
-    assert api.request("PATCH", "/v1/admin/orgs/org_nope", json={"credits_balance": 1}, key=admin_key).status == 404
+    assert (
+        api.request("PATCH", "/v1/admin/orgs/org_nope", json={"credits_balance": 1}, key=admin_key).status
+        == 404
+    )
     assert api.request("GET", "/v1/org", key=admin_key).status == 403  # the admin key has no org

@@ -20,7 +20,8 @@ def test_key_forms(headers):
 
 
 @pytest.mark.parametrize(
-    "headers", [None, {}, {"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "Bearer "}, {"x-api-key": ""}]
+    "headers",
+    [None, {}, {"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "Bearer "}, {"x-api-key": ""}],
 )
 def test_no_key(headers):
     assert key_from_headers(headers) is None

@@ -23,7 +23,11 @@ def test_ids_are_prefixed_and_sort_by_creation():
 def test_time_bounds_enclose_ids_minted_then():
     run_id, _ = ids.new_id_at("run")
     epoch_ms = int(time.time() * 1000)
-    assert ids.id_bound_at("run", epoch_ms - 5000, upper=False) < run_id < ids.id_bound_at("run", epoch_ms + 5000, True)
+    assert (
+        ids.id_bound_at("run", epoch_ms - 5000, upper=False)
+        < run_id
+        < ids.id_bound_at("run", epoch_ms + 5000, True)
+    )
 
 
 @pytest.mark.parametrize("field", ["status", "org_id", "usage", "id", "created_at"])

@@ -75,7 +75,9 @@ def authorize(event: dict[str, Any]) -> dict[str, Any]:
         "principalId": principal["principal_id"],
         "policyDocument": {
             "Version": "2012-10-17",
-            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}],
+            "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}
+            ],
         },
         "context": {key: value for key, value in principal.items() if key != "principal_id"},
     }

@@ -18,7 +18,9 @@ MAX_LIMIT = 100
 
 
 def _query_fingerprint(scope: str, query: dict[str, Any]) -> str:
-    canonical = json.dumps([scope, {k: v for k, v in query.items() if v not in (None, [], "")}], sort_keys=True)
+    canonical = json.dumps(
+        [scope, {k: v for k, v in query.items() if v not in (None, [], "")}], sort_keys=True
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from runs_core.api.problems import from_error, problem, validation_problem
+from runs_core.api.problems import PROBLEM_JSON, from_error, problem, validation_problem
 from runs_core.errors import ApiError, PayloadTooLarge, UnknownApiVersion, UnsupportedMediaType
 from runs_core.observability import logger, tracer
 from runs_core.settings import get_settings
@@ -49,7 +49,9 @@ def create_app(*routers: Router) -> APIGatewayRestResolver:
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response[Any]:
         logger.exception("unhandled error")
-        return problem(500, "internal_error", "Internal error", "Something went wrong on our side.", _request_id(app))
+        return problem(
+            500, "internal_error", "Internal error", "Something went wrong on our side.", _request_id(app)
+        )
 
     return app
 
@@ -59,7 +61,9 @@ def _precheck(event: dict[str, Any]) -> ApiError | None:
     headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
     version = headers.get("api-version")
     if version is not None and version not in SUPPORTED_API_VERSIONS:
-        return UnknownApiVersion(f"Unknown Api-Version {version!r}; supported: {', '.join(SUPPORTED_API_VERSIONS)}.")
+        return UnknownApiVersion(
+            f"Unknown Api-Version {version!r}; supported: {', '.join(SUPPORTED_API_VERSIONS)}."
+        )
     body = event.get("body")
     if body and event.get("httpMethod") in ("POST", "PUT", "PATCH"):
         content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
@@ -76,17 +80,24 @@ def make_handler(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Lambd
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request_id = (event.get("requestContext") or {}).get("requestId")
         rejected = _precheck(event)
-        if rejected is not None:
-            error = from_error(rejected, request_id)
-            response = {"statusCode": error.status_code, "headers": error.headers, "body": error.body}
-            response["headers"]["Content-Type"] = error.content_type
+        if rejected is None:
+            response: dict[str, Any] = app.resolve(event, context)
         else:
-            response = app.resolve(event, context)
-        headers = response.setdefault("headers", {}) or {}
-        response["headers"] = headers
-        headers["Request-Id"] = request_id
-        version = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "api-version"), None)
-        headers["Api-Version"] = version if version in SUPPORTED_API_VERSIONS else get_settings().api_version
+            error = from_error(rejected, request_id)
+            response = {
+                "statusCode": error.status_code,
+                "headers": {"Content-Type": PROBLEM_JSON},
+                "body": error.body,
+            }
+        sent = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+        served_version = sent.get("api-version")
+        if served_version not in SUPPORTED_API_VERSIONS:
+            served_version = get_settings().api_version
+        response["headers"] = {
+            **(response.get("headers") or {}),
+            "Request-Id": request_id,
+            "Api-Version": served_version,
+        }
         return response
 
     return lambda_handler

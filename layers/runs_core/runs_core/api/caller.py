@@ -1,5 +1,7 @@
 """Dependencies that turn the authorizer's context and the request headers into a Caller."""
 
+from typing import Any
+
 from aws_lambda_powertools.event_handler import Request
 
 from runs_core.context import Caller
@@ -9,8 +11,12 @@ from runs_core.observability import logger
 MAX_END_USER_LENGTH = 128
 
 
+def _request_context(request: Request) -> dict[str, Any]:
+    return request.resolved_event.raw_event.get("requestContext") or {}
+
+
 def _authorizer(request: Request) -> dict[str, str]:
-    return request.resolved_event.request_context.authorizer.raw_event or {}
+    return _request_context(request).get("authorizer") or {}
 
 
 def org_caller(request: Request) -> Caller:
@@ -33,7 +39,7 @@ def org_caller(request: Request) -> Caller:
         org_id=org_id,
         api_key_id=context.get("api_key_id"),
         end_user_id=end_user,
-        request_id=request.resolved_event.request_context.request_id,
+        request_id=_request_context(request).get("requestId"),
     )
 
 

@@ -12,7 +12,7 @@ PROBLEM_JSON = "application/problem+json"
 
 def problem(
     status: int, code: str, title: str, detail: str, request_id: str | None, **extra: Any
-) -> Response[dict[str, Any]]:
+) -> Response[str]:
     body: dict[str, Any] = {
         "type": f"/problems/{code}",
         "title": title,
@@ -25,11 +25,11 @@ def problem(
     return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body))
 
 
-def from_error(error: ApiError, request_id: str | None) -> Response[dict[str, Any]]:
+def from_error(error: ApiError, request_id: str | None) -> Response[str]:
     return problem(error.status, error.code, error.title, error.detail, request_id, **error.extra)
 
 
-def validation_problem(errors: list[dict[str, Any]], request_id: str | None) -> Response[dict[str, Any]]:
+def validation_problem(errors: list[dict[str, Any]], request_id: str | None) -> Response[str]:
     """Powertools/pydantic validation errors → 400 validation_error (or invalid_json) with field errors."""
     if any(error.get("type") == "json_invalid" for error in errors):
         return problem(400, "invalid_json", "Invalid JSON", "The request body is not valid JSON.", request_id)

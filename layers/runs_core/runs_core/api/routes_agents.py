@@ -55,12 +55,16 @@ def list_versions(
 
 
 @router.get("/v1/agents/<agent>/versions/<version>", tags=TAGS, responses=errors(404))
-def get_version(agent: AgentRef, version: Annotated[str, Path(max_length=128)], caller: OrgCaller) -> AgentVersion:
+def get_version(
+    agent: AgentRef, version: Annotated[str, Path(max_length=128)], caller: OrgCaller
+) -> AgentVersion:
     """One version of an agent."""
     return agents.get_version(caller, agent, version)
 
 
 @router.put("/v1/agents/<agent>/tags/<tag>", tags=TAGS, responses=errors(404, 413, 415))
-def move_tag(agent: AgentRef, tag: Annotated[str, Path(max_length=32)], body: MoveTag, caller: OrgCaller) -> Agent:
+def move_tag(
+    agent: AgentRef, tag: Annotated[str, Path(max_length=32)], body: MoveTag, caller: OrgCaller
+) -> Agent:
     """Point a dist-tag (`latest`, `beta`, …) at an existing version."""
     return agents.move_tag(caller, agent, tag, body)

@@ -39,7 +39,9 @@ def list_runs(
     created_before: Annotated[str | None, Query(max_length=64, description="RFC 3339, exclusive.")] = None,
 ) -> Page[Run]:
     """Runs, newest first, filtered."""
-    return runs.list_runs(caller, limit, cursor, agent, status, thread_id, end_user, created_after, created_before)
+    return runs.list_runs(
+        caller, limit, cursor, agent, status, thread_id, end_user, created_after, created_before
+    )
 
 
 @router.get("/v1/runs/<run_id>", tags=TAGS, responses=errors(404))

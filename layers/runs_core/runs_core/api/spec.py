@@ -18,49 +18,36 @@ Authenticate with `Authorization: Bearer <key>`, `Authorization: Api-Key <key>` 
 
 
 def docs_app() -> Any:
-    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+    """A resolver with every router: serves health, the document and Swagger UI (at /v1/docs)."""
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 
     from runs_core.api.app import API_TITLE, create_app
+    from runs_core.settings import get_settings
 
     app = create_app(*ROUTERS)
-    security_schemes = {
-        "bearer": {"type": "http", "scheme": "bearer"},
-        "apiKeyHeader": APIKey(name="x-api-key", **{"in": APIKeyIn.header}),
-    }
-    app.enable_swagger(
-        path="/v1/docs",
+    app.configure_openapi(
         title=API_TITLE,
-        version="2026-11-01",
+        version=get_settings().api_version,
         description=DESCRIPTION,
-        security_schemes=security_schemes,
+        security_schemes={
+            "bearer": HTTPBearer(),
+            "apiKeyHeader": APIKey(name="x-api-key", **{"in": APIKeyIn.header}),
+        },
         security=[{"bearer": []}, {"apiKeyHeader": []}],
     )
+    app.enable_swagger(path="/v1/docs")
     return app
 
 
 @cache
 def openapi_document() -> str:
-    from runs_core.api.app import API_TITLE
-
-    app = docs_app()
-    schema = json.loads(
-        app.get_openapi_json_schema(
-            title=API_TITLE,
-            version="2026-11-01",
-            description=DESCRIPTION,
-            security_schemes={
-                "bearer": {"type": "http", "scheme": "bearer"},
-                "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "x-api-key"},
-            },
-            security=[{"bearer": []}, {"apiKeyHeader": []}],
-        )
-    )
-    # Powertools documents request validation as 422; this API answers 400 problem+json (listed per route).
-    for operations in schema.get("paths", {}).values():
+    schema = json.loads(docs_app().get_openapi_json_schema())
+    for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
+            # Powertools documents request validation as 422; this API answers 400 problem+json instead.
             operation.get("responses", {}).pop("422", None)
-            if operation.get("operationId", "").startswith("health"):
-                operation["security"] = []
+            if path in ("/v1/health", "/v1/openapi.json"):
+                operation["security"] = []  # no key needed
     for name in ("HTTPValidationError", "ValidationError"):
         schema.get("components", {}).get("schemas", {}).pop(name, None)
     return json.dumps(schema)

@@ -47,7 +47,7 @@ def _org_view(org: dict[str, Any]) -> Org:
 
 def create_org(request: CreateOrg, secret: str | None = None) -> CreatedOrg:
     """An org and its first API key, written together. `secret` fixes the key (local dev seeding)."""
-    org = {
+    org: dict[str, Any] = {
         "id": ids.new_id("org"),
         "name": request.name,
         "credits_balance": request.credits,

@@ -49,7 +49,9 @@ def load_agent(caller: Caller, agent_ref: str) -> dict[str, Any]:
 
 def _with_latest(caller: Caller, agent: dict[str, Any]) -> Agent:
     latest_number = agent.get("dist_tags", {}).get("latest")
-    latest = get_stores().agents.get_version(caller.org_id, agent["id"], latest_number) if latest_number else None
+    latest = (
+        get_stores().agents.get_version(caller.org_id, agent["id"], latest_number) if latest_number else None
+    )
     return _agent_view(agent, latest)
 
 
@@ -91,7 +93,11 @@ def list_agents(caller: Caller, limit: int, cursor: str | None) -> Page[Agent]:
 
 def publish_version(caller: Caller, agent_ref: str, request: PublishVersion) -> AgentVersion:
     agent = load_agent(caller, agent_ref)
-    tags = request.tags if request.tags is not None else ([] if "-" in request.version.split("+")[0] else ["latest"])
+    tags = (
+        request.tags
+        if request.tags is not None
+        else ([] if "-" in request.version.split("+")[0] else ["latest"])
+    )
     now = clock.now_iso()
     version = {
         "agent_id": agent["id"],
@@ -114,9 +120,13 @@ def list_versions(caller: Caller, agent_ref: str, limit: int, cursor: str | None
     before = decode_cursor(cursor, caller.org_id, scope, {}) if cursor else None
     items = get_stores().agents.list_versions(caller.org_id, agent["id"], before, limit + 1)
     page = items[:limit]
-    next_cursor = encode_cursor(caller.org_id, scope, {}, page[-1]["created_sk"]) if len(items) > limit else None
+    next_cursor = (
+        encode_cursor(caller.org_id, scope, {}, page[-1]["created_sk"]) if len(items) > limit else None
+    )
     dist_tags = agent.get("dist_tags", {})
-    return Page[AgentVersion](items=[_version_view(item, dist_tags) for item in page], next_cursor=next_cursor)
+    return Page[AgentVersion](
+        items=[_version_view(item, dist_tags) for item in page], next_cursor=next_cursor
+    )
 
 
 def get_version(caller: Caller, agent_ref: str, version: str) -> AgentVersion:

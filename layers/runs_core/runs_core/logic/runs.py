@@ -14,7 +14,7 @@ from runs_core.context import Caller
 from runs_core.errors import InsufficientCredits, InvalidState, NotFound, ValidationFailed
 from runs_core.logic.agents import load_agent, resolve_version
 from runs_core.models.common import Page
-from runs_core.models.runs import RUN_STATUSES, TERMINAL_STATUSES, CreateRun, Run, RunOptions
+from runs_core.models.runs import RUN_STATUSES, TERMINAL_STATUSES, Run, RunOptions
 from runs_core.pages import decode_cursor, encode_cursor
 from runs_core.settings import get_settings
 from runs_core.storage.dynamo import KeyRange
@@ -176,7 +176,9 @@ def _parse_time(name: str, value: str | None) -> int | None:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         message = "must be an RFC 3339 timestamp"
-        raise ValidationFailed(f"{name} {message}", [{"field": name, "code": "format", "message": message}]) from None
+        raise ValidationFailed(
+            f"{name} {message}", [{"field": name, "code": "format", "message": message}]
+        ) from None
     if moment.tzinfo is None:
         message = "must include a time zone (e.g. Z)"
         raise ValidationFailed(f"{name} {message}", [{"field": name, "code": "format", "message": message}])
@@ -199,7 +201,10 @@ def list_runs(
     if unknown:
         message = f"must be a comma list of {', '.join(RUN_STATUSES)}"
         raise ValidationFailed(f"status {message}", [{"field": "status", "code": "enum", "message": message}])
-    after_ms, before_ms = _parse_time("created_after", created_after), _parse_time("created_before", created_before)
+    after_ms, before_ms = (
+        _parse_time("created_after", created_after),
+        _parse_time("created_before", created_before),
+    )
     query = {
         "agent": agent,
         "status": statuses,
@@ -232,7 +237,7 @@ def list_runs(
     low = ids.id_bound_at("run", after_ms + 1, upper=False) if after_ms is not None else "run_"
     high = ids.id_bound_at("run", before_ms - 1, upper=True) if before_ms is not None else "run_~"
     exclusive = before_id is not None and before_id <= high
-    key_range = KeyRange("id", low, before_id if exclusive else high, exclusive_high=exclusive)
+    key_range = KeyRange("id", low, before_id if before_id and exclusive else high, exclusive_high=exclusive)
 
     store = get_stores().runs
     if not wanted:

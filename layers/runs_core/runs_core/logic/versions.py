@@ -16,7 +16,9 @@ def is_exact(selector: str) -> bool:
 def highest(versions: list[str], selector: str, include_prerelease: bool = False) -> str | None:
     """npm's maxSatisfying: the highest version in the range; pre-releases only when asked for."""
     try:
-        return nodesemver.max_satisfying(versions, selector, loose=False, include_prerelease=include_prerelease)
+        return nodesemver.max_satisfying(
+            versions, selector, loose=False, include_prerelease=include_prerelease
+        )
     except (ValueError, TypeError):
         return None
 

@@ -7,7 +7,14 @@ from pydantic import Field, model_validator
 from runs_core.models.common import Metadata, RequestModel, ResponseModel
 
 RunStatus = Literal[
-    "created", "queued", "running", "waiting_for_input", "waiting_approval", "completed", "failed", "cancelled"
+    "created",
+    "queued",
+    "running",
+    "waiting_for_input",
+    "waiting_approval",
+    "completed",
+    "failed",
+    "cancelled",
 ]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 RUN_STATUSES: tuple[str, ...] = RunStatus.__args__  # type: ignore[attr-defined]
@@ -22,7 +29,9 @@ class RunOptions(RequestModel):
     """Everything a run can be created with, but the agent (which agent-scoped routes take from the path)."""
 
     version: str | None = Field(
-        None, max_length=128, description="Exact version, dist-tag or npm semver range. Default: `latest` tag."
+        None,
+        max_length=128,
+        description="Exact version, dist-tag or npm semver range. Default: `latest` tag.",
     )
     stage: Literal["draft", "published"] | None = Field(
         None, description="draft: highest version incl. pre-releases; published: the `latest` tag."
@@ -30,13 +39,17 @@ class RunOptions(RequestModel):
     thread_id: str | None = Field(None, max_length=64)
     name: str | None = Field(None, max_length=256)
     input: dict[str, Any] | None = None
-    inputs: list[NamedInput] | None = Field(None, max_length=256, description="Alternative spelling of `input`.")
+    inputs: list[NamedInput] | None = Field(
+        None, max_length=256, description="Alternative spelling of `input`."
+    )
     file_ids: list[str] = Field(default_factory=list, max_length=20)
     persona: str | None = Field(None, max_length=64)
     max_steps: int | None = Field(None, ge=1, description="May only lower the agent's limit.")
     max_tokens: int | None = Field(None, ge=1, description="May only lower the agent's limit.")
     metadata: Metadata = Field(default_factory=dict, max_length=50)
-    start: bool = Field(True, description="false: the run is `created` and waits for POST /v1/runs/{id}/invoke.")
+    start: bool = Field(
+        True, description="false: the run is `created` and waits for POST /v1/runs/{id}/invoke."
+    )
 
     @model_validator(mode="after")
     def _one_input_spelling(self) -> Self:

@@ -34,7 +34,9 @@ class OrgStore:
                 UpdateExpression=f"SET {sets}",
                 ConditionExpression="attribute_exists(id)",
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues=dynamo.values(**{f"f{i}": v for i, v in enumerate(changes.values())}),
+                ExpressionAttributeValues=dynamo.values(
+                    **{f"f{i}": v for i, v in enumerate(changes.values())}
+                ),
                 ReturnValues="ALL_NEW",
             )
         except Exception as error:
@@ -70,7 +72,9 @@ class ApiKeyStore:
         return dynamo.query_desc(self.table, self.BY_ORG, ("org_id", org_id), key_range, limit)
 
     def find(self, org_id: str, key_id: str) -> dict[str, Any] | None:
-        found = dynamo.query_desc(self.table, self.BY_ORG, ("org_id", org_id), KeyRange("id", key_id, key_id), 1)
+        found = dynamo.query_desc(
+            self.table, self.BY_ORG, ("org_id", org_id), KeyRange("id", key_id, key_id), 1
+        )
         return found[0] if found else None
 
     def revoke(self, key_hash: str, revoked_at: str) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Agents table: one partition per org holding agents, name claims and immutable versions.
 
-    sk = agent#<agt_id>              the agent (name, description, dist_tags)
-    sk = name#<name>                 claims the name, points at the agent id (names are unique per org)
-    sk = version#<agt_id>#<semver>   one immutable version; `created_sk` orders versions by publish time
+sk = agent#<agt_id>              the agent (name, description, dist_tags)
+sk = name#<name>                 claims the name, points at the agent id (names are unique per org)
+sk = version#<agt_id>#<semver>   one immutable version; `created_sk` orders versions by publish time
 """
 
 from typing import Any

@@ -43,7 +43,7 @@ def serialize(item: dict[str, Any]) -> dict[str, Any]:
     return {key: _serializer.serialize(_to_dynamo(value)) for key, value in item.items() if value is not None}
 
 
-def serialize_value(value: Any) -> dict[str, Any]:
+def serialize_value(value: Any) -> Any:
     return _serializer.serialize(_to_dynamo(value))
 
 
@@ -84,7 +84,7 @@ def get(table: str, key: dict[str, Any], consistent: bool = False) -> dict[str, 
 
 @dataclass(frozen=True)
 class KeyRange:
-    """A descending range on a sort key: items with `low <= sk <= high`, `high` itself excluded if `exclusive`."""
+    """A descending sort-key range: `low <= sk <= high`, without `high` itself when `exclusive_high`."""
 
     sort_key: str
     low: str
@@ -103,7 +103,9 @@ def query_desc(
     filter_values: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Up to `want` items, newest (highest sort key) first, following DynamoDB pages as a filter needs."""
-    return list(_iter_desc(table, index, partition, key_range, filter_expression, filter_names, filter_values, want))
+    return list(
+        _iter_desc(table, index, partition, key_range, filter_expression, filter_names, filter_values, want)
+    )
 
 
 def _iter_desc(

@@ -51,7 +51,9 @@ class RunStore:
         self.table = table
         self.events_table = events_table
 
-    def _event_puts(self, run: dict[str, Any], first_seq: int, events: list[NewEvent], now: str, expires_at: int):
+    def _event_puts(
+        self, run: dict[str, Any], first_seq: int, events: list[NewEvent], now: str, expires_at: int
+    ):
         return [
             {
                 "Put": {
@@ -74,7 +76,9 @@ class RunStore:
             for offset, event in enumerate(events)
         ]
 
-    def create(self, run: dict[str, Any], events: list[NewEvent], now: str, expires_at: int) -> dict[str, Any]:
+    def create(
+        self, run: dict[str, Any], events: list[NewEvent], now: str, expires_at: int
+    ) -> dict[str, Any]:
         item = {**run, **index_keys(run), "rev": 1, "last_event_seq": len(events)}
         dynamo.transact(
             [
@@ -97,7 +101,12 @@ class RunStore:
         self, run: dict[str, Any], changes: dict[str, Any], events: list[NewEvent], now: str, expires_at: int
     ) -> dict[str, Any]:
         """Apply `changes` to the run as read (same `rev`) and append `events`; StaleRun if it moved on."""
-        updated = {**run, **changes, "rev": run["rev"] + 1, "last_event_seq": run["last_event_seq"] + len(events)}
+        updated = {
+            **run,
+            **changes,
+            "rev": run["rev"] + 1,
+            "last_event_seq": run["last_event_seq"] + len(events),
+        }
         updated.update({key: value for key, value in index_keys(updated).items() if value is not None})
         fields = {key: updated[key] for key in updated if key != "id" and updated[key] != run.get(key)}
         names = {f"#f{i}": field for i, field in enumerate(fields)}

@@ -72,7 +72,7 @@ def test_inputs_list_spelling_and_end_user(api, agent):
 )
 def test_bad_run_requests_change_nothing(api, agent, body, status, code):
     before = api.request("GET", "/v1/runs", query={"agent": agent}).json()["items"]
-    response = create(api, agent, **body)
+    response = create(api, body.pop("agent", agent), **body)
     assert response.status == status and response.json()["code"] == code, response.json()
     assert api.request("GET", "/v1/runs", query={"agent": agent}).json()["items"] == before
 
@@ -117,8 +117,8 @@ def test_concurrent_invoke_and_cancel_have_one_consistent_outcome(api, agent):
             thread.join()
         final = api.request("GET", f"/v1/runs/{run['id']}").json()
         assert final["status"] == "cancelled" and results["cancel"] == 200
-        # invoke either won first (200, then cancelled: seq 4) or came after the cancel (409: seq 3)
-        assert (results["invoke"], final["last_event_seq"]) in ((200, 4), (409, 3))
+        # created (seq 1): invoke either won first (queued: 2, cancelled: 3) or came after the cancel (409)
+        assert (results["invoke"], final["last_event_seq"]) in ((200, 3), (409, 2))
 
 
 def test_list_filters_and_pages(api, agent):

@@ -51,4 +51,4 @@ def admin_caller(request: Request) -> str:
 
 
 def _header(request: Request, name: str) -> str | None:
-    return request.resolved_event.get_header_value(name, case_sensitive=False)
+    return request.resolved_event.headers.get(name)  # case-insensitive in Powertools v3

@@ -1,0 +1,5 @@
+"""The local stack: template.yaml's tables in moto, its functions in-process, an API Gateway emulator.
+
+`make dev` runs `python -m local` (see local/__main__.py); tests build `local.stack.LocalStack` directly.
+Everything (tables, functions, routes, environment, gateway responses) comes from template.yaml.
+"""

@@ -1,0 +1,117 @@
+"""Lambda functions in-process: load a function's real handler from CodeUri/Handler and invoke it."""
+
+import importlib.util
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from local.template import function_arn
+
+Handler = Callable[[Any, Any], Any]
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Lambda runtime's context object that handlers (and Powertools) read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str
+    deadline_ms: int
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    identity: Any = None
+    client_context: Any = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self.deadline_ms - int(time.time() * 1000))
+
+
+@dataclass
+class LocalFunction:
+    """One AWS::Serverless::Function. The timeout is reported to the handler, not enforced."""
+
+    logical_id: str
+    name: str
+    handler: Handler
+    memory_mb: int
+    timeout_s: int
+    arn: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.arn = function_arn(self.name)
+
+    @classmethod
+    def load(cls, logical_id: str, properties: dict[str, Any], root: Path) -> "LocalFunction":
+        """Import the handler module. The environment must already be set: modules read it at import."""
+        name = properties.get("FunctionName")
+        return cls(
+            logical_id=logical_id,
+            name=name if isinstance(name, str) else logical_id,
+            handler=load_handler(root, str(properties["CodeUri"]), str(properties["Handler"])),
+            memory_mb=int(properties.get("MemorySize", 128)),
+            timeout_s=int(properties.get("Timeout", 3)),
+        )
+
+    def new_context(self) -> LambdaContext:
+        return LambdaContext(
+            function_name=self.name,
+            memory_limit_in_mb=self.memory_mb,
+            invoked_function_arn=self.arn,
+            aws_request_id=str(uuid.uuid4()),
+            deadline_ms=int(time.time() * 1000) + self.timeout_s * 1000,
+            log_group_name=f"/aws/lambda/{self.name}",
+        )
+
+    def invoke(self, event: Any) -> Any:
+        """Call the handler like the Lambda runtime would (exceptions propagate to the caller)."""
+        return self.handler(event, self.new_context())
+
+
+def load_handler(root: Path, code_uri: str, handler: str) -> Handler:
+    """CodeUri `functions/runs_api/` + Handler `app.lambda_handler` → that file's lambda_handler.
+
+    The module is registered under a name derived from its path ("functions.runs_api.app"), so each
+    function's `app.py` is its own module, and a test importing `functions.runs_api.app` gets the
+    same module object.
+    """
+    module_path, _, attribute = handler.rpartition(".")
+    if not module_path or not attribute:
+        raise ValueError(f"Handler {handler!r} is not of the form module.function")
+    code_dir = (root / code_uri).resolve()
+    file = code_dir.joinpath(*module_path.split(".")).with_suffix(".py")
+    if not file.is_file():
+        file = code_dir.joinpath(*module_path.split("."), "__init__.py")
+    if not file.is_file():
+        raise FileNotFoundError(f"handler module for {handler!r} not found under {code_dir}")
+    relative = file.relative_to(root.resolve()).with_suffix("")
+    parts = relative.parts[:-1] if relative.name == "__init__" else relative.parts
+    module = _import_file(".".join(parts), file)
+    function = getattr(module, attribute, None)
+    if not callable(function):
+        raise AttributeError(f"{file} has no callable {attribute!r}")
+    return function
+
+
+def _import_file(module_name: str, file: Path) -> ModuleType:
+    existing = sys.modules.get(module_name)
+    if existing is not None and Path(getattr(existing, "__file__", "") or "").resolve() == file:
+        return existing
+    spec = importlib.util.spec_from_file_location(module_name, file)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {file}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module

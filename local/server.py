@@ -1,0 +1,109 @@
+"""HTTP front door of the local stack: a threading HTTP/1.1 server that hands each request to LocalStack."""
+
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from local.apigw import MAX_REQUEST_BYTES
+from local.stack import LocalStack
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 3000
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class LocalApiServer(ThreadingHTTPServer):
+    daemon_threads = True  # a hung handler must not keep the process alive at shutdown
+    allow_reuse_address = True
+
+    def __init__(self, stack: LocalStack, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+        self.stack = stack
+        super().__init__((host, port), _RequestHandler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    server: LocalApiServer
+    protocol_version = "HTTP/1.1"  # keep-alive; every response carries Content-Length
+    server_version = "runs-api-local"
+    sys_version = ""
+
+    def _dispatch(self) -> None:
+        started = time.monotonic()
+        url = urlsplit(self.path)
+        try:
+            body = self._read_body()
+        except BodyTooLarge:
+            # Like API Gateway: refuse without reading the body, then drop the connection.
+            self.close_connection = True
+            self._send(*self.server.stack.payload_too_large(), started)
+            return
+        except ValueError:
+            self.close_connection = True
+            self._send(400, {"Content-Type": "text/plain"}, b"Bad request body framing\n", started)
+            return
+        headers: dict[str, list[str]] = {}
+        for name, value in self.headers.items():
+            headers.setdefault(name, []).append(value)
+        query = parse_qs(url.query, keep_blank_values=True)
+        status, response_headers, response_body = self.server.stack.request(
+            self.command, url.path or "/", headers, body, query, source_ip=self.client_address[0]
+        )
+        self._send(status, response_headers, response_body, started)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
+
+    def _read_body(self) -> bytes | None:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length < 0:
+            raise ValueError("negative Content-Length")
+        if length > MAX_REQUEST_BYTES:
+            raise BodyTooLarge
+        return self.rfile.read(length) if length else None
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):  # trailers
+                    pass
+                return b"".join(chunks)
+            total += size
+            if total > MAX_REQUEST_BYTES:
+                raise BodyTooLarge
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()  # the CRLF after each chunk
+
+    def _send(self, status: int, headers: dict[str, str], body: bytes, started: float) -> None:
+        self.send_response_only(status)
+        for name, value in headers.items():
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("Date", self.date_time_string())
+        self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        # Access log: method, path (no query string: it may carry cursors), status, time. No bodies, no keys.
+        elapsed_ms = (time.monotonic() - started) * 1000
+        sys.stderr.write(f"{self.command} {urlsplit(self.path).path} {status} {elapsed_ms:.0f}ms\n")
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Silence http.server's default per-request log (we write our own in _send); keep its errors."""
+
+    def log_error(self, format: str, *args: object) -> None:
+        sys.stderr.write("local server: " + (format % args) + "\n")

@@ -1,0 +1,236 @@
+"""LocalStack: template.yaml run in one process — moto for AWS, real handlers, an API Gateway emulator.
+
+    stack = LocalStack()
+    stack.start()          # moto, tables, environment, handlers, routes: all from template.yaml
+    stack.seed()           # org "dev" (1,000,000 credits, the dev key) and the demo agent
+    auth = {"Authorization": f"Bearer {stack.dev_key}"}
+    status, headers, body = stack.request("GET", "/v1/org", auth, None, None)
+    stack.stop()
+
+One LocalStack per process at a time: handlers and runs_core read the environment when first
+imported and keep module state (settings, the authorizer's key cache), as they do in Lambda.
+"""
+
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import boto3
+
+from local.apigw import HttpResponse, RestApiEmulator
+from local.aws import start_moto
+from local.dynamodb import create_tables
+from local.lambdas import LocalFunction
+from local.template import (
+    FUNCTION_TYPE,
+    REGION,
+    SECRET_TYPES,
+    TABLE_TYPES,
+    Template,
+    Unresolvable,
+    logical_id_of,
+)
+
+log = logging.getLogger("local.stack")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
+
+DEV_ORG_NAME = "dev"
+DEV_ORG_CREDITS = 1_000_000
+
+# Local-only defaults; a value already in the process environment wins.
+LOCAL_DEFAULTS = {
+    "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
+    "POWERTOOLS_METRICS_DISABLED": "true",  # EMF would only be printed
+    "API_KEY_PREFIX": "sk_test",  # keys minted locally are test keys
+}
+# What start() builds besides tables; secrets are not built but replaced by local values.
+_EMULATED_TYPES = frozenset({FUNCTION_TYPE, "AWS::Serverless::Api", "AWS::Serverless::LayerVersion"})
+
+
+class LocalStack:
+    def __init__(
+        self,
+        template_path: Path = DEFAULT_TEMPLATE,
+        *,
+        dev_key: str | None = None,
+        admin_key: str | None = None,
+        cursor_secret: str | None = None,
+    ) -> None:
+        self.template_path = template_path
+        self.dev_key = dev_key or os.environ.get("RUNS_API_DEV_KEY") or "sk_test_" + secrets.token_urlsafe(24)
+        self.admin_key = (
+            admin_key or os.environ.get("RUNS_API_ADMIN_KEY") or "sk_admin_" + secrets.token_urlsafe(24)
+        )
+        self.cursor_secret = (
+            cursor_secret or os.environ.get("RUNS_API_CURSOR_SECRET") or secrets.token_urlsafe(32)
+        )
+        self.dev_org_id: str | None = None
+        self.tables: list[str] = []
+        self.functions: dict[str, LocalFunction] = {}
+        self._mock: Any = None
+        self._template: Template | None = None
+        self._api: RestApiEmulator | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> "LocalStack":
+        if self._mock is not None:
+            raise RuntimeError("LocalStack already started")
+        self._mock = start_moto()
+        try:
+            template = self._template = Template(self.template_path)
+            self.tables = create_tables(template, boto3.client("dynamodb", region_name=REGION))
+            self._set_environment(template)
+            self._add_layers_to_path(template)
+            self.functions = {
+                logical_id: LocalFunction.load(
+                    logical_id, template.function_properties(logical_id), template.root
+                )
+                for logical_id in template.resources_of(FUNCTION_TYPE)
+            }
+            self._api = RestApiEmulator.from_template(template, self.functions)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def seed(self) -> str:
+        """Org `dev` with 1,000,000 credits and the dev key, plus the demo agent; returns the org id."""
+        from runs_core.local_seed import seed_dev  # on sys.path only once start() added the layer
+
+        self.dev_org_id = seed_dev(org_name=DEV_ORG_NAME, credits=DEV_ORG_CREDITS, api_key=self.dev_key)
+        return self.dev_org_id
+
+    def stop(self) -> None:
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        self._api = None
+
+    def __enter__(self) -> "LocalStack":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ requests
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str | Sequence[str]] | None = None,
+        body: bytes | None = None,
+        query: Mapping[str, Sequence[str]] | None = None,
+        *,
+        source_ip: str = "127.0.0.1",
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One HTTP request through the API Gateway emulator. Safe to call from many threads at once.
+
+        `path` is the URL path as sent (percent-encoded); a `?query` on it is used when `query` is None.
+        """
+        if self._api is None:
+            raise RuntimeError("LocalStack is not started")
+        if query is None and "?" in path:
+            path, _, query_string = path.partition("?")
+            query = parse_qs(query_string, keep_blank_values=True)
+        response: HttpResponse = self._api.handle(method, path, headers, body, query, source_ip)
+        return response.status, response.headers, response.body
+
+    def payload_too_large(self) -> tuple[int, dict[str, str], bytes]:
+        """The 413 for a request whose body is over API Gateway's 10 MiB limit (not read at all)."""
+        if self._api is None:
+            raise RuntimeError("LocalStack is not started")
+        response = self._api.payload_too_large()
+        return response.status, response.headers, response.body
+
+    def unemulated_resources(self) -> list[str]:
+        """Template resources and event sources the local stack does not run, for an honest banner."""
+        if self._template is None:
+            return []
+        handled = TABLE_TYPES | SECRET_TYPES | _EMULATED_TYPES
+        missing = [
+            f"{logical_id} ({resource.get('Type')})"
+            for logical_id, resource in self._template.resources.items()
+            if resource.get("Type") not in handled
+        ]
+        for logical_id in self._template.resources_of(FUNCTION_TYPE):
+            for name, event in (self._template.function_properties(logical_id).get("Events") or {}).items():
+                if event.get("Type") != "Api":
+                    missing.append(f"{logical_id}.{name} ({event.get('Type')} event)")
+        return missing
+
+    # ------------------------------------------------------------------ helpers
+
+    def _set_environment(self, template: Template) -> None:
+        """Every function's Environment.Variables, into this one process (functions share it locally)."""
+        # Values that exist only in a deployed stack. Locally the process supplies these; any other
+        # secret-backed variable stays unset (ADMIN_KEY_SECRET_ARN: the plain RUNS_API_ADMIN_KEY below
+        # takes its place).
+        local_secrets = {"CURSOR_SECRET": self.cursor_secret}
+        values: dict[str, str] = {}
+        for logical_id in template.resources_of(FUNCTION_TYPE):
+            environment = template.function_properties(logical_id).get("Environment") or {}
+            variables = environment.get("Variables") or {}
+            for name, raw in variables.items():
+                try:
+                    value = _env_string(template.resolve(raw))
+                except Unresolvable as reason:
+                    if name not in local_secrets:
+                        log.debug("%s.%s not set locally (%s)", logical_id, name, reason)
+                        continue
+                    value = local_secrets[name]
+                if values.get(name, value) != value:
+                    log.warning(
+                        "%s: %s differs between functions; the local process keeps one value",
+                        logical_id,
+                        name,
+                    )
+                values[name] = value
+        for name, value in values.items():
+            if name.startswith("POWERTOOLS_"):
+                os.environ.setdefault(name, value)  # logging knobs: the developer's shell wins
+            else:
+                os.environ[name] = value
+        for name, value in LOCAL_DEFAULTS.items():
+            os.environ.setdefault(name, value)
+        os.environ["RUNS_API_ADMIN_KEY"] = self.admin_key
+        os.environ.pop("ADMIN_KEY_SECRET_ARN", None)
+        # runs_core reads its settings once per process; if anything read them before this point
+        # (e.g. a test importing runs_core first), make the next read see this environment.
+        settings_module = sys.modules.get("runs_core.settings")
+        cached = getattr(settings_module, "get_settings", None)
+        if cached is not None and hasattr(cached, "cache_clear"):
+            cached.cache_clear()
+
+    def _add_layers_to_path(self, template: Template) -> None:
+        """A Python layer's ContentUri is importable in Lambda (its build lands in /opt/python)."""
+        layer_ids: list[str] = []
+        for logical_id in template.resources_of(FUNCTION_TYPE):
+            for layer in template.function_properties(logical_id).get("Layers") or []:
+                layer_id = logical_id_of(layer)
+                if (
+                    layer_id
+                    and layer_id not in layer_ids
+                    and template.type_of(layer_id) == "AWS::Serverless::LayerVersion"
+                ):
+                    layer_ids.append(layer_id)
+        for layer_id in layer_ids:
+            content_uri = (template.resources[layer_id].get("Properties") or {}).get("ContentUri")
+            directory = str((template.root / str(content_uri)).resolve())
+            if directory not in sys.path:
+                sys.path.insert(0, directory)
+
+
+def _env_string(value: Any) -> str:
+    """Lambda environment values are strings (a YAML 30 or true becomes "30" / "true")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

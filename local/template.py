@@ -1,0 +1,166 @@
+"""template.yaml as the local stack reads it: resources by type, SAM Globals, and intrinsic functions.
+
+Locally every resource's *name* is its logical id (`!Ref RunsTable` → "RunsTable"), parameters take
+their Default, and values that only exist in a deployed stack (Secrets Manager secrets, dynamic
+references) raise `Unresolvable` so the caller decides what the local process supplies instead.
+"""
+
+import re
+from pathlib import Path
+from typing import Any
+
+from local.cfn_yaml import load_template
+
+REGION = "us-east-1"
+# API Gateway / Lambda ARNs the emulator makes up (the methodArn an authorizer sees, function ARNs).
+ACCOUNT_ID = "000000000000"
+# moto's account: ARNs of resources that live in moto (tables, streams) must agree with what moto reports.
+MOTO_ACCOUNT_ID = "123456789012"
+STACK_NAME = "runs-api-local"
+
+PSEUDO_PARAMETERS: dict[str, str] = {
+    "AWS::Region": REGION,
+    "AWS::AccountId": ACCOUNT_ID,
+    "AWS::StackName": STACK_NAME,
+    "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{STACK_NAME}/local",
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
+# Resource types whose value exists only in AWS; a reference to one cannot be resolved locally.
+SECRET_TYPES = frozenset({"AWS::SecretsManager::Secret"})
+TABLE_TYPES = frozenset({"AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable"})
+FUNCTION_TYPE = "AWS::Serverless::Function"
+
+_SUB_VARIABLE = re.compile(r"\$\{([^}]+)\}")
+
+
+class Unresolvable(Exception):
+    """A template value that only exists in a deployed stack (a secret, a dynamic reference, …)."""
+
+
+class Template:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.root = path.parent
+        document = load_template(str(path))
+        self.parameters: dict[str, Any] = document.get("Parameters") or {}
+        self.resources: dict[str, Any] = document.get("Resources") or {}
+        self.globals: dict[str, Any] = document.get("Globals") or {}
+
+    def resources_of(self, *types: str) -> dict[str, dict[str, Any]]:
+        """Logical id → resource, for the given types, in template order."""
+        return {name: res for name, res in self.resources.items() if res.get("Type") in types}
+
+    def type_of(self, logical_id: str) -> str | None:
+        resource = self.resources.get(logical_id)
+        return resource.get("Type") if resource else None
+
+    def function_properties(self, logical_id: str) -> dict[str, Any]:
+        """A function's Properties with Globals.Function applied the way SAM applies them."""
+        own = self.resources[logical_id].get("Properties") or {}
+        return merge_globals(self.globals.get("Function") or {}, own)
+
+    def api_properties(self, logical_id: str | None) -> dict[str, Any]:
+        """An AWS::Serverless::Api's Properties with Globals.Api (None: SAM's implicit API)."""
+        own = (self.resources[logical_id].get("Properties") or {}) if logical_id else {}
+        return merge_globals(self.globals.get("Api") or {}, own)
+
+    # ------------------------------------------------------------------ intrinsic functions
+
+    def resolve(self, value: Any) -> Any:
+        """Resolve Ref / Fn::GetAtt / Fn::Sub / Fn::Join recursively; raise Unresolvable otherwise."""
+        if isinstance(value, str):
+            if "{{resolve:" in value:
+                raise Unresolvable(f"dynamic reference {value!r}")
+            return value
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((key, argument),) = value.items()
+            if key == "Ref":
+                return self._ref(argument)
+            if key == "Fn::GetAtt":
+                return self._get_att(argument)
+            if key == "Fn::Sub":
+                return self._sub(argument)
+            if key == "Fn::Join":
+                delimiter, items = argument
+                return str(delimiter).join(str(self.resolve(item)) for item in self.resolve(items))
+            if key.startswith("Fn::"):
+                raise Unresolvable(f"{key} is not supported by the local stack")
+        return {key: self.resolve(item) for key, item in value.items()}
+
+    def _ref(self, name: str) -> Any:
+        if name in PSEUDO_PARAMETERS:
+            return PSEUDO_PARAMETERS[name]
+        if name in self.parameters:
+            parameter = self.parameters[name]
+            if "Default" not in parameter:
+                raise Unresolvable(f"parameter {name} has no Default")
+            return parameter["Default"]
+        resource_type = self.type_of(name)
+        if resource_type is None:
+            raise Unresolvable(f"Ref to unknown name {name}")
+        if resource_type in SECRET_TYPES:
+            raise Unresolvable(f"{name} is a {resource_type}")
+        return name  # locally, a resource's physical name is its logical id
+
+    def _get_att(self, argument: str | list[str]) -> str:
+        logical_id, attribute = argument.split(".", 1) if isinstance(argument, str) else argument
+        resource_type = self.type_of(logical_id)
+        if resource_type in TABLE_TYPES and attribute == "Arn":
+            return f"arn:aws:dynamodb:{REGION}:{MOTO_ACCOUNT_ID}:table/{logical_id}"
+        if resource_type == FUNCTION_TYPE and attribute == "Arn":
+            return function_arn(logical_id)
+        raise Unresolvable(f"Fn::GetAtt {logical_id}.{attribute}")
+
+    def _sub(self, argument: str | list[Any]) -> str:
+        if isinstance(argument, list):
+            text, variables = argument[0], {k: self.resolve(v) for k, v in argument[1].items()}
+        else:
+            text, variables = argument, {}
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name.startswith("!"):  # ${!Literal} is the escape for a literal "${Literal}"
+                return "${" + name[1:] + "}"
+            if name in variables:
+                return str(variables[name])
+            if "." in name and name.split(".", 1)[0] in self.resources:
+                return str(self._get_att(name))
+            return str(self._ref(name))
+
+        return str(self.resolve(_SUB_VARIABLE.sub(replace, text)))
+
+
+def function_arn(function_name: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function_name}"
+
+
+def merge_globals(global_value: Any, own_value: Any) -> Any:
+    """SAM's Globals rule: maps merge (the resource wins), lists concatenate (globals first), scalars
+    override."""
+    if isinstance(global_value, dict) and isinstance(own_value, dict):
+        merged = dict(global_value)
+        for key, value in own_value.items():
+            merged[key] = merge_globals(global_value[key], value) if key in global_value else value
+        return merged
+    if isinstance(global_value, list) and isinstance(own_value, list):
+        return global_value + own_value
+    return own_value
+
+
+def logical_id_of(reference: Any) -> str | None:
+    """The logical id behind `!Ref X`, `!GetAtt X.Attr` (either form) or a plain string; else None."""
+    if isinstance(reference, str):
+        return reference
+    if isinstance(reference, dict) and len(reference) == 1:
+        ((key, argument),) = reference.items()
+        if key == "Ref" and isinstance(argument, str):
+            return argument
+        if key == "Fn::GetAtt":
+            return argument.split(".", 1)[0] if isinstance(argument, str) else str(argument[0])
+    return None

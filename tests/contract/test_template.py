@@ -1,0 +1,288 @@
+"""Contract tests for template.yaml: it validates, builds, and says what the code expects."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.cfn_yaml import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+SAM = Path(sys.executable).parent / "sam"
+
+# The routes the first handlers serve (see the shared spec). More routes may be added; none may vanish.
+EXPECTED_ROUTES = {
+    ("AgentsFunction", "POST", "/v1/agents"),
+    ("AgentsFunction", "GET", "/v1/agents"),
+    ("AgentsFunction", "GET", "/v1/agents/{agent}"),
+    ("AgentsFunction", "POST", "/v1/agents/{agent}/versions"),
+    ("AgentsFunction", "GET", "/v1/agents/{agent}/versions"),
+    ("AgentsFunction", "GET", "/v1/agents/{agent}/versions/{version}"),
+    ("AgentsFunction", "PUT", "/v1/agents/{agent}/tags/{tag}"),
+    ("RunsFunction", "POST", "/v1/runs"),
+    ("RunsFunction", "GET", "/v1/runs"),
+    ("RunsFunction", "GET", "/v1/runs/{run_id}"),
+    ("RunsFunction", "POST", "/v1/runs/{run_id}/invoke"),
+    ("RunsFunction", "POST", "/v1/runs/{run_id}/cancel"),
+    ("AccountFunction", "GET", "/v1/org"),
+    ("AccountFunction", "POST", "/v1/api-keys"),
+    ("AccountFunction", "GET", "/v1/api-keys"),
+    ("AccountFunction", "DELETE", "/v1/api-keys/{key_id}"),
+    ("AdminFunction", "POST", "/v1/admin/orgs"),
+    ("AdminFunction", "PATCH", "/v1/admin/orgs/{org_id}"),
+    ("DocsFunction", "GET", "/v1/health"),
+    ("DocsFunction", "GET", "/v1/openapi.json"),
+    ("DocsFunction", "GET", "/v1/docs"),
+}
+PUBLIC_ROUTES = {("GET", "/v1/health"), ("GET", "/v1/openapi.json"), ("GET", "/v1/docs")}
+
+
+def _sam_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["SAM_CLI_TELEMETRY"] = "0"
+    env["AWS_DEFAULT_REGION"] = "us-east-1"
+    # `sam build` looks for python3.12 on PATH; the virtualenv's interpreter is that Python.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def _run_sam(*args: str, timeout: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SAM), *args],
+        cwd=ROOT,
+        env=_sam_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template(TEMPLATE)
+
+
+def _resources_of_type(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in template["Resources"].items() if res["Type"] == type_}
+
+
+def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return _resources_of_type(template, "AWS::Serverless::Function")
+
+
+def _api_events(template: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(function, METHOD, path, event properties) for every Api event."""
+    events = []
+    for name, res in _functions(template).items():
+        for event in (res["Properties"].get("Events") or {}).values():
+            if event["Type"] == "Api":
+                props = event["Properties"]
+                events.append((name, props["Method"].upper(), props["Path"], props))
+    return events
+
+
+# ------------------------------------------------------------------------------ sam CLI
+
+
+def test_sam_validate_lint() -> None:
+    result = _run_sam("validate", "--lint", "--template-file", str(TEMPLATE), timeout=300)
+    assert result.returncode == 0, f"sam validate --lint failed:\n{result.stdout}\n{result.stderr}"
+
+
+def test_sam_build(tmp_path: Path, template: dict[str, Any]) -> None:
+    build_dir = tmp_path / "build"
+    result = _run_sam(
+        "build",
+        "--template-file",
+        str(TEMPLATE),
+        "--build-dir",
+        str(build_dir),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        timeout=900,
+    )
+    assert result.returncode == 0, f"sam build failed:\n{result.stdout}\n{result.stderr}"
+
+    layer = build_dir / "RunsCoreLayer"
+    assert (layer / "python" / "runs_core" / "__init__.py").is_file(), "layer lacks python/runs_core"
+    assert (layer / "python" / "pydantic").is_dir(), "layer lacks its pinned dependencies"
+    for name in _functions(template):
+        assert (build_dir / name / "app.py").is_file(), f"built {name} has no app.py"
+    assert (build_dir / "template.yaml").is_file()
+
+
+# ------------------------------------------------------------------------------ structure
+
+
+def test_every_function_has_a_lambda_handler(template: dict[str, Any]) -> None:
+    functions = _functions(template)
+    assert functions
+    for name, res in functions.items():
+        props = res["Properties"]
+        assert props["Handler"] == "app.lambda_handler", name
+        code_dir = ROOT / props["CodeUri"]
+        assert code_dir.is_dir(), f"{name}: CodeUri {props['CodeUri']} does not exist"
+        app = code_dir / "app.py"
+        assert app.is_file(), f"{name}: {app.relative_to(ROOT)} does not exist"
+        tree = ast.parse(app.read_text(encoding="utf-8"), filename=str(app))
+        defined = {
+            node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        } | {
+            target.id
+            for node in tree.body
+            if isinstance(node, ast.Assign | ast.AnnAssign)
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(target, ast.Name)
+        }
+        assert "lambda_handler" in defined, f"{name}: {app.relative_to(ROOT)} defines no lambda_handler"
+
+
+def test_every_route_appears_exactly_once(template: dict[str, Any]) -> None:
+    events = _api_events(template)
+    counts = Counter((method, path) for _, method, path, _ in events)
+    duplicates = {route: n for route, n in counts.items() if n > 1}
+    assert not duplicates, f"routes declared more than once: {duplicates}"
+    for _, _, _, props in events:
+        assert props.get("RestApiId") == {"Ref": "RunsApi"}
+
+
+def test_expected_routes_are_served(template: dict[str, Any]) -> None:
+    served = {(fn, method, path) for fn, method, path, _ in _api_events(template)}
+    missing = EXPECTED_ROUTES - served
+    assert not missing, f"routes missing from template.yaml: {sorted(missing)}"
+
+
+def test_only_public_routes_skip_the_authorizer(template: dict[str, Any]) -> None:
+    api = template["Resources"]["RunsApi"]["Properties"]
+    assert api["Auth"]["DefaultAuthorizer"] == "ApiKeyAuthorizer"
+    for _, method, path, props in _api_events(template):
+        unauthenticated = (props.get("Auth") or {}).get("Authorizer") == "NONE"
+        assert unauthenticated == ((method, path) in PUBLIC_ROUTES), f"{method} {path}"
+
+
+def test_authorizer_cache_is_off(template: dict[str, Any]) -> None:
+    # The key may arrive in one of three headers; API Gateway's cache would need all of them.
+    authorizer = template["Resources"]["RunsApi"]["Properties"]["Auth"]["Authorizers"]["ApiKeyAuthorizer"]
+    assert authorizer["FunctionPayloadType"] == "REQUEST"
+    assert authorizer["Identity"]["ReauthorizeEvery"] == 0
+    assert not {"Headers", "QueryStrings", "StageVariables", "Context"} & set(authorizer["Identity"])
+
+
+def test_gateway_errors_are_problem_json(template: dict[str, Any]) -> None:
+    responses = template["Resources"]["RunsApi"]["Properties"]["GatewayResponses"]
+    for kind in ("UNAUTHORIZED", "ACCESS_DENIED", "MISSING_AUTHENTICATION_TOKEN", "THROTTLED", "DEFAULT_5XX"):
+        assert kind in responses, kind
+    assert str(responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"]) == "404"
+    for kind, response in responses.items():
+        headers = response["ResponseParameters"]["Headers"]
+        assert headers["Content-Type"] == "'application/problem+json'", kind
+        assert headers["Request-Id"] == "context.requestId", kind
+        body = response["ResponseTemplates"]["application/json"]
+        assert '"request_id":"$context.requestId"' in body, kind
+        if "StatusCode" in response:
+            assert f'"status":{response["StatusCode"]}' in body, kind
+
+
+# ------------------------------------------------------------------------------ IAM
+
+
+def _statements(node: Any) -> list[dict[str, Any]]:
+    """Every IAM statement anywhere in the template (function Policies, roles, ...)."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        statement = node.get("Statement")
+        if statement is not None:
+            found.extend(statement if isinstance(statement, list) else [statement])
+        for value in node.values():
+            found.extend(_statements(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_statements(value))
+    return found
+
+
+def test_no_scan_and_no_wildcard_actions(template: dict[str, Any]) -> None:
+    statements = _statements(template["Resources"])
+    assert statements, "expected explicit IAM statements"
+    for statement in statements:
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        for action in actions:
+            assert isinstance(action, str), statement
+            assert "*" not in action, f"wildcard action {action!r}"
+            assert action.lower() != "dynamodb:scan", f"{action!r}: no request path scans a table"
+        assert "NotAction" not in statement, statement
+
+
+def test_functions_use_explicit_statements_only(template: dict[str, Any]) -> None:
+    for name, res in _functions(template).items():
+        for policy in res["Properties"].get("Policies") or []:
+            assert isinstance(policy, dict) and "Statement" in policy, (
+                f"{name}: use explicit Statements, not SAM policy templates or managed policies: {policy!r}"
+            )
+
+
+def test_docs_function_has_no_aws_access(template: dict[str, Any]) -> None:
+    assert not template["Resources"]["DocsFunction"]["Properties"].get("Policies")
+
+
+# ------------------------------------------------------------------------------ tables
+
+
+def test_tables_are_durable(template: dict[str, Any]) -> None:
+    tables = _resources_of_type(template, "AWS::DynamoDB::Table")
+    assert set(tables) >= {"OrgsTable", "ApiKeysTable", "AgentsTable", "RunsTable", "EventsTable"}
+    for name, res in tables.items():
+        props = res["Properties"]
+        assert res.get("DeletionPolicy") == "Retain", name
+        assert res.get("UpdateReplacePolicy") == "Retain", name
+        assert props["BillingMode"] == "PAY_PER_REQUEST", name
+        assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True, name
+        assert props["SSESpecification"]["SSEEnabled"] is True, name
+        assert "TableName" not in props, name
+    events = tables["EventsTable"]["Properties"]
+    assert events["StreamSpecification"]["StreamViewType"] == "NEW_IMAGE"
+    assert events["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_environment_names_every_table(template: dict[str, Any]) -> None:
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    for var, table in {
+        "ORGS_TABLE": "OrgsTable",
+        "API_KEYS_TABLE": "ApiKeysTable",
+        "AGENTS_TABLE": "AgentsTable",
+        "RUNS_TABLE": "RunsTable",
+        "EVENTS_TABLE": "EventsTable",
+    }.items():
+        assert variables[var] == {"Ref": table}, var
+    assert "CURSOR_SECRET" in variables
+
+
+# ------------------------------------------------------------------------------ one Python
+
+
+def test_runtime_matches_python_version(template: dict[str, Any]) -> None:
+    pinned = (ROOT / ".python-version").read_text(encoding="utf-8").strip()
+    major_minor = ".".join(pinned.split(".")[:2])
+    runtime = f"python{major_minor}"
+    assert template["Globals"]["Function"]["Runtime"] == runtime
+    assert f"python{sys.version_info.major}.{sys.version_info.minor}" == runtime, (
+        f"the virtualenv runs Python {sys.version_info.major}.{sys.version_info.minor}, "
+        f"the template {runtime}"
+    )
+    for name, res in _functions(template).items():
+        assert res["Properties"].get("Runtime", runtime) == runtime, name
+    layer = template["Resources"]["RunsCoreLayer"]
+    assert layer["Properties"]["CompatibleRuntimes"] == [runtime]
+    assert layer["Metadata"]["BuildMethod"] == runtime
+    assert template["Globals"]["Function"]["Architectures"] == ["arm64"]
+    assert layer["Metadata"]["BuildArchitecture"] == "arm64"

@@ -11,7 +11,6 @@ import json
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable
 
 from local.stack import LocalStack
 
@@ -43,34 +42,27 @@ def main() -> None:
     _, created = request("POST", "/v1/runs", {"agent": "bench", "start": False})
     run_id = created["id"]
 
-    cases: list[tuple[str, Callable[[], tuple[int, dict]]]] = [
-        ("GET /v1/org", lambda: request("GET", "/v1/org")),
-        ("GET /v1/agents/{name}", lambda: request("GET", "/v1/agents/bench")),
-        ("GET /v1/agents", lambda: request("GET", "/v1/agents")),
-        (
-            "POST /v1/runs (latest tag)",
-            lambda: request("POST", "/v1/runs", {"agent": "bench", "start": False}),
-        ),
-        (
-            "POST /v1/runs (range ^1)",
-            lambda: request("POST", "/v1/runs", {"agent": "bench", "version": "^1"}),
-        ),
-        ("GET /v1/runs/{id}", lambda: request("GET", f"/v1/runs/{run_id}")),
-        ("GET /v1/runs?limit=20", lambda: request("GET", "/v1/runs", query="limit=20")),
-        ("GET /v1/runs?status=created", lambda: request("GET", "/v1/runs", query="status=created")),
-        (
-            "GET /v1/runs?status=created,queued",
-            lambda: request("GET", "/v1/runs", query="status=created,queued"),
-        ),
-        (
-            "GET /v1/runs?agent=bench&status=..",
-            lambda: request("GET", "/v1/runs", query="agent=bench&status=queued"),
-        ),
-        ("POST /v1/runs/{id}/cancel", lambda: request("POST", f"/v1/runs/{run_id}/cancel")),
+    draft = {"agent": "bench", "start": False}
+    cases: list[tuple[str, str, str, dict | None, str]] = [
+        ("GET /v1/org", "GET", "/v1/org", None, ""),
+        ("GET /v1/agents/{name}", "GET", "/v1/agents/bench", None, ""),
+        ("GET /v1/agents", "GET", "/v1/agents", None, ""),
+        ("POST /v1/runs (latest tag)", "POST", "/v1/runs", draft, ""),
+        ("POST /v1/runs (range ^1)", "POST", "/v1/runs", {**draft, "version": "^1"}, ""),
+        ("GET /v1/runs/{id}", "GET", f"/v1/runs/{run_id}", None, ""),
+        ("GET /v1/runs?limit=20", "GET", "/v1/runs", None, "limit=20"),
+        ("GET /v1/runs?status=created", "GET", "/v1/runs", None, "status=created"),
+        ("GET /v1/runs?status=created,queued", "GET", "/v1/runs", None, "status=created,queued"),
+        ("GET /v1/runs?agent=bench&status=..", "GET", "/v1/runs", None, "agent=bench&status=queued"),
+        ("POST /v1/runs/{id}/cancel", "POST", f"/v1/runs/{run_id}/cancel", None, ""),
     ]
     print(f"runs-api bench: {RUNS_STORED} runs stored, {SAMPLES} samples per endpoint (in-process, moto)\n")
     print(f"{'endpoint':40} {'status':>6} {'AWS calls':>10}  {'calls by API':32} {'p50 ms':>7} {'p99 ms':>7}")
-    for name, call in cases:
+    for name, method, path, body, query in cases:
+
+        def call(method: str = method, path: str = path, body: dict | None = body, q: str = query) -> tuple:
+            return request(method, path, body, q)
+
         calls.clear()
         status, _ = call()
         per_request = dict(calls)

@@ -135,8 +135,10 @@ def _iter_desc(
         request["FilterExpression"] = filter_expression
     yielded = 0
     while True:
-        # +1 so a page that ends exactly on the exclusive bound still fills up.
-        request["Limit"] = want - yielded + 1
+        # +1 so a page that ends exactly on the exclusive bound still fills up. With a filter, Limit
+        # counts items read before filtering: read ahead so a sparse filter needs fewer round trips.
+        remaining = want - yielded + 1
+        request["Limit"] = min(remaining * 4, 1000) if filter_expression else remaining
         response = client().query(**request)
         for raw in response.get("Items", []):
             item = deserialize(raw)

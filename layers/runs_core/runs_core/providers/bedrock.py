@@ -1,0 +1,197 @@
+"""The `bedrock` provider (API.md §3): Amazon Bedrock Runtime Converse / ConverseStream, with tool use."""
+
+import json
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
+
+from runs_core.providers.base import (
+    Message,
+    ModelError,
+    ModelRequest,
+    ModelResponse,
+    OnDelta,
+    TokenUsage,
+    ToolCall,
+    ToolSpec,
+)
+
+# botocore standard mode retries throttling, 5xx and network errors with jittered backoff; `max_attempts`
+# counts retries after the first call (5 calls in all).
+MAX_ATTEMPTS = 4
+READ_TIMEOUT_SECONDS = 300  # long answers take a while before the first byte (Converse is not streamed)
+
+
+@cache
+def default_client() -> Any:
+    import boto3  # made once per process, on first use (cold start stays lean)
+    from botocore.config import Config
+
+    config = Config(
+        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        connect_timeout=10,
+        read_timeout=READ_TIMEOUT_SECONDS,
+    )
+    return boto3.client("bedrock-runtime", config=config)
+
+
+class BedrockProvider:
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+
+    def complete(self, request: ModelRequest, on_delta: OnDelta | None = None) -> ModelResponse:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client = self._client or default_client()
+        params = converse_params(request)
+        try:
+            if on_delta is None:
+                return parse_converse(client.converse(**params))
+            stream = client.converse_stream(**params)["stream"]
+            try:
+                return assemble_stream(stream, on_delta)
+            finally:
+                stream.close()
+        except ClientError as error:  # also EventStreamError: an error event in the middle of the stream
+            details = error.response.get("Error", {})
+            raise _failure(details.get("Code", "Error"), details.get("Message", "")) from None
+        except BotoCoreError as error:  # network, timeout, no credentials: messages carry no secrets
+            raise ModelError(f"bedrock: {error}") from None
+
+
+def converse_params(request: ModelRequest) -> dict[str, Any]:
+    """The Converse / ConverseStream request for one decision."""
+    params: dict[str, Any] = {
+        "modelId": request.model["id"],
+        "messages": converse_messages(request.messages),
+        "inferenceConfig": {"maxTokens": int(request.model.get("max_output_tokens") or 2048)},
+    }
+    if request.instructions:
+        params["system"] = [{"text": request.instructions}]
+    if request.tools:
+        params["toolConfig"] = {"tools": [_tool_spec(tool) for tool in request.tools]}
+    return params
+
+
+def converse_messages(messages: Iterable[Message]) -> list[dict[str, Any]]:
+    """Converse wants alternating user/assistant turns: tool results are user content, neighbours merge."""
+    merged: list[dict[str, Any]] = []
+    for message in messages:
+        role = "assistant" if message.role == "assistant" else "user"
+        content = _content(message)
+        if not content:
+            continue  # Converse rejects empty text blocks and empty messages
+        if merged and merged[-1]["role"] == role:
+            merged[-1]["content"].extend(content)
+        else:
+            merged.append({"role": role, "content": content})
+    return merged
+
+
+def _content(message: Message) -> list[dict[str, Any]]:
+    if message.role == "tool":
+        result: dict[str, Any] = {"toolUseId": message.tool_call_id or "", "content": [_result(message)]}
+        if message.is_error:
+            result["status"] = "error"
+        return [{"toolResult": result}]
+    blocks: list[dict[str, Any]] = [{"text": message.content}] if message.content else []
+    blocks.extend(
+        {"toolUse": {"toolUseId": call.id, "name": call.name, "input": call.arguments}}
+        for call in message.tool_calls
+    )
+    return blocks
+
+
+def _result(message: Message) -> dict[str, Any]:
+    """A JSON object result goes as `json` (models read it structured); anything else as text."""
+    try:
+        value = json.loads(message.content)
+    except ValueError:
+        value = None
+    if isinstance(value, dict):
+        return {"json": value}
+    return {"text": message.content or "(empty)"}
+
+
+def _tool_spec(tool: ToolSpec) -> dict[str, Any]:
+    spec: dict[str, Any] = {"name": tool.name, "inputSchema": {"json": tool.parameters}}
+    if tool.description:
+        spec["description"] = tool.description
+    return {"toolSpec": spec}
+
+
+def parse_converse(response: dict[str, Any]) -> ModelResponse:
+    """A Converse response → one decision."""
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    for block in response.get("output", {}).get("message", {}).get("content", []):
+        if "text" in block:
+            texts.append(block["text"])
+        elif "toolUse" in block:
+            use = block["toolUse"]
+            calls.append(ToolCall(id=use["toolUseId"], name=use["name"], arguments=use.get("input") or {}))
+    return ModelResponse(
+        text="".join(texts),
+        tool_calls=tuple(calls),
+        usage=_usage(response.get("usage") or {}),
+        stop_reason=response.get("stopReason", "end_turn"),
+    )
+
+
+def assemble_stream(events: Iterable[dict[str, Any]], on_delta: OnDelta) -> ModelResponse:
+    """ConverseStream events → one decision; text deltas go to `on_delta` as they arrive."""
+    texts: list[str] = []
+    tool_uses: dict[int, dict[str, Any]] = {}  # contentBlockIndex → {id, name, input fragments}
+    stop_reason = "end_turn"
+    usage: dict[str, Any] = {}
+    for event in events:
+        if "contentBlockStart" in event:
+            start = event["contentBlockStart"]
+            index, use = start["contentBlockIndex"], start.get("start", {}).get("toolUse")
+            if use:
+                tool_uses[index] = {"id": use["toolUseId"], "name": use["name"], "input": []}
+        elif "contentBlockDelta" in event:
+            block = event["contentBlockDelta"]
+            delta = block.get("delta", {})
+            if "text" in delta:
+                texts.append(delta["text"])
+                if delta["text"]:
+                    on_delta(delta["text"])
+            elif "toolUse" in delta and block["contentBlockIndex"] in tool_uses:
+                tool_uses[block["contentBlockIndex"]]["input"].append(delta["toolUse"].get("input", ""))
+        elif "messageStop" in event:
+            stop_reason = event["messageStop"].get("stopReason", stop_reason)
+        elif "metadata" in event:
+            usage = event["metadata"].get("usage") or {}
+        else:
+            error = next((key for key in event if key.endswith("Exception")), None)
+            if error:
+                raise _failure(error, event[error].get("message", ""))
+    calls = tuple(
+        ToolCall(id=use["id"], name=use["name"], arguments=_arguments("".join(use["input"]), use["name"]))
+        for _, use in sorted(tool_uses.items())
+    )
+    return ModelResponse(text="".join(texts), tool_calls=calls, usage=_usage(usage), stop_reason=stop_reason)
+
+
+def _failure(code: str, message: str) -> ModelError:
+    return ModelError(f"bedrock {code}: {message}" if message else f"bedrock {code}")
+
+
+def _arguments(raw: str, name: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        raise ModelError(f"bedrock returned malformed JSON input for tool {name!r}") from None
+    if not isinstance(value, dict):
+        raise ModelError(f"bedrock returned non-object input for tool {name!r}")
+    return value
+
+
+def _usage(usage: dict[str, Any]) -> TokenUsage:
+    return TokenUsage(
+        input_tokens=int(usage.get("inputTokens") or 0),
+        output_tokens=int(usage.get("outputTokens") or 0),
+        cache_read_tokens=int(usage.get("cacheReadInputTokens") or 0),
+        cache_write_tokens=int(usage.get("cacheWriteInputTokens") or 0),
+    )

@@ -1,0 +1,297 @@
+"""The `openai` provider (API.md §3): any OpenAI-compatible Chat Completions endpoint, standard library only.
+
+Token usage is normalised to the Bedrock meaning: `input_tokens` excludes the cached prompt tokens,
+which are counted in `cache_read_tokens` (OpenAI's `prompt_tokens` includes them).
+"""
+
+import http.client
+import itertools
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from runs_core.providers.base import (
+    ModelError,
+    ModelRequest,
+    ModelResponse,
+    OnDelta,
+    TokenUsage,
+    ToolCall,
+    ToolSpec,
+)
+
+TIMEOUT_SECONDS = 60  # per request (connect, and each read of a streamed answer)
+RETRIES = 3  # 429, 5xx and refused/reset connections, after the first attempt
+BACKOFF_SECONDS = 0.5  # doubles per retry unless the server sends Retry-After
+MAX_TOTAL_SLEEP_SECONDS = 10.0
+SECRET_MAX_AGE_SECONDS = 300
+EXCERPT_CHARS = 200
+STOP_REASONS = {
+    "stop": "end_turn",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "length": "max_tokens",
+    "content_filter": "content_filtered",
+}
+
+SecretLookup = Callable[[str], str]
+Sleep = Callable[[float], None]
+
+
+def lookup_secret(name: str) -> str:
+    """The API key named by `api_key_secret`: an SSM parameter (`/path`, `ssm:name`, an SSM ARN) or else a
+    Secrets Manager secret (name or ARN). Cached per process for five minutes."""
+    from aws_lambda_powertools.utilities import parameters  # lazy: only runs that use a key pay for it
+
+    value: Any
+    if name.startswith(("/", "ssm:")) or (name.startswith("arn:") and ":ssm:" in name):
+        name = name.removeprefix("ssm:")
+        value = parameters.get_parameter(name, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
+    else:
+        value = parameters.get_secret(name, max_age=SECRET_MAX_AGE_SECONDS)
+    if isinstance(value, bytes):
+        value = value.decode()
+    return str(value).strip()
+
+
+class OpenAIProvider:
+    def __init__(self, secret_lookup: SecretLookup | None = None, sleep: Sleep = time.sleep) -> None:
+        self._secret_lookup = secret_lookup or lookup_secret
+        self._sleep = sleep
+
+    def complete(self, request: ModelRequest, on_delta: OnDelta | None = None) -> ModelResponse:
+        model = request.model
+        base_url = str(model.get("base_url") or "")
+        if not base_url.startswith(("http://", "https://")):
+            raise ModelError("openai: base_url must be an http(s) URL")
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream" if on_delta else "application/json",
+            "User-Agent": "runs-api",
+        }
+        key = self._api_key(model.get("api_key_secret"))
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        body = json.dumps(chat_body(request, stream=on_delta is not None)).encode()
+        response = self._post(base_url.rstrip("/") + "/chat/completions", body, headers, key)
+        try:
+            with response:
+                if on_delta is None:
+                    return parse_completion(_json(response.read()))
+                return assemble_stream(sse_data(response), on_delta)
+        except (OSError, http.client.HTTPException) as error:  # the answer stopped arriving (timeout, reset)
+            raise ModelError(f"openai: reading the answer failed: {error}") from None
+
+    def _api_key(self, secret: str | None) -> str | None:
+        if not secret:
+            return None  # local servers need no key
+        try:
+            return self._secret_lookup(secret)
+        except Exception as error:
+            reason = _excerpt(str(error).encode(), None)
+            raise ModelError(f"openai: cannot read api_key_secret {secret!r}: {reason}") from None
+
+    def _post(self, url: str, body: bytes, headers: dict[str, str], key: str | None) -> Any:
+        slept = 0.0
+        for attempt in range(RETRIES + 1):
+            request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+            wanted = BACKOFF_SECONDS * 2**attempt
+            try:
+                return urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS)
+            except urllib.error.HTTPError as error:
+                with error:
+                    failure = ModelError(f"openai HTTP {error.code}: {_excerpt(error.read(), key)}")
+                if error.code != 429 and error.code < 500:
+                    raise failure from None
+                wanted = _retry_after(error.headers.get("Retry-After"), default=wanted)
+            except (OSError, http.client.HTTPException) as error:  # refused, reset, timed out
+                reason = getattr(error, "reason", error)
+                failure = ModelError(f"openai: request failed: {reason}")
+                if isinstance(reason, TimeoutError):
+                    raise failure from None  # a minute without an answer: retrying would only add minutes
+            delay = min(wanted, MAX_TOTAL_SLEEP_SECONDS - slept)
+            if attempt == RETRIES or (wanted > 0 and delay <= 0):
+                raise failure from None
+            self._sleep(delay)
+            slept += delay
+        raise AssertionError("unreachable")
+
+
+def chat_body(request: ModelRequest, stream: bool) -> dict[str, Any]:
+    """The Chat Completions request for one decision."""
+    body: dict[str, Any] = {
+        "model": request.model["id"],
+        "messages": chat_messages(request),
+        "max_tokens": int(request.model.get("max_output_tokens") or 2048),
+    }
+    if request.tools:
+        body["tools"] = [_tool(tool) for tool in request.tools]
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def _tool(tool: ToolSpec) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {"name": tool.name, "description": tool.description, "parameters": tool.parameters},
+    }
+
+
+def chat_messages(request: ModelRequest) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    if request.instructions:
+        messages.append({"role": "system", "content": request.instructions})
+    for message in request.messages:
+        if message.role == "tool":
+            content = f"Error: {message.content}" if message.is_error else message.content
+            messages.append({"role": "tool", "tool_call_id": message.tool_call_id or "", "content": content})
+        elif message.role == "assistant":
+            entry: dict[str, Any] = {"role": "assistant", "content": message.content or None}
+            if message.tool_calls:
+                entry["tool_calls"] = [
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+                    }
+                    for call in message.tool_calls
+                ]
+            elif entry["content"] is None:
+                entry["content"] = ""
+            messages.append(entry)
+        else:
+            messages.append({"role": "user", "content": message.content})
+    return messages
+
+
+def parse_completion(body: Any) -> ModelResponse:
+    """A (non-streamed) chat.completion → one decision."""
+    if not isinstance(body, dict) or not body.get("choices"):
+        raise ModelError(f"openai: unexpected answer: {_excerpt(json.dumps(body).encode(), None)}")
+    choice = body["choices"][0]
+    message = choice.get("message") or {}
+    calls = tuple(
+        _tool_call(
+            call.get("id"),
+            (call.get("function") or {}).get("name"),
+            (call.get("function") or {}).get("arguments"),
+            index,
+        )
+        for index, call in enumerate(message.get("tool_calls") or [])
+    )
+    return ModelResponse(
+        text=message.get("content") or "",
+        tool_calls=calls,
+        usage=_usage(body.get("usage")),
+        stop_reason=_stop_reason(choice.get("finish_reason"), calls),
+    )
+
+
+def sse_data(lines: Iterable[bytes]) -> Iterator[Any]:
+    """Server-sent events → the JSON of each event's `data`, until `[DONE]`."""
+    data: list[str] = []
+    for raw in itertools.chain(lines, [b""]):  # a final blank line dispatches an unterminated last event
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+        elif not line and data:  # a blank line ends an event; comments and other fields are skipped
+            payload, data = "\n".join(data), []
+            if payload.strip() == "[DONE]":
+                return
+            yield _json(payload.encode())
+
+
+def assemble_stream(chunks: Iterable[Any], on_delta: OnDelta) -> ModelResponse:
+    """chat.completion.chunk objects → one decision; text deltas go to `on_delta` as they arrive."""
+    texts: list[str] = []
+    calls: dict[int, dict[str, Any]] = {}  # tool_calls[].index → {id, name, argument fragments}
+    finish_reason = None
+    usage = None
+    for chunk in chunks:
+        if not isinstance(chunk, dict):
+            continue
+        if chunk.get("error"):
+            raise ModelError(f"openai: stream error: {_excerpt(json.dumps(chunk['error']).encode(), None)}")
+        usage = chunk.get("usage") or usage
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                texts.append(delta["content"])
+                on_delta(delta["content"])
+            for part in delta.get("tool_calls") or []:
+                index = part.get("index", len(calls))
+                call = calls.setdefault(index, {"id": None, "name": None, "arguments": []})
+                function = part.get("function") or {}
+                call["id"] = call["id"] or part.get("id")
+                call["name"] = call["name"] or function.get("name")
+                call["arguments"].append(function.get("arguments") or "")
+            finish_reason = choice.get("finish_reason") or finish_reason
+    tool_calls = tuple(
+        _tool_call(call["id"], call["name"], "".join(call["arguments"]), index)
+        for index, call in sorted(calls.items())
+    )
+    return ModelResponse(
+        text="".join(texts),
+        tool_calls=tool_calls,
+        usage=_usage(usage),
+        stop_reason=_stop_reason(finish_reason, tool_calls),
+    )
+
+
+def _tool_call(call_id: Any, name: Any, arguments: Any, index: int) -> ToolCall:
+    if not name:
+        raise ModelError("openai: a tool call without a function name")
+    if isinstance(arguments, dict):  # some servers send the object itself
+        parsed: Any = arguments
+    else:
+        try:
+            parsed = json.loads(arguments) if arguments and str(arguments).strip() else {}
+        except ValueError:
+            raise ModelError(f"openai: malformed JSON arguments for tool {name!r}") from None
+    if not isinstance(parsed, dict):
+        raise ModelError(f"openai: non-object arguments for tool {name!r}")
+    return ToolCall(id=call_id or f"call_{index}", name=name, arguments=parsed)
+
+
+def _usage(usage: Any) -> TokenUsage:
+    if not isinstance(usage, dict):
+        return TokenUsage()
+    cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+    return TokenUsage(
+        input_tokens=max(int(usage.get("prompt_tokens") or 0) - cached, 0),
+        output_tokens=int(usage.get("completion_tokens") or 0),
+        cache_read_tokens=cached,
+    )
+
+
+def _stop_reason(finish_reason: Any, calls: tuple[ToolCall, ...]) -> str:
+    if finish_reason is None:
+        return "tool_use" if calls else "end_turn"
+    return STOP_REASONS.get(finish_reason, str(finish_reason))
+
+
+def _retry_after(value: str | None, default: float) -> float:
+    """Retry-After in seconds; an HTTP date or garbage falls back to our own backoff."""
+    try:
+        return max(float(value), 0.0) if value is not None else default
+    except ValueError:
+        return default
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ModelError(f"openai: answer is not JSON: {_excerpt(raw, None)}") from None
+
+
+def _excerpt(raw: bytes, key: str | None) -> str:
+    text = " ".join(raw.decode("utf-8", "replace").split())
+    if key:
+        text = text.replace(key, "***")
+    return text[:EXCERPT_CHARS] + ("…" if len(text) > EXCERPT_CHARS else "")

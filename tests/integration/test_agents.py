@@ -90,3 +90,19 @@ def test_bad_agents_are_400_with_field_errors(api):
         assert response.headers["content-type"].startswith("application/problem+json")
         assert field in [error["field"] for error in problem["errors"]], problem
     assert api.request("GET", "/v1/agents/Bad-Name").status == 404
+
+
+def test_model_keys_must_be_the_orgs_own_secrets(api):
+    org_id = api.request("GET", "/v1/org").json()["id"]
+    model = {"provider": "openai", "id": "gpt", "base_url": "https://models.example.com/v1"}
+    for secret, status in [
+        ("runs-api/runs-api-stack/webhook-signing", 400),  # the deployment's own secret
+        ("runs-api/org_someone_else/key", 400),
+        ("arn:aws:secretsmanager:us-east-1:1:secret:runs-api/org_other/key-AbCdEf", 400),
+        (f"runs-api/{org_id}/openai", 201),
+        (f"arn:aws:secretsmanager:us-east-1:1:secret:runs-api/{org_id}/key-AbCdEf", 201),
+        (f"/runs-api/{org_id}/openai", 201),
+    ]:
+        definition = {"model": {**model, "api_key_secret": secret}}
+        response = api.request("POST", "/v1/agents", json={"name": new_name(), "definition": definition})
+        assert response.status == status, (secret, response.json())

@@ -6,7 +6,10 @@ from functools import cache
 from runs_core.settings import get_settings
 from runs_core.storage.accounts import ApiKeyStore, OrgStore
 from runs_core.storage.agents import AgentStore
+from runs_core.storage.executions import Executions
+from runs_core.storage.memory import MemoryStore
 from runs_core.storage.runs import RunStore
+from runs_core.storage.steps import StepStore
 
 
 @dataclass(frozen=True)
@@ -15,6 +18,9 @@ class Stores:
     api_keys: ApiKeyStore
     agents: AgentStore
     runs: RunStore
+    steps: StepStore
+    memory: MemoryStore
+    executions: Executions
 
 
 @cache
@@ -25,4 +31,7 @@ def get_stores() -> Stores:
         api_keys=ApiKeyStore(settings.api_keys_table),
         agents=AgentStore(settings.agents_table),
         runs=RunStore(settings.runs_table, settings.events_table),
+        steps=StepStore(settings.steps_table),
+        memory=MemoryStore(settings.memory_table),
+        executions=Executions(settings.state_machine_arn),
     )

@@ -2,6 +2,7 @@
 
 from typing import Annotated
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
@@ -9,14 +10,25 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from runs_core.api.caller import org_caller
 from runs_core.api.openapi import errors
 from runs_core.context import Caller
-from runs_core.logic import runs
+from runs_core.logic import interaction, runs
 from runs_core.models.common import Page
-from runs_core.models.runs import CancelRun, CreateRun, Run
+from runs_core.models.runs import (
+    CancelRun,
+    CreateRun,
+    MemoryEntry,
+    MemoryItems,
+    MemoryValue,
+    Run,
+    Step,
+    SubmitApproval,
+    SubmitInput,
+)
 from runs_core.pages import DEFAULT_LIMIT, MAX_LIMIT
 
 router = Router()
 OrgCaller = Annotated[Caller, Depends(org_caller)]
 RunId = Annotated[str, Path(min_length=1, max_length=64)]
+MemoryKey = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
 TAGS = ["Runs"]
 
 
@@ -60,3 +72,56 @@ def invoke_run(run_id: RunId, caller: OrgCaller) -> Run:
 def cancel_run(run_id: RunId, caller: OrgCaller, body: Annotated[CancelRun | None, Body()] = None) -> Run:
     """Cancel a run. Cancelling a cancelled run returns it; a completed or failed run is 409."""
     return runs.cancel_run(caller, run_id, body.reason if body else None)
+
+
+@router.get("/v1/runs/<run_id>/steps", tags=TAGS, responses=errors(404))
+def list_steps(
+    run_id: RunId,
+    caller: OrgCaller,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=4096)] = None,
+) -> Page[Step]:
+    """The run's steps in order: decisions, actions, approvals and inputs."""
+    return interaction.list_steps(caller, run_id, limit, cursor)
+
+
+@router.post("/v1/runs/<run_id>/input", tags=TAGS, responses=errors(404, 409, 413, 415))
+def submit_input(run_id: RunId, body: SubmitInput, caller: OrgCaller) -> Run:
+    """Answer a run that is `waiting_for_input`; any other status is 409 invalid_state."""
+    return interaction.submit_input(caller, run_id, body)
+
+
+@router.post("/v1/runs/<run_id>/approval", tags=TAGS, responses=errors(404, 409, 413, 415))
+def submit_approval(run_id: RunId, body: SubmitApproval, caller: OrgCaller) -> Run:
+    """Approve or reject the pending action of a run that is `waiting_approval`. Of concurrent decisions
+    exactly one wins; the others get 409 invalid_state."""
+    return interaction.submit_approval(caller, run_id, body)
+
+
+@router.post("/v1/runs/<run_id>/wait", tags=TAGS, responses=errors(404))
+def wait_for_run(
+    run_id: RunId,
+    caller: OrgCaller,
+    timeout: Annotated[int, Query(ge=0, le=interaction.MAX_WAIT_SECONDS, description="Seconds, ≤ 25.")] = 25,
+) -> Run:
+    """Return once the run is terminal or waiting for input or approval, or after `timeout` seconds."""
+    return interaction.wait_for_run(caller, run_id, timeout)
+
+
+@router.get("/v1/runs/<run_id>/memory", tags=TAGS, responses=errors(404))
+def get_memory(run_id: RunId, caller: OrgCaller) -> MemoryItems:
+    """The run's memory (what `memory_set` stored)."""
+    return interaction.get_memory(caller, run_id)
+
+
+@router.put("/v1/runs/<run_id>/memory/<key>", tags=TAGS, responses=errors(404, 413, 415))
+def put_memory(run_id: RunId, key: MemoryKey, body: MemoryValue, caller: OrgCaller) -> MemoryEntry:
+    """Set one memory entry."""
+    return interaction.put_memory(caller, run_id, key, body.value)
+
+
+@router.delete("/v1/runs/<run_id>/memory/<key>", status_code=204, tags=TAGS, responses=errors(404))
+def delete_memory(run_id: RunId, key: MemoryKey, caller: OrgCaller) -> Response[None]:
+    """Delete one memory entry."""
+    interaction.delete_memory(caller, run_id, key)
+    return Response(status_code=204, body=None)

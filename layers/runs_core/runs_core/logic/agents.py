@@ -4,11 +4,12 @@ from typing import Any
 
 from runs_core import clock, ids
 from runs_core.context import Caller
-from runs_core.errors import InvalidVersionSelector, NameTaken, NotFound, VersionExists
+from runs_core.errors import InvalidVersionSelector, NameTaken, NotFound, ValidationFailed, VersionExists
 from runs_core.logic import versions
-from runs_core.models.agents import Agent, AgentVersion, CreateAgent, MoveTag, PublishVersion
+from runs_core.models.agents import Agent, AgentVersion, CreateAgent, Definition, MoveTag, PublishVersion
 from runs_core.models.common import Page
 from runs_core.pages import decode_cursor, encode_cursor
+from runs_core.settings import get_settings
 from runs_core.storage.agents import AgentMissing, NameClaimed, VersionClaimed
 from runs_core.stores import get_stores
 
@@ -55,7 +56,22 @@ def _with_latest(caller: Caller, agent: dict[str, Any]) -> Agent:
     return _agent_view(agent, latest)
 
 
+def _check_secret_scope(caller: Caller, definition: Definition) -> None:
+    """A model key must be one of the org's secrets, or a tenant could read (and exfiltrate through a
+    base_url of its choosing) the deployment's or another org's secrets."""
+    secret = definition.model.api_key_secret
+    if secret is None:
+        return
+    name = secret.split(":secret:", 1)[-1].split(":parameter", 1)[-1].removeprefix("ssm:").lstrip("/")
+    allowed = f"{get_settings().secret_prefix}{caller.org_id}/"
+    if not name.startswith(allowed):
+        message = f"must name a secret or parameter under {allowed}"
+        field = "definition.model.api_key_secret"
+        raise ValidationFailed(f"{field} {message}", [{"field": field, "code": "scope", "message": message}])
+
+
 def create_agent(caller: Caller, request: CreateAgent) -> Agent:
+    _check_secret_scope(caller, request.definition)
     now = clock.now_iso()
     agent = {
         "id": ids.new_id("agt"),

@@ -6,6 +6,7 @@ same as if the requests had come one after the other.
 """
 
 import os
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from runs_core.errors import InsufficientCredits, InvalidState, NotFound, Valida
 from runs_core.logic.agents import load_agent, resolve_version
 from runs_core.models.common import Page
 from runs_core.models.runs import RUN_STATUSES, TERMINAL_STATUSES, Run, RunOptions
+from runs_core.observability import logger
 from runs_core.pages import decode_cursor, encode_cursor
 from runs_core.settings import get_settings
 from runs_core.storage.dynamo import KeyRange
@@ -116,7 +118,26 @@ def create_run(caller: Caller, agent_ref: str, request: RunOptions) -> Run:
     if request.start:
         events.append(NewEvent("run.queued", {"status": "queued"}))
     record = stores.runs.create(run, events, created_at, _event_expiry(run))
+    if request.start:
+        _start_execution(record)
     return view(record)
+
+
+def _start_execution(run: dict[str, Any]) -> None:
+    """Start the run's state machine. If that fails the run is failed, not left queued forever."""
+    try:
+        get_stores().executions.start(run["id"])
+    except Exception:
+        logger.exception("could not start the execution", extra={"run_id": run["id"]})
+        error = {"code": "internal_error", "message": "The run could not be started."}
+        get_stores().runs.transition(
+            run,
+            {"status": "failed", "failed_at": clock.now_iso(), "error": error},
+            [NewEvent("run.failed", {"status": "failed", "error": error})],
+            clock.now_iso(),
+            _event_expiry(run),
+        )
+        raise
 
 
 def load_run(caller: Caller, run_id: str, consistent: bool = False) -> dict[str, Any]:
@@ -137,7 +158,9 @@ def invoke_run(caller: Caller, run_id: str) -> Run:
             raise InvalidState(f"Only a created run can be invoked; this one is {run['status']}.")
         return {"status": "queued"}, [NewEvent("run.queued", {"status": "queued"})]
 
-    return view(_change(caller, run_id, start))
+    _, run = change_run(caller, run_id, start)
+    _start_execution(run)
+    return view(run)
 
 
 def cancel_run(caller: Caller, run_id: str, reason: str | None) -> Run:
@@ -151,21 +174,30 @@ def cancel_run(caller: Caller, run_id: str, reason: str | None) -> Run:
         data = {"status": "cancelled", **({"reason": reason} if reason else {})}
         return changes, [NewEvent("run.cancelled", data)]
 
-    return view(_change(caller, run_id, cancel))
+    before, after = change_run(caller, run_id, cancel)
+    if before["status"] not in ("created", "cancelled"):
+        get_stores().executions.stop(run_id, reason or "cancelled by the API")
+    return view(after)
 
 
-def _change(caller: Caller, run_id: str, rule: Any) -> dict[str, Any]:
-    """Apply `rule(run) -> (changes, events) | None` with optimistic locking, re-reading on a lost race."""
+Rule = Callable[[dict[str, Any]], tuple[Any, ...] | None]
+
+
+def change_run(caller: Caller, run_id: str, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Apply `rule(run) -> (changes, events[, other items]) | None` with optimistic locking, re-reading
+    on a lost race. Returns the run as read and as written (the same when the rule changed nothing)."""
     for _ in range(MAX_WRITE_ATTEMPTS):
         run = load_run(caller, run_id, consistent=True)
         decided = rule(run)
         if decided is None:
-            return run
-        changes, events = decided
+            return run, run
+        changes, events, *also = decided
         try:
-            return get_stores().runs.transition(run, changes, events, clock.now_iso(), _event_expiry(run))
+            now = clock.now_iso()
+            written = get_stores().runs.transition(run, changes, events, now, _event_expiry(run), *also)
         except StaleRun:
             continue
+        return run, written
     raise StaleRun(f"run {run_id} kept changing")  # maps to 500; with 5 attempts this means a stuck writer
 
 

@@ -143,3 +143,47 @@ class Run(ResponseModel):
     cancelled_at: str | None = None
     duration_ms: int | None = None
     last_event_seq: int = 0
+
+
+class SubmitInput(RequestModel):
+    content: str | None = Field(None, max_length=32 * 1024, description="Text for the agent (≤ 32 KiB).")
+    data: dict[str, Any] | None = Field(None, description="Structured input instead of `content`.")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Self:
+        if (self.content is None) == (self.data is None):
+            raise ValueError("send exactly one of `content` or `data`")
+        return self
+
+
+class SubmitApproval(RequestModel):
+    decision: Literal["approve", "reject"]
+    comment: str | None = Field(None, max_length=4096)
+
+
+class Step(ResponseModel):
+    id: str
+    object: Literal["step"] = "step"
+    index: int
+    type: Literal["decision", "action", "approval", "input"]
+    status: Literal["pending", "running", "completed", "failed", "cancelled"]
+    action: str | None = None
+    input: Any = None
+    output: Any = None
+    usage: dict[str, Any] | None = None
+    error: RunError | None = None
+    started_at: str
+    completed_at: str | None = None
+
+
+class MemoryItems(ResponseModel):
+    items: dict[str, Any]
+
+
+class MemoryValue(RequestModel):
+    value: Any = Field(description="Any JSON value (≤ 64 KiB serialised).")
+
+
+class MemoryEntry(ResponseModel):
+    key: str
+    value: Any = None

@@ -23,6 +23,18 @@ class OrgStore:
             }
         }
 
+    def debit_item(self, org_id: str, credits: int) -> dict[str, Any]:
+        """Transact item taking `credits` from the balance. It may go below zero: the org's runs then
+        stop at their next step (budget_exceeded) and it cannot create new ones (402)."""
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": dynamo.serialize({"id": org_id}),
+                "UpdateExpression": "SET credits_balance = credits_balance - :c",
+                "ExpressionAttributeValues": dynamo.values(c=credits),
+            }
+        }
+
     def update(self, org_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
         """Apply `changes` to an existing org; None if there is no such org."""
         names = {f"#f{i}": field for i, field in enumerate(changes)}

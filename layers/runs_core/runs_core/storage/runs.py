@@ -98,9 +98,16 @@ class RunStore:
         return dynamo.get(self.table, {"id": run_id}, consistent)
 
     def transition(
-        self, run: dict[str, Any], changes: dict[str, Any], events: list[NewEvent], now: str, expires_at: int
+        self,
+        run: dict[str, Any],
+        changes: dict[str, Any],
+        events: list[NewEvent],
+        now: str,
+        expires_at: int,
+        also: tuple[dict[str, Any], ...] = (),
     ) -> dict[str, Any]:
-        """Apply `changes` to the run as read (same `rev`) and append `events`; StaleRun if it moved on."""
+        """Apply `changes` to the run as read (same `rev`), append `events` and write `also` (steps, org
+        credits) in one transaction; StaleRun if the run moved on meanwhile."""
         updated = {
             **run,
             **changes,
@@ -128,6 +135,7 @@ class RunStore:
                         }
                     },
                     *self._event_puts(run, run["last_event_seq"] + 1, events, now, expires_at),
+                    *also,
                 ]
             )
         except TransactionCancelled as cancelled:

@@ -1,0 +1,574 @@
+"""The agent loop, one Step Functions task at a time (DESIGN.md data flow).
+
+`step` does one agent step: it resolves the tool calls of the last decision (running the actions that
+need no approval, pausing for approval or user input), then asks the model for the next decision.
+Every change is a conditional write on the run's `rev` together with its events and step records
+(RunStore.transition), so a step that loses a race with a cancel writes nothing and stops.
+
+The state machine routes on what `step` returns: {"next": "continue" | "approval" | "input" | "done"}.
+A wait task calls `park` with its task token; the API's approval/input endpoints record the decision
+and complete the token; `expire` ends a wait that timed out; `fail` records an unexpected error.
+"""
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any
+
+from runs_core import clock, ids
+from runs_core.models.runs import TERMINAL_STATUSES
+from runs_core.observability import logger
+from runs_core.settings import get_settings
+from runs_core.storage.runs import NewEvent, StaleRun
+from runs_core.stores import get_stores
+
+MAX_WRITE_ATTEMPTS = 5
+DELTA_EVENT_CHARS = 256  # message.delta events carry at least this much text (fewer writes)
+MAX_DELTA_EVENTS = 20
+WAITING_STATUSES = {"approval": "waiting_approval", "input": "waiting_for_input"}
+
+
+def handle_task(event: dict[str, Any]) -> dict[str, Any]:
+    """Entry point of the RunStepFunction: dispatch on the state machine's `action`."""
+    run_id = event["run_id"]
+    match event["action"]:
+        case "step":
+            return _retrying(lambda: _step(run_id))
+        case "park":
+            return _retrying(lambda: _park(run_id, event["step_id"], event["task_token"]))
+        case "expire":
+            return _retrying(lambda: _expire(run_id, event["step_id"]))
+        case "fail":
+            return _retrying(lambda: _fail_unexpectedly(run_id, event.get("error")))
+    raise ValueError(f"unknown task action {event['action']!r}")
+
+
+def _retrying(task: Any) -> dict[str, Any]:
+    """Run `task` again on a lost race: it re-reads the run and decides anew (e.g. sees the cancel)."""
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        try:
+            return task()  # type: ignore[no-any-return]
+        except StaleRun:
+            continue
+    raise StaleRun("the run kept changing under the step")
+
+
+# ---------------------------------------------------------------------------------------- one step
+
+
+@dataclass
+class Change:
+    """Everything one commit writes: run fields, events, step records and other items."""
+
+    changes: dict[str, Any] = field(default_factory=dict)
+    events: list[NewEvent] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+    def event(self, type_: str, **data: Any) -> None:
+        self.events.append(NewEvent(type_, data))
+
+
+def _commit(run: dict[str, Any], change: Change) -> dict[str, Any]:
+    return get_stores().runs.transition(
+        run, change.changes, change.events, clock.now_iso(), _event_expiry(run), tuple(change.items)
+    )
+
+
+def _event_expiry(run: dict[str, Any]) -> int:
+    extra = run.get("limits_max_duration_seconds", 3600)
+    return int(clock.now().timestamp()) + extra + get_settings().event_retention_days * 86_400
+
+
+def _done(run_id: str) -> dict[str, Any]:
+    return {"next": "done", "run_id": run_id}
+
+
+def _load(run_id: str) -> dict[str, Any] | None:
+    return get_stores().runs.get(run_id, consistent=True)
+
+
+@lru_cache(maxsize=128)
+def _definition(org_id: str, agent_id: str, version: str) -> dict[str, Any]:
+    """Versions are immutable, so a warm function reads each one once."""
+    record = get_stores().agents.get_version(org_id, agent_id, version)
+    if record is None:
+        raise LookupError(f"agent version {agent_id}@{version} is gone")
+    return record["definition"]  # type: ignore[no-any-return]
+
+
+def definition_of(run: dict[str, Any]) -> dict[str, Any]:
+    return _definition(run["org_id"], run["agent_id"], run["agent_version"])
+
+
+def _step(run_id: str) -> dict[str, Any]:
+    run = _load(run_id)
+    if run is None or run["status"] in TERMINAL_STATUSES:
+        return _done(run_id)
+    if run["status"] in WAITING_STATUSES.values():
+        # Resumed while the run still waits (a decision was taken back?): keep waiting.
+        return _wait_result(run)
+    if run["status"] == "queued":
+        start = Change({"status": "running", "started_at": clock.now_iso()})
+        start.event("run.started", status="running")
+        run = _commit(run, start)
+
+    definition = definition_of(run)
+    run, paused = _resolve_calls(run, definition)
+    if paused is not None:
+        return paused
+    if run["status"] in TERMINAL_STATUSES:
+        return _done(run_id)
+    run, finished = _decide(run, definition)
+    if finished:
+        return _done(run_id)
+    run, paused = _resolve_calls(run, definition)
+    if paused is not None:
+        return paused
+    return {"next": "done" if run["status"] in TERMINAL_STATUSES else "continue", "run_id": run_id}
+
+
+def _limit_breach(run: dict[str, Any]) -> tuple[str, str] | None:
+    """The limit a run has passed, as (error code, message), checked before each new step."""
+    if run.get("step_count", 0) >= run["max_steps"]:
+        return "max_steps_exceeded", f"The run reached its limit of {run['max_steps']} steps."
+    if run.get("usage", {}).get("total_tokens", 0) >= run["max_tokens"]:
+        return "max_tokens_exceeded", f"The run used its limit of {run['max_tokens']} tokens."
+    started_at = run.get("started_at")
+    if started_at:
+        elapsed = clock.now().timestamp() - _epoch(started_at)
+        if elapsed > run.get("limits_max_duration_seconds", 3600):
+            return "timeout", "The run exceeded its maximum duration."
+    org = get_stores().orgs.get(run["org_id"])
+    if org is None or org["credits_balance"] <= 0:
+        return "budget_exceeded", "The org has no credits left."
+    return None
+
+
+def _epoch(timestamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+
+
+def _fail(run: dict[str, Any], code: str, message: str, change: Change | None = None) -> dict[str, Any]:
+    change = change or Change()
+    now = clock.now_iso()
+    error = {"code": code, "message": message}
+    change.changes.update(
+        {"status": "failed", "failed_at": now, "error": error, "pending": None, "task_token": None}
+    )
+    change.changes["duration_ms"] = _duration_ms(run, now)
+    change.event("run.failed", status="failed", error=error)
+    return _commit(run, change)
+
+
+def _duration_ms(run: dict[str, Any], now: str) -> int | None:
+    started_at = run.get("started_at")
+    return int((_epoch(now) - _epoch(started_at)) * 1000) if started_at else None
+
+
+# ------------------------------------------------------------------------------ tool calls
+
+
+def _new_step(run: dict[str, Any], type_: str, status: str, **fields: Any) -> dict[str, Any]:
+    now = clock.now_iso()
+    return {
+        "run_id": run["id"],
+        "index": run.get("step_count", 0),
+        "id": ids.new_id("stp"),
+        "type": type_,
+        "status": status,
+        "started_at": now,
+        "completed_at": now if status in ("completed", "failed") else None,
+        **fields,
+    }
+
+
+def _unresolved_calls(steps: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """Tool calls of the last decision without a result yet, each with its approval step if any."""
+    decision = next((step for step in reversed(steps) if step["type"] == "decision"), None)
+    if decision is None:
+        return []
+    later = [step for step in steps if step["index"] > decision["index"]]
+    resolved = {
+        step["tool_call_id"]
+        for step in later
+        if (step["type"] in ("action", "input") and step["status"] in ("completed", "failed"))
+        or (step["type"] == "approval" and (step.get("output") or {}).get("decision") == "reject")
+    }
+    approvals = {step["tool_call_id"]: step for step in later if step["type"] == "approval"}
+    calls = (decision.get("output") or {}).get("tool_calls") or []
+    return [(call, approvals.get(call["id"])) for call in calls if call["id"] not in resolved]
+
+
+def _action_spec(definition: dict[str, Any], name: str) -> dict[str, Any] | None:
+    return next((action for action in definition.get("actions", []) if action["name"] == name), None)
+
+
+def _builtin_name(spec: dict[str, Any]) -> str | None:
+    return (spec.get("builtin") or spec["name"]) if spec["kind"] == "builtin" else None
+
+
+def _resolve_calls(
+    run: dict[str, Any], definition: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Run, or pause for, each unresolved tool call. Returns the run and the wait result if it paused."""
+    steps = get_stores().steps.all(run["id"])
+    for call, approval in _unresolved_calls(steps):
+        breach = _limit_breach(run)
+        if breach:
+            return _fail(run, *breach), None
+        spec = _action_spec(definition, call["name"])
+        if spec is not None and _builtin_name(spec) == "ask_user":
+            return _pause(run, definition, "input", call, spec)
+        if spec is not None and spec.get("requires_approval") and approval is None:
+            return _pause(run, definition, "approval", call, spec)
+        run = _run_action(run, call, spec)
+    return run, None
+
+
+def _pause(
+    run: dict[str, Any], definition: dict[str, Any], kind: str, call: dict[str, Any], spec: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    limits = definition.get("limits", {})
+    timeout = int(limits.get(f"{kind}_timeout_seconds", 86_400))
+    expires_at = clock.iso(clock.now() + timedelta(seconds=timeout))
+    step = _new_step(
+        run,
+        kind,
+        "pending",
+        action=call["name"],
+        tool_call_id=call["id"],
+        input={"arguments": call["arguments"]},
+    )
+    pending: dict[str, Any] = {"type": kind, "step_id": step["id"], "expires_at": expires_at}
+    if kind == "approval":
+        pending.update(action=call["name"], arguments=call["arguments"])
+    else:
+        pending["prompt"] = str(call["arguments"].get("prompt", ""))
+    status = WAITING_STATUSES[kind]
+    change = Change(
+        {
+            "status": status,
+            "pending": pending,
+            "pending_step_index": step["index"],
+            "wait_seconds": timeout,
+            "step_count": step["index"] + 1,
+        },
+        items=[get_stores().steps.put_item(step)],
+    )
+    change.event("step.started", step_id=step["id"], index=step["index"], type=kind)
+    change.event(f"run.{status}", status=status, pending=pending)
+    run = _commit(run, change)
+    return run, _wait_result(run)
+
+
+def _wait_result(run: dict[str, Any]) -> dict[str, Any]:
+    pending = run["pending"]
+    return {
+        "next": pending["type"],
+        "run_id": run["id"],
+        "step_id": pending["step_id"],
+        "wait_seconds": int(run.get("wait_seconds", 86_400)),
+    }
+
+
+def _run_action(run: dict[str, Any], call: dict[str, Any], spec: dict[str, Any] | None) -> dict[str, Any]:
+    """Execute one action now and record it with its tool.result (failures are fed back to the model)."""
+    from runs_core.actions.base import ActionContext, ActionError
+
+    outputs: dict[str, Any] = {}
+    memory = RunMemory(run["id"])
+    context = ActionContext(
+        run_id=run["id"],
+        org_id=run["org_id"],
+        agent_id=run["agent_id"],
+        memory=memory,
+        set_output=outputs.__setitem__,
+    )
+    error: dict[str, str] | None = None
+    result: Any = None
+    if spec is None:
+        error = {"code": "action_error", "message": f"unknown action {call['name']!r}"}
+    else:
+        from runs_core.actions.executor import execute
+
+        try:
+            result = execute(spec, call["arguments"], context)
+        except ActionError as failure:
+            error = {"code": "action_error", "message": str(failure)}
+    step = _new_step(
+        run,
+        "action",
+        "failed" if error else "completed",
+        action=call["name"],
+        tool_call_id=call["id"],
+        input={"arguments": call["arguments"]},
+        output=None if error else result,
+        error=error,
+    )
+    change = Change({"step_count": step["index"] + 1}, items=[get_stores().steps.put_item(step)])
+    if outputs:
+        change.changes["output_values"] = {**run.get("output_values", {}), **outputs}
+    change.event("step.started", step_id=step["id"], index=step["index"], type="action")
+    change.event("tool.result", step_id=step["id"], action=call["name"], result=error or result)
+    change.event("step.completed", step_id=step["id"], index=step["index"], status=step["status"])
+    return _commit(run, change)
+
+
+class RunMemory:
+    """The run's memory for builtins (`memory_get` / `memory_set`)."""
+
+    def __init__(self, run_id: str) -> None:
+        self.scope = f"run#{run_id}"
+
+    def get(self, key: str) -> Any:
+        return get_stores().memory.get(self.scope, key)
+
+    def set(self, key: str, value: Any) -> None:
+        get_stores().memory.put(self.scope, key, value, clock.now_iso())
+
+
+# ------------------------------------------------------------------------------ decisions
+
+
+def _decide(run: dict[str, Any], definition: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Ask the model for the next decision; returns (run, finished)."""
+    from runs_core.providers import provider_for
+    from runs_core.providers.base import ModelError
+
+    breach = _limit_breach(run)
+    if breach:
+        return _fail(run, *breach), True
+    steps = get_stores().steps.all(run["id"])
+    request = _model_request(run, definition, steps)
+    deltas: list[str] = []
+    started_at = clock.now_iso()
+    try:
+        response = provider_for(definition["model"]).complete(request, on_delta=deltas.append)
+    except ModelError as error:
+        return _fail(run, "model_error", str(error)[:500]), True
+
+    usage = _add_usage(run.get("usage") or {}, response.usage, definition["model"].get("price") or {})
+    tool_calls = [
+        {"id": call.id, "name": call.name, "arguments": call.arguments} for call in response.tool_calls
+    ]
+    step = _new_step(
+        run,
+        "decision",
+        "completed",
+        input={"turn": request.turn, "messages": len(request.messages)},
+        output={"text": response.text, "tool_calls": tool_calls, "stop_reason": response.stop_reason},
+        usage=_step_usage(response.usage),
+        started_at=started_at,
+    )
+    debit = usage["credits_used"] - (run.get("usage") or {}).get("credits_used", 0)
+    change = Change(
+        {"step_count": step["index"] + 1, "usage": usage}, items=[get_stores().steps.put_item(step)]
+    )
+    if debit > 0:
+        change.items.append(get_stores().orgs.debit_item(run["org_id"], debit))
+    change.event("step.started", step_id=step["id"], index=step["index"], type="decision")
+    for delta in _batched(deltas or ([response.text] if response.text else [])):
+        change.event("message.delta", step_id=step["id"], delta=delta)
+    change.event("message.completed", step_id=step["id"], content=response.text)
+    for call in tool_calls:
+        change.event("tool.call", step_id=step["id"], action=call["name"], arguments=call["arguments"])
+    change.event("step.completed", step_id=step["id"], index=step["index"], status="completed")
+
+    if usage["total_tokens"] > run["max_tokens"]:
+        return _fail(
+            run, "max_tokens_exceeded", f"The run used more than {run['max_tokens']} tokens.", change
+        ), True
+    if tool_calls:
+        return _commit(run, change), False
+    _complete(run, definition, change, response.text, response.outputs)
+    return run, True
+
+
+def _complete(
+    run: dict[str, Any], definition: dict[str, Any], change: Change, text: str, outputs: dict[str, Any] | None
+) -> dict[str, Any]:
+    values = {**run.get("output_values", {}), **(outputs or {})}
+    if outputs is None and not values:
+        values["answer"] = text  # API.md §3: without outputs the final text becomes output `answer`
+    declared = {spec["key"]: spec for spec in definition.get("outputs", [])}
+    listed = [
+        {
+            "key": key,
+            "description": spec.get("description"),
+            "data_type": spec.get("data_type", "text/plain"),
+            "value": values.get(key),
+        }
+        for key, spec in declared.items()
+    ] + [
+        {
+            "key": key,
+            "description": None,
+            "data_type": "text/plain" if isinstance(value, str) else "application/json",
+            "value": value,
+        }
+        for key, value in values.items()
+        if key not in declared
+    ]
+    now = clock.now_iso()
+    change.changes.update(
+        {
+            "status": "completed",
+            "completed_at": now,
+            "duration_ms": _duration_ms(run, now),
+            "output_values": values,
+            "outputs": listed,
+            "output": {item["key"]: item["value"] for item in listed},
+        }
+    )
+    change.event("run.completed", status="completed", output=change.changes["output"])
+    return _commit(run, change)
+
+
+def _batched(deltas: list[str]) -> list[str]:
+    """Join streamed chunks into a few events: they still concatenate to the whole message."""
+    text = "".join(deltas)
+    if not text:
+        return []
+    size = max(DELTA_EVENT_CHARS, math.ceil(len(text) / MAX_DELTA_EVENTS))
+    return [text[start : start + size] for start in range(0, len(text), size)]
+
+
+def _step_usage(tokens: Any) -> dict[str, int]:
+    return {
+        "input_tokens": tokens.input_tokens,
+        "output_tokens": tokens.output_tokens,
+        "cache_read_tokens": tokens.cache_read_tokens,
+        "cache_write_tokens": tokens.cache_write_tokens,
+    }
+
+
+def _add_usage(usage: dict[str, Any], tokens: Any, price: dict[str, Any]) -> dict[str, Any]:
+    """The run's usage after one more model call: tokens, cost at the model's price, credits, hit rate."""
+    totals = {key: int(usage.get(key, 0)) + value for key, value in _step_usage(tokens).items()}
+    input_price = price.get("input_per_mtok") or 0.0
+    per_token = {  # cache reads and writes cost the input price unless the model's price says otherwise
+        "input_tokens": input_price,
+        "output_tokens": price.get("output_per_mtok") or 0.0,
+        "cache_read_tokens": price.get("cache_read_per_mtok") or input_price,
+        "cache_write_tokens": price.get("cache_write_per_mtok") or input_price,
+    }
+    step_cost = sum(per_token[key] * value for key, value in _step_usage(tokens).items()) / 1_000_000
+    cost = float(usage.get("cost_usd", 0.0)) + step_cost
+    prompt_tokens = totals["input_tokens"] + totals["cache_read_tokens"]
+    return {
+        **totals,
+        "total_tokens": sum(totals.values()),
+        "cost_usd": round(cost, 8),
+        "credits_used": math.ceil(round(cost * 1000, 6)),  # 1 credit = $0.001, rounded up per run
+        "cache_hit_rate": round(totals["cache_read_tokens"] / prompt_tokens, 4) if prompt_tokens else 0.0,
+    }
+
+
+def _model_request(run: dict[str, Any], definition: dict[str, Any], steps: list[dict[str, Any]]) -> Any:
+    from runs_core.providers.base import Message, ModelRequest, ToolCall, ToolSpec
+
+    instructions = definition.get("instructions", "")
+    persona = (definition.get("personas") or {}).get(run.get("persona") or "")
+    if persona:
+        instructions = f"{instructions}\n\n{persona['instructions']}".strip()
+    messages = [Message("user", json.dumps(run.get("input") or {}))]
+    for step in steps:
+        output = step.get("output") or {}
+        if step["type"] == "decision":
+            calls = tuple(ToolCall(c["id"], c["name"], c["arguments"]) for c in output.get("tool_calls", []))
+            messages.append(Message("assistant", output.get("text", ""), tool_calls=calls))
+        elif step["type"] == "action" and step["status"] in ("completed", "failed"):
+            failed = step["status"] == "failed"
+            content = json.dumps({"error": step["error"]["message"]} if failed else step.get("output"))
+            messages.append(
+                Message(
+                    "tool", content, tool_call_id=step["tool_call_id"], name=step["action"], is_error=failed
+                )
+            )
+        elif step["type"] == "input" and step["status"] == "completed":
+            answer = str(output["content"]) if "content" in output else json.dumps(output.get("data"))
+            messages.append(Message("tool", answer, tool_call_id=step["tool_call_id"], name=step["action"]))
+        elif step["type"] == "approval" and output.get("decision") == "reject":
+            rejection = {"error": "rejected by the approver", "comment": output.get("comment")}
+            messages.append(
+                Message(
+                    "tool",
+                    json.dumps(rejection),
+                    tool_call_id=step["tool_call_id"],
+                    name=step["action"],
+                    is_error=True,
+                )
+            )
+    tools = tuple(
+        ToolSpec(
+            action["name"],
+            action.get("description") or "",
+            _ASK_USER_PARAMETERS
+            if action["kind"] == "builtin" and _builtin_name(action) == "ask_user"
+            else action.get("parameters") or {"type": "object"},
+        )
+        for action in definition.get("actions", [])
+    )
+    turn = sum(1 for step in steps if step["type"] == "decision")
+    return ModelRequest(definition["model"], instructions, tuple(messages), tools, turn)
+
+
+_ASK_USER_PARAMETERS = {
+    "type": "object",
+    "properties": {"prompt": {"type": "string", "description": "The question for the user."}},
+    "required": ["prompt"],
+}
+
+
+# ------------------------------------------------------------------------------ waits
+
+
+def _park(run_id: str, step_id: str, task_token: str) -> dict[str, Any]:
+    """Store the wait task's token on the run. If the decision came first, resume at once."""
+    run = _load(run_id)
+    if run is None or run["status"] in TERMINAL_STATUSES:
+        return {}
+    if run["status"] in WAITING_STATUSES.values() and (run.get("pending") or {}).get("step_id") == step_id:
+        _commit(run, Change({"task_token": task_token}))
+        return {}
+    get_stores().executions.resume(task_token, run_id)  # decided before the token got here
+    return {}
+
+
+def _expire(run_id: str, step_id: str) -> dict[str, Any]:
+    """The wait timed out: fail the run, unless the decision got there first (then go on)."""
+    run = _load(run_id)
+    if run is None or run["status"] in TERMINAL_STATUSES:
+        return _done(run_id)
+    pending = run.get("pending") or {}
+    if pending.get("step_id") != step_id:
+        return {"next": "continue", "run_id": run_id}
+    code = f"{pending['type']}_timeout"
+    change = Change(
+        items=[
+            get_stores().steps.update_item(
+                run_id,
+                run["pending_step_index"],
+                {
+                    "status": "failed",
+                    "completed_at": clock.now_iso(),
+                    "error": {"code": code, "message": "timed out"},
+                },
+            )
+        ]
+    )
+    _fail(run, code, f"No {pending['type']} arrived before {pending['expires_at']}.", change)
+    return _done(run_id)
+
+
+def _fail_unexpectedly(run_id: str, error: Any) -> dict[str, Any]:
+    """The state machine caught an error: record `internal_error` (details go to the log, not the API)."""
+    logger.error("run failed unexpectedly", extra={"run_id": run_id, "error": error})
+    run = _load(run_id)
+    if run is not None and run["status"] not in TERMINAL_STATUSES:
+        _fail(run, "internal_error", "The run stopped because of an internal error.")
+    return _done(run_id)

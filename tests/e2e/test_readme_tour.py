@@ -31,5 +31,8 @@ def test_readme_tour(local_stack):
     assert '"status":"queued"' in out and '"status":"cancelled"' in out
     assert '"code": "validation_error"' in out  # the deliberate bad request
     assert '"key":"sk_test_' in out and '"org":{' in out
+    for status in ("waiting_approval", "waiting_for_input", "completed"):  # the scripted run unfolds
+        assert f'"status":"{status}"' in out, status
+    assert '"output":{"decision":"approve"}' in out
     for failure in ("unauthorized", "not_found", "internal_error", "invalid_version_selector"):
         assert failure not in out, failure

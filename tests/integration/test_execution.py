@@ -1,12 +1,18 @@
 """Runs execute on the local stack: the real ASL on moto's interpreter, the real step handler (API.md §4)."""
 
 import threading
+import time
 import uuid
 
 import pytest
 
 PRICE = {"input_per_mtok": 3.0, "output_per_mtok": 15.0}
 USAGE = {"input_tokens": 1000, "output_tokens": 200, "cache_read_tokens": 500}
+
+
+def as_org(key: str | None) -> dict:
+    """The dev org unless another org's key is given."""
+    return {"key": key} if key else {}
 
 
 def agent_with(api, script, actions=(), outputs=(), limits=None, key=None, price=PRICE):
@@ -18,19 +24,19 @@ def agent_with(api, script, actions=(), outputs=(), limits=None, key=None, price
         "outputs": list(outputs),
         **({"limits": limits} if limits else {}),
     }
-    response = api.request("POST", "/v1/agents", json={"name": name, "definition": definition}, key=key)
+    response = api.request("POST", "/v1/agents", json={"name": name, "definition": definition}, **as_org(key))
     assert response.status == 201, response.json()
     return name
 
 
 def start(api, agent, key=None, **body):
-    response = api.request("POST", "/v1/runs", json={"agent": agent, **body}, key=key)
+    response = api.request("POST", "/v1/runs", json={"agent": agent, **body}, **as_org(key))
     assert response.status == 201, response.json()
     return response.json()
 
 
 def wait(api, run_id, key=None):
-    response = api.request("POST", f"/v1/runs/{run_id}/wait", query={"timeout": "20"}, key=key)
+    response = api.request("POST", f"/v1/runs/{run_id}/wait", query={"timeout": "20"}, **as_org(key))
     assert response.status == 200
     return response.json()
 
@@ -220,10 +226,11 @@ def test_budget_exceeded_stops_running_runs_and_blocks_new_ones(api, make_org):
 def test_approval_timeout(api):
     script = [{"tool_calls": [{"name": "pay_invoice", "arguments": {}}]}, {"text": "late"}]
     run = start(api, agent_with(api, script, [PAY], limits={"approval_timeout_seconds": 1}))
-    for _ in range(10):
-        done = wait(api, run["id"])
-        if done["status"] == "failed":
-            break
+    assert wait(api, run["id"])["status"] == "waiting_approval"
+    deadline = time.monotonic() + 30  # the wait times out after 1 s; moto's interpreter then expires it
+    while (done := api.request("GET", f"/v1/runs/{run['id']}").json())["status"] != "failed":
+        assert time.monotonic() < deadline, done
+        time.sleep(0.2)
     assert done["status"] == "failed" and done["error"]["code"] == "approval_timeout", done
     assert api.request("POST", f"/v1/runs/{run['id']}/approval", json={"decision": "approve"}).status == 409
 

@@ -47,6 +47,8 @@ class ModelRequest:
 
 @dataclass(frozen=True)
 class TokenUsage:
+    """Tokens of one model call. `input_tokens` excludes cache reads and writes (as Bedrock counts them)."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0

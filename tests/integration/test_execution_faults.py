@@ -1,0 +1,136 @@
+"""Injected faults end a run in a defined state with a contiguous event log (issue: execution)."""
+
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import boto3
+import pytest
+from boto3.dynamodb.conditions import Key
+
+from runs_core.settings import get_settings
+from runs_core.storage import runs as runs_storage
+from runs_core.stores import get_stores
+
+SCRIPT = [{"tool_calls": [{"name": "echo", "arguments": {"n": 1}}]}, {"text": "done"}]
+
+
+def create_agent(api, model) -> str:
+    name = f"fault-{uuid.uuid4().hex[:8]}"
+    definition = {"model": model, "actions": [{"name": "echo", "kind": "builtin"}]}
+    assert api.request("POST", "/v1/agents", json={"name": name, "definition": definition}).status == 201
+    return name
+
+
+def run_to_end(api, agent: str) -> dict:
+    run = api.request("POST", "/v1/runs", json={"agent": agent}).json()
+    return run_to_end_existing(api, run["id"])
+
+
+def assert_contiguous_log(run: dict) -> list[str]:
+    table = boto3.resource("dynamodb").Table(get_settings().events_table)
+    events = table.query(KeyConditionExpression=Key("run_id").eq(run["id"]), ConsistentRead=True)["Items"]
+    assert [int(event["seq"]) for event in events] == list(range(1, run["last_event_seq"] + 1))
+    return [event["type"] for event in events]
+
+
+def test_a_crashing_step_fails_the_run_with_internal_error(api, monkeypatch):
+    """The step Lambda raises: the state machine's Catch runs FailRun; no stack trace reaches the API."""
+    agent = create_agent(api, {"provider": "scripted", "script": SCRIPT})
+    store = get_stores().steps
+
+    def broken(run_id: str) -> list:
+        raise RuntimeError("disk on fire: secret-token-123")
+
+    monkeypatch.setattr(store, "all", broken)
+    run = run_to_end(api, agent)
+    assert run["status"] == "failed" and run["error"]["code"] == "internal_error"
+    assert "secret-token-123" not in json.dumps(run) and "disk" not in run["error"]["message"]
+    assert assert_contiguous_log(run)[-1] == "run.failed"
+
+
+def test_a_lost_write_race_is_retried_and_the_run_completes(api, monkeypatch):
+    """Conditional-check failures (another writer moved the run) make the step re-read and go on."""
+    agent = create_agent(api, {"provider": "scripted", "script": SCRIPT})
+    real = runs_storage.RunStore.transition
+    failures = {"left": 2}
+    lock = threading.Lock()
+
+    def flaky(self, run, *args, **kwargs):
+        with lock:
+            if failures["left"] and run["status"] == "running":
+                failures["left"] -= 1
+                raise runs_storage.StaleRun
+        return real(self, run, *args, **kwargs)
+
+    monkeypatch.setattr(runs_storage.RunStore, "transition", flaky)
+    run = run_to_end(api, agent)
+    assert failures["left"] == 0
+    assert run["status"] == "completed" and run["output"] == {"answer": "done"}
+    types = assert_contiguous_log(run)
+    assert types.count("tool.result") == 1 and types.count("run.completed") == 1
+
+
+class ModelServer(BaseHTTPRequestHandler):
+    """An OpenAI-compatible endpoint that always refuses the request (400: not retried)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = json.dumps({"error": {"message": "model overloaded or misconfigured"}}).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def failing_model_url():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ModelServer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_failing_model_fails_the_run_with_model_error(api, failing_model_url):
+    agent = create_agent(api, {"provider": "openai", "id": "test-model", "base_url": failing_model_url})
+    run = run_to_end(api, agent)
+    assert run["status"] == "failed" and run["error"]["code"] == "model_error", run
+    assert assert_contiguous_log(run)[-1] == "run.failed"
+
+
+def test_max_duration_fails_the_run_with_timeout(api):
+    name = f"slow-{uuid.uuid4().hex[:8]}"
+    definition = {
+        "model": {
+            "provider": "scripted",
+            "script": [{"tool_calls": [{"name": "pay", "arguments": {}}]}, {"text": "x"}],
+        },
+        "actions": [{"name": "pay", "kind": "builtin", "builtin": "echo", "requires_approval": True}],
+        "limits": {"max_duration_seconds": 1},
+    }
+    api.request("POST", "/v1/agents", json={"name": name, "definition": definition})
+    run = api.request("POST", "/v1/runs", json={"agent": name}).json()
+    assert api.request("POST", f"/v1/runs/{run['id']}/wait", query={"timeout": "20"}).json()["status"] == (
+        "waiting_approval"
+    )
+    time.sleep(1.2)  # let the run outlive its 1 s limit while it waits (setup, not a timing assertion)
+    api.request("POST", f"/v1/runs/{run['id']}/approval", json={"decision": "approve"})
+    done = run_to_end_existing(api, run["id"])
+    assert done["status"] == "failed" and done["error"]["code"] == "timeout"
+
+
+def run_to_end_existing(api, run_id: str) -> dict:
+    deadline = time.monotonic() + 30
+    while (current := api.request("POST", f"/v1/runs/{run_id}/wait", query={"timeout": "5"}).json())[
+        "status"
+    ] not in ("completed", "failed", "cancelled"):
+        assert time.monotonic() < deadline, current
+    return current

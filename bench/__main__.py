@@ -78,6 +78,9 @@ def main() -> None:
             f"{name:40} {status:>6} {sum(per_request.values()):>10}  {by_api:32} "
             f"{statistics.median(timings):>7.1f} {p99:>7.1f}"
         )
+    from bench.execution import run_bench
+
+    run_bench(stack)
     stack.stop()
 
 

@@ -19,6 +19,10 @@ def main() -> int:
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
+    # moto's ASL interpreter logs every caught task error (a run's wait timing out, a cancel) at ERROR,
+    # with its whole parse tree. Executions keep their errors in their history; handler exceptions are
+    # still logged (local.executions).
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
     try:
         port = int(os.environ.get("RUNS_API_PORT") or DEFAULT_PORT)
     except ValueError:
@@ -59,6 +63,7 @@ def main() -> int:
 
 def _print_banner(stack: LocalStack, base_url: str) -> None:
     not_emulated = stack.unemulated_resources()
+    definitions = ", ".join(stack.state_machine_sources().values()) or "state machines"
     lines = [
         "",
         "runs-api local stack (template.yaml, real handlers, moto; no Docker, no AWS account)",
@@ -79,6 +84,9 @@ def _print_banner(stack: LocalStack, base_url: str) -> None:
         "    - In memory: every org, key, agent and run is lost when this process stops.",
         "    - AWS is moto, in this process: close to DynamoDB, not identical (no TTL expiry, no throttling,",
         "      no capacity errors). API Gateway stage throttling is not emulated.",
+        f"    - Runs execute the real {definitions} on moto's Step Functions (ASL) interpreter; its",
+        "      Lambda tasks run the real handlers in this process. Close to Step Functions, not identical",
+        "      (execution history details differ).",
         "    - No AWS call leaves this machine: boto3 talks to moto with fake credentials.",
     ]
     if not_emulated:

@@ -4,14 +4,21 @@ moto's backends hold no locks, so two threads can both pass the same ConditionEx
 150 "successful" conditional UpdateItems out of 100 two-thread races, and the same for
 TransactWriteItems). DynamoDB makes each request atomic, and the run state machine relies on that
 (conditional writes on status + version). So every moto request is processed under one lock: handlers
-still run concurrently, only each AWS call is atomic, as it is in AWS.
+still run concurrently, only each AWS call is atomic, as it is in AWS. The lock is taken per request
+(at botocore's `before-send`), so nothing holds it while a handler runs: Lambda Invokes of local
+functions are answered earlier, at `before-call` (local.executions).
+
+Step Functions executes state machines (moto's ASL interpreter, in its own daemon threads): MOTO_CONFIG.
 """
 
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from local.template import REGION
+
+if TYPE_CHECKING:
+    from moto.core.config import DefaultConfig
 
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -23,6 +30,9 @@ FAKE_AWS_ENV = {
 }
 # Settings that would send boto3 somewhere other than moto (a real profile, a custom endpoint).
 _REAL_AWS_ENV_PREFIXES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE")
+
+# moto's documented switch for running executions instead of returning static data.
+MOTO_CONFIG: "DefaultConfig" = {"stepfunctions": {"execute_state_machine": True}}
 
 # Re-entrant: a moto backend that itself calls boto3 on the same thread must not deadlock.
 _MOTO_LOCK = threading.RLock()
@@ -38,7 +48,7 @@ def start_moto() -> Any:
             del os.environ[name]
     os.environ.update(FAKE_AWS_ENV)
     _make_moto_requests_atomic()
-    mock = mock_aws()
+    mock = mock_aws(config=MOTO_CONFIG)
     mock.start()
     return mock
 

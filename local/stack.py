@@ -1,4 +1,6 @@
-"""LocalStack: template.yaml run in one process — moto for AWS, real handlers, an API Gateway emulator.
+"""LocalStack: template.yaml run in one process — moto for AWS, real handlers, an API Gateway emulator,
+and the template's state machines executed by moto's ASL interpreter (local.executions), their Lambda
+tasks running the real handlers in-process.
 
     stack = LocalStack()
     stack.start()          # moto, tables, environment, handlers, routes: all from template.yaml
@@ -25,11 +27,13 @@ import boto3
 from local.apigw import HttpResponse, RestApiEmulator
 from local.aws import start_moto
 from local.dynamodb import create_tables
+from local.executions import LocalExecutions, install
 from local.lambdas import LocalFunction
 from local.template import (
     FUNCTION_TYPE,
     REGION,
     SECRET_TYPES,
+    STATE_MACHINE_TYPES,
     TABLE_TYPES,
     Template,
     Unresolvable,
@@ -51,7 +55,9 @@ LOCAL_DEFAULTS = {
     "API_KEY_PREFIX": "sk_test",  # keys minted locally are test keys
 }
 # What start() builds besides tables; secrets are not built but replaced by local values.
-_EMULATED_TYPES = frozenset({FUNCTION_TYPE, "AWS::Serverless::Api", "AWS::Serverless::LayerVersion"})
+_EMULATED_TYPES = (
+    frozenset({FUNCTION_TYPE, "AWS::Serverless::Api", "AWS::Serverless::LayerVersion"}) | STATE_MACHINE_TYPES
+)
 
 
 class LocalStack:
@@ -74,6 +80,8 @@ class LocalStack:
         self.dev_org_id: str | None = None
         self.tables: list[str] = []
         self.functions: dict[str, LocalFunction] = {}
+        self.state_machines: dict[str, str] = {}  # logical id → ARN
+        self._executions: LocalExecutions | None = None
         self._mock: Any = None
         self._template: Template | None = None
         self._api: RestApiEmulator | None = None
@@ -83,6 +91,7 @@ class LocalStack:
     def start(self) -> "LocalStack":
         if self._mock is not None:
             raise RuntimeError("LocalStack already started")
+        install()  # before moto starts: boto3 sessions made from now on carry it
         self._mock = start_moto()
         try:
             template = self._template = Template(self.template_path)
@@ -95,6 +104,10 @@ class LocalStack:
                 )
                 for logical_id in template.resources_of(FUNCTION_TYPE)
             }
+            self._executions = LocalExecutions(
+                template, self.functions, boto3.client("stepfunctions", region_name=REGION)
+            ).start()
+            self.state_machines = dict(self._executions.arns)
             self._api = RestApiEmulator.from_template(template, self.functions)
         except BaseException:
             self.stop()
@@ -109,6 +122,9 @@ class LocalStack:
         return self.dev_org_id
 
     def stop(self) -> None:
+        if self._executions is not None:
+            self._executions.stop()  # running executions are stopped, not left waiting
+            self._executions = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -150,6 +166,17 @@ class LocalStack:
             raise RuntimeError("LocalStack is not started")
         response = self._api.payload_too_large()
         return response.status, response.headers, response.body
+
+    def state_machine_sources(self) -> dict[str, str]:
+        """Logical id → where its definition comes from (the DefinitionUri, else "inline")."""
+        if self._template is None:
+            return {}
+        return {
+            logical_id: str(
+                (self._template.resources[logical_id].get("Properties") or {}).get("DefinitionUri", "inline")
+            )
+            for logical_id in self.state_machines
+        }
 
     def unemulated_resources(self) -> list[str]:
         """Template resources and event sources the local stack does not run, for an honest banner."""

@@ -1,8 +1,10 @@
 """template.yaml as the local stack reads it: resources by type, SAM Globals, and intrinsic functions.
 
-Locally every resource's *name* is its logical id (`!Ref RunsTable` → "RunsTable"), parameters take
-their Default, and values that only exist in a deployed stack (Secrets Manager secrets, dynamic
-references) raise `Unresolvable` so the caller decides what the local process supplies instead.
+Locally every resource's *name* is its logical id (`!Ref RunsTable` → "RunsTable"), unless the template
+names it (a function's FunctionName, a state machine's Name); parameters take their Default; the stack
+is called STACK_NAME. `!Ref` of a state machine is its ARN, as in CloudFormation. Values that only exist
+in a deployed stack (Secrets Manager secrets, dynamic references) raise `Unresolvable` so the caller
+decides what the local process supplies instead.
 """
 
 import re
@@ -31,6 +33,7 @@ PSEUDO_PARAMETERS: dict[str, str] = {
 SECRET_TYPES = frozenset({"AWS::SecretsManager::Secret"})
 TABLE_TYPES = frozenset({"AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable"})
 FUNCTION_TYPE = "AWS::Serverless::Function"
+STATE_MACHINE_TYPES = frozenset({"AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"})
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}]+)\}")
 
@@ -106,7 +109,25 @@ class Template:
             raise Unresolvable(f"Ref to unknown name {name}")
         if resource_type in SECRET_TYPES:
             raise Unresolvable(f"{name} is a {resource_type}")
+        if resource_type in STATE_MACHINE_TYPES:
+            return state_machine_arn(self.state_machine_name(name))
+        if resource_type == FUNCTION_TYPE:
+            return self.function_name(name)
         return name  # locally, a resource's physical name is its logical id
+
+    def function_name(self, logical_id: str) -> str:
+        """FunctionName when the template sets one, else the logical id."""
+        name = (self.resources[logical_id].get("Properties") or {}).get("FunctionName")
+        return str(self.resolve(name)) if name is not None else logical_id
+
+    def state_machine_name(self, logical_id: str) -> str:
+        """Name (SAM) / StateMachineName (CloudFormation) when set, else the logical id.
+
+        (CloudFormation would generate `<LogicalId>-<random>`; locally the name is stable.)
+        """
+        properties = self.resources[logical_id].get("Properties") or {}
+        name = properties.get("Name", properties.get("StateMachineName"))
+        return str(self.resolve(name)) if name is not None else logical_id
 
     def _get_att(self, argument: str | list[str]) -> str:
         logical_id, attribute = argument.split(".", 1) if isinstance(argument, str) else argument
@@ -114,7 +135,11 @@ class Template:
         if resource_type in TABLE_TYPES and attribute == "Arn":
             return f"arn:aws:dynamodb:{REGION}:{MOTO_ACCOUNT_ID}:table/{logical_id}"
         if resource_type == FUNCTION_TYPE and attribute == "Arn":
-            return function_arn(logical_id)
+            return function_arn(self.function_name(logical_id))
+        if resource_type in STATE_MACHINE_TYPES and attribute == "Arn":
+            return state_machine_arn(self.state_machine_name(logical_id))
+        if resource_type in STATE_MACHINE_TYPES and attribute == "Name":
+            return self.state_machine_name(logical_id)
         raise Unresolvable(f"Fn::GetAtt {logical_id}.{attribute}")
 
     def _sub(self, argument: str | list[Any]) -> str:
@@ -138,6 +163,11 @@ class Template:
 
 def function_arn(function_name: str) -> str:
     return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function_name}"
+
+
+def state_machine_arn(name: str) -> str:
+    """The ARN moto gives a state machine (it lives in moto, so moto's account)."""
+    return f"arn:aws:states:{REGION}:{MOTO_ACCOUNT_ID}:stateMachine:{name}"
 
 
 def merge_globals(global_value: Any, own_value: Any) -> Any:

@@ -81,6 +81,14 @@ def _event_expiry(run: dict[str, Any]) -> int:
     return int(clock.now().timestamp()) + extra + get_settings().event_retention_days * 86_400
 
 
+@dataclass
+class Progress:
+    """What one invocation knows besides the run: its steps so far and the org's credits (read once)."""
+
+    steps: list[dict[str, Any]]
+    credits: int
+
+
 def _done(run_id: str) -> dict[str, Any]:
     return {"next": "done", "run_id": run_id}
 
@@ -115,21 +123,23 @@ def _step(run_id: str) -> dict[str, Any]:
         run = _commit(run, start)
 
     definition = definition_of(run)
-    run, paused = _resolve_calls(run, definition)
+    org = get_stores().orgs.get(run["org_id"])
+    progress = Progress(get_stores().steps.all(run_id), org["credits_balance"] if org else 0)
+    run, paused = _resolve_calls(run, definition, progress)
     if paused is not None:
         return paused
     if run["status"] in TERMINAL_STATUSES:
         return _done(run_id)
-    run, finished = _decide(run, definition)
+    run, finished = _decide(run, definition, progress)
     if finished:
         return _done(run_id)
-    run, paused = _resolve_calls(run, definition)
+    run, paused = _resolve_calls(run, definition, progress)
     if paused is not None:
         return paused
     return {"next": "done" if run["status"] in TERMINAL_STATUSES else "continue", "run_id": run_id}
 
 
-def _limit_breach(run: dict[str, Any]) -> tuple[str, str] | None:
+def _limit_breach(run: dict[str, Any], progress: Progress) -> tuple[str, str] | None:
     """The limit a run has passed, as (error code, message), checked before each new step."""
     if run.get("step_count", 0) >= run["max_steps"]:
         return "max_steps_exceeded", f"The run reached its limit of {run['max_steps']} steps."
@@ -140,8 +150,7 @@ def _limit_breach(run: dict[str, Any]) -> tuple[str, str] | None:
         elapsed = clock.now().timestamp() - _epoch(started_at)
         if elapsed > run.get("limits_max_duration_seconds", 3600):
             return "timeout", "The run exceeded its maximum duration."
-    org = get_stores().orgs.get(run["org_id"])
-    if org is None or org["credits_balance"] <= 0:
+    if progress.credits <= 0:
         return "budget_exceeded", "The org has no credits left."
     return None
 
@@ -212,25 +221,24 @@ def _builtin_name(spec: dict[str, Any]) -> str | None:
 
 
 def _resolve_calls(
-    run: dict[str, Any], definition: dict[str, Any]
+    run: dict[str, Any], definition: dict[str, Any], progress: Progress
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Run, or pause for, each unresolved tool call. Returns the run and the wait result if it paused."""
-    steps = get_stores().steps.all(run["id"])
-    for call, approval in _unresolved_calls(steps):
-        breach = _limit_breach(run)
+    for call, approval in _unresolved_calls(progress.steps):
+        breach = _limit_breach(run, progress)
         if breach:
             return _fail(run, *breach), None
         spec = _action_spec(definition, call["name"])
         if spec is not None and _builtin_name(spec) == "ask_user":
-            return _pause(run, definition, "input", call, spec)
+            return _pause(run, definition, "input", call)
         if spec is not None and spec.get("requires_approval") and approval is None:
-            return _pause(run, definition, "approval", call, spec)
-        run = _run_action(run, call, spec)
+            return _pause(run, definition, "approval", call)
+        run = _run_action(run, call, spec, progress)
     return run, None
 
 
 def _pause(
-    run: dict[str, Any], definition: dict[str, Any], kind: str, call: dict[str, Any], spec: dict[str, Any]
+    run: dict[str, Any], definition: dict[str, Any], kind: str, call: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     limits = definition.get("limits", {})
     timeout = int(limits.get(f"{kind}_timeout_seconds", 86_400))
@@ -275,7 +283,9 @@ def _wait_result(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _run_action(run: dict[str, Any], call: dict[str, Any], spec: dict[str, Any] | None) -> dict[str, Any]:
+def _run_action(
+    run: dict[str, Any], call: dict[str, Any], spec: dict[str, Any] | None, progress: Progress
+) -> dict[str, Any]:
     """Execute one action now and record it with its tool.result (failures are fed back to the model)."""
     from runs_core.actions.base import ActionContext, ActionError
 
@@ -315,7 +325,9 @@ def _run_action(run: dict[str, Any], call: dict[str, Any], spec: dict[str, Any] 
     change.event("step.started", step_id=step["id"], index=step["index"], type="action")
     change.event("tool.result", step_id=step["id"], action=call["name"], result=error or result)
     change.event("step.completed", step_id=step["id"], index=step["index"], status=step["status"])
-    return _commit(run, change)
+    run = _commit(run, change)
+    progress.steps.append(step)
+    return run
 
 
 class RunMemory:
@@ -334,16 +346,17 @@ class RunMemory:
 # ------------------------------------------------------------------------------ decisions
 
 
-def _decide(run: dict[str, Any], definition: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+def _decide(
+    run: dict[str, Any], definition: dict[str, Any], progress: Progress
+) -> tuple[dict[str, Any], bool]:
     """Ask the model for the next decision; returns (run, finished)."""
     from runs_core.providers import provider_for
     from runs_core.providers.base import ModelError
 
-    breach = _limit_breach(run)
+    breach = _limit_breach(run, progress)
     if breach:
         return _fail(run, *breach), True
-    steps = get_stores().steps.all(run["id"])
-    request = _model_request(run, definition, steps)
+    request = _model_request(run, definition, progress.steps)
     deltas: list[str] = []
     started_at = clock.now_iso()
     try:
@@ -383,7 +396,10 @@ def _decide(run: dict[str, Any], definition: dict[str, Any]) -> tuple[dict[str, 
             run, "max_tokens_exceeded", f"The run used more than {run['max_tokens']} tokens.", change
         ), True
     if tool_calls:
-        return _commit(run, change), False
+        run = _commit(run, change)
+        progress.steps.append(step)
+        progress.credits -= max(debit, 0)
+        return run, False
     _complete(run, definition, change, response.text, response.outputs)
     return run, True
 

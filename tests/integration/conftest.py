@@ -119,7 +119,9 @@ class Tenant:
     api: ApiClient
 
 
-@pytest.fixture(scope="session")
+# Package scope: moto's mock is process-wide, so it must end with this package, before tests that
+# talk to their own fakes (e.g. the Bedrock provider's tests answer botocore themselves).
+@pytest.fixture(scope="package")
 def stack() -> Iterator[LocalStack]:
     local = LocalStack(
         dev_key="sk_test_" + secrets.token_urlsafe(24),
@@ -133,12 +135,12 @@ def stack() -> Iterator[LocalStack]:
         local.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dev_key(stack: LocalStack) -> str:
     return stack.dev_key
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def admin_key(stack: LocalStack) -> str:
     return stack.admin_key
 

@@ -1,6 +1,7 @@
 """Run records: create, invoke, cancel, read, list with every filter (API.md §4)."""
 
 import threading
+import time
 import uuid
 
 import pytest
@@ -15,8 +16,14 @@ INPUT_SCHEMA = {
 @pytest.fixture
 def agent(api):
     name = f"triage-{uuid.uuid4().hex[:10]}"
+    # The first decision asks the user, so a started run parks in waiting_for_input: runs here never
+    # finish on their own, and their status only changes when a test changes it.
     definition = {
-        "model": {"provider": "scripted", "script": [{"text": "ok"}]},
+        "model": {
+            "provider": "scripted",
+            "script": [{"tool_calls": [{"name": "ask_user", "arguments": {"prompt": "?"}}]}, {"text": "ok"}],
+        },
+        "actions": [{"name": "ask_user", "kind": "builtin"}],
         "input_schema": INPUT_SCHEMA,
         "personas": {"formal": {"instructions": "Be formal."}},
         "limits": {"max_steps": 10, "max_tokens": 5000},
@@ -39,7 +46,10 @@ def test_create_queued_and_created(api, agent):
     assert run["created_by"]["api_key_id"].startswith("key_")
     created = create(api, agent, start=False, version="1.0.0").json()
     assert created["status"] == "created" and created["agent_version"] == "1.0.0"
-    assert api.request("GET", f"/v1/runs/{run['id']}").json() == run
+    assert api.request("GET", f"/v1/runs/{created['id']}").json() == created
+    fetched = api.request("GET", f"/v1/runs/{run['id']}").json()  # started: it moves on by itself
+    fields = ("id", "agent_id", "agent_version", "input", "metadata", "created_by", "created_at")
+    assert {key: fetched[key] for key in fields} == {key: run[key] for key in fields}
 
 
 def test_inputs_list_spelling_and_end_user(api, agent):
@@ -86,16 +96,21 @@ def test_invoke_only_created_runs(api, agent):
     run = create(api, agent, start=False).json()
     invoked = api.request("POST", f"/v1/runs/{run['id']}/invoke")
     assert invoked.status == 200 and invoked.json()["status"] == "queued"
+    waiting = api.request("POST", f"/v1/runs/{run['id']}/wait", query={"timeout": "20"}).json()
+    assert waiting["status"] == "waiting_for_input"  # the invoke really started it
     again = api.request("POST", f"/v1/runs/{run['id']}/invoke")
     assert again.status == 409 and again.json()["code"] == "invalid_state"
 
 
 def test_cancel_is_idempotent(api, agent):
-    run = create(api, agent).json()
+    run = create(api, agent, start=False).json()
     cancelled = api.request("POST", f"/v1/runs/{run['id']}/cancel", json={"reason": "no longer needed"})
     assert cancelled.status == 200
     body = cancelled.json()
-    assert body["status"] == "cancelled" and body["cancelled_at"] and body["last_event_seq"] == 3
+    assert body["status"] == "cancelled" and body["cancelled_at"] and body["last_event_seq"] == 2
+    assert (
+        api.request("POST", f"/v1/runs/{run['id']}/wait", query={"timeout": "5"}).json() == body
+    )  # it stays
     again = api.request("POST", f"/v1/runs/{run['id']}/cancel")
     assert again.status == 200 and again.json() == body
     assert api.request("POST", f"/v1/runs/{run['id']}/invoke").status == 409
@@ -118,28 +133,33 @@ def test_concurrent_invoke_and_cancel_have_one_consistent_outcome(api, agent):
         final = api.request("GET", f"/v1/runs/{run['id']}").json()
         assert final["status"] == "cancelled" and results["cancel"] == 200
         # created (seq 1): invoke either won first (queued: 2, cancelled: 3) or came after the cancel (409)
-        assert (results["invoke"], final["last_event_seq"]) in ((200, 3), (409, 2))
+        # Invoke won first (200; its execution may have written events before the cancel), or came
+        # after the cancel (409: created 1, cancelled 2). Never an invoke that restarts a cancelled run.
+        if results["invoke"] == 409:
+            assert final["last_event_seq"] == 2
+        else:
+            assert results["invoke"] == 200 and final["last_event_seq"] >= 3
 
 
 def test_list_filters_and_pages(api, agent):
-    ids = [
-        create(
-            api,
-            agent,
-            start=index % 2 == 0,
-            **({}),
-        ).json()["id"]
-        for index in range(5)
-    ]
+    # Created runs, some then cancelled: statuses that stay put while the test lists them.
+    ids = []
+    for _ in range(5):
+        ids.append(create(api, agent, start=False).json()["id"])
+        time.sleep(0.002)  # distinct creation milliseconds, so the time filters have runs on both sides
+    cancelled_ids = ids[1::2]
+    for run_id in cancelled_ids:
+        assert api.request("POST", f"/v1/runs/{run_id}/cancel").status == 200
     tagged = api.request(
         "POST",
         "/v1/runs",
-        json={"agent": agent, "input": {"invoice_id": "X"}},
+        json={"agent": agent, "input": {"invoice_id": "X"}, "start": False},
         headers={"X-End-User": "eu-list"},
     ).json()["id"]
     ids.append(tagged)
+    newest_first = sorted(ids, reverse=True)
     all_runs = api.request("GET", "/v1/runs", query={"agent": agent, "limit": "100"}).json()["items"]
-    assert [run["id"] for run in all_runs] == sorted(ids, reverse=True)  # newest first
+    assert [run["id"] for run in all_runs] == newest_first
 
     seen, cursor = [], None
     while True:
@@ -149,24 +169,30 @@ def test_list_filters_and_pages(api, agent):
         cursor = page["next_cursor"]
         if not cursor:
             break
-    assert seen == sorted(ids, reverse=True)
+    assert seen == newest_first
 
-    created_only = api.request("GET", "/v1/runs", query={"agent": agent, "status": "created"}).json()["items"]
-    assert {run["status"] for run in created_only} == {"created"} and len(created_only) == 2
-    both = api.request("GET", "/v1/runs", query={"agent": agent, "status": "created,queued"}).json()["items"]
-    assert [run["id"] for run in both] == sorted(ids, reverse=True)
+    cancelled = api.request("GET", "/v1/runs", query={"agent": agent, "status": "cancelled"}).json()["items"]
+    assert [run["id"] for run in cancelled] == sorted(cancelled_ids, reverse=True)
+    both = api.request("GET", "/v1/runs", query={"agent": agent, "status": "created,cancelled"}).json()[
+        "items"
+    ]
+    assert [run["id"] for run in both] == newest_first
+    paged_statuses, cursor = [], None
+    while True:
+        query = {"agent": agent, "status": "created,cancelled", "limit": "4", "cursor": cursor}
+        page = api.request("GET", "/v1/runs", query=query).json()
+        paged_statuses += [run["id"] for run in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert paged_statuses == newest_first  # the merged multi-status query pages without loss or repeats
     by_user = api.request("GET", "/v1/runs", query={"end_user": "eu-list"}).json()["items"]
     assert [run["id"] for run in by_user] == [tagged]
 
     middle = next(run for run in all_runs if run["id"] == ids[2])
-    before = api.request(
-        "GET", "/v1/runs", query={"agent": agent, "created_before": middle["created_at"]}
-    ).json()["items"]
-    assert all(run["created_at"] < middle["created_at"] for run in before)
-    after = api.request(
-        "GET", "/v1/runs", query={"agent": agent, "created_after": middle["created_at"]}
-    ).json()
-    assert all(run["created_at"] > middle["created_at"] for run in after["items"])
+    before = api.request("GET", "/v1/runs", query={"agent": agent, "created_before": middle["created_at"]})
+    after = api.request("GET", "/v1/runs", query={"agent": agent, "created_after": middle["created_at"]})
+    assert [run["id"] for run in before.json()["items"]] == sorted(ids[:2], reverse=True)
+    assert [run["id"] for run in after.json()["items"]] == sorted(ids[3:], reverse=True)
 
 
 @pytest.mark.parametrize(

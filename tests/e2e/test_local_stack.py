@@ -2,6 +2,7 @@
 
 import json
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -89,7 +90,15 @@ def test_concurrent_requests(base_url, dev_key):
 
 def test_access_log_has_no_keys_or_query_strings(local_stack, base_url, dev_key):
     requests.get(f"{base_url}/runs", params={"limit": "1"}, headers={"x-api-key": dev_key}, timeout=TIMEOUT)
-    access_lines = [line for line in local_stack.output().splitlines() if line.startswith(("GET ", "POST "))]
+    # The server logs a request after answering it: give the line a moment to reach the log file.
+    deadline = time.monotonic() + 10
+    while True:
+        access_lines = [
+            line for line in local_stack.output().splitlines() if line.startswith(("GET ", "POST "))
+        ]
+        if any(line.startswith("GET /v1/runs 200") for line in access_lines) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert any(line.startswith("GET /v1/runs 200") for line in access_lines)
     assert not any(dev_key in line or "limit=" in line for line in access_lines)
 

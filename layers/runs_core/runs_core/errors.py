@@ -53,10 +53,6 @@ class NotFound(ApiError):
     status, code, title = 404, "not_found", "Not found"
 
 
-class MethodNotAllowed(ApiError):
-    status, code, title = 405, "method_not_allowed", "Method not allowed"
-
-
 class InvalidState(ApiError):
     status, code, title = 409, "invalid_state", "Invalid state"
 

@@ -2,9 +2,6 @@
 
 from ulid import ULID
 
-PREFIXES = ("run", "agt", "thr", "file", "key", "stp", "org", "req")
-
-
 def new_id(prefix: str) -> str:
     return f"{prefix}_{ULID()}"
 

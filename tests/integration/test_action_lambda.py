@@ -11,25 +11,16 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from runs_core.actions import lambda_action
-from runs_core.actions.base import ActionContext, ActionError
+from runs_core.actions.base import ActionError
 from runs_core.actions.executor import execute
 from runs_core.actions.lambda_action import invoke_lambda
+from tests.support import action_context
 
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:pay-invoice"
 SPEC = {"name": "pay_invoice", "kind": "lambda", "function": FUNCTION}
 
 
-class FakeMemory:
-    def get(self, key: str) -> Any:
-        return None
-
-    def set(self, key: str, value: Any) -> None:
-        pass
-
-
-CTX = ActionContext(
-    run_id="run_7", org_id="org_1", agent_id="agt_1", memory=FakeMemory(), set_output=lambda key, value: None
-)
+CTX = action_context("run_7")
 
 
 def payload(data: bytes) -> StreamingBody:

@@ -2,7 +2,6 @@
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
@@ -14,6 +13,7 @@ from runs_core.actions.builtins import check_target, http_request
 from runs_core.actions.config import ActionsConfig, get_actions_config
 from runs_core.actions.executor import execute
 from runs_core.actions.http_client import MAX_RESPONSE_BYTES
+from tests.support import serving
 
 
 class FakeMemory:
@@ -313,15 +313,8 @@ class RecordingServer(ThreadingHTTPServer):
 
 @pytest.fixture
 def server() -> Iterator[RecordingServer]:
-    httpd = RecordingServer()
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    try:
+    with serving(RecordingServer()) as httpd:
         yield httpd
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
 
 
 def port_of(server: ThreadingHTTPServer) -> int:

@@ -11,21 +11,12 @@ from runs_core.actions.base import ActionContext, ActionError
 from runs_core.actions.config import get_actions_config
 from runs_core.actions.executor import execute
 from runs_core.actions.python import REGISTRY, action, run_python
+from tests.support import action_context
 
 HERE = __name__
 
 
-class FakeMemory:
-    def get(self, key: str) -> Any:
-        return None
-
-    def set(self, key: str, value: Any) -> None:
-        pass
-
-
-CTX = ActionContext(
-    run_id="run_1", org_id="org_1", agent_id="agt_1", memory=FakeMemory(), set_output=lambda key, value: None
-)
+CTX = action_context("run_1")
 
 
 @action

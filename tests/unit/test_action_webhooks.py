@@ -3,7 +3,6 @@
 import base64
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,27 +13,18 @@ import pytest
 from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
 from moto import mock_aws
 
-from runs_core.actions.base import ActionContext, ActionError
+from runs_core.actions.base import ActionError
 from runs_core.actions.config import get_actions_config
 from runs_core.actions.executor import execute
 from runs_core.actions.webhooks import decode_secret, sign, verify
+from tests.support import action_context, serving
 
 KEY = b"receiver-and-runs-api-share-this-key"
 WHSEC = "whsec_" + base64.b64encode(KEY).decode()
 MSG_ID_PATTERN = r"^msg_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 
 
-class FakeMemory:
-    def get(self, key: str) -> Any:
-        return None
-
-    def set(self, key: str, value: Any) -> None:
-        pass
-
-
-CTX = ActionContext(
-    run_id="run_42", org_id="org_1", agent_id="agt_1", memory=FakeMemory(), set_output=lambda key, value: None
-)
+CTX = action_context("run_42")
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -84,15 +74,8 @@ class ReceiverServer(ThreadingHTTPServer):
 
 @pytest.fixture
 def receiver() -> Iterator[ReceiverServer]:
-    httpd = ReceiverServer()
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    try:
+    with serving(ReceiverServer()) as httpd:
         yield httpd
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
 
 
 @pytest.fixture(autouse=True)

@@ -249,6 +249,8 @@ def test_cancel_in_every_state(api, where):
     assert api.request("POST", f"/v1/runs/{run['id']}/input", json={"content": "x"}).status == 409
     assert api.request("POST", f"/v1/runs/{run['id']}/approval", json={"decision": "approve"}).status == 409
     assert api.request("GET", f"/v1/runs/{run['id']}").json()["status"] == "cancelled"
+    if where.startswith("waiting"):  # the step it waited on is cancelled too
+        assert steps_of(api, run["id"])[-1]["status"] == "cancelled"
 
 
 def test_input_and_approval_only_when_waiting(api):

@@ -164,15 +164,19 @@ def invoke_run(caller: Caller, run_id: str) -> Run:
 
 
 def cancel_run(caller: Caller, run_id: str, reason: str | None) -> Run:
-    def cancel(run: dict[str, Any]) -> tuple[dict[str, Any], list[NewEvent]] | None:
+    def cancel(run: dict[str, Any]) -> tuple[Any, ...] | None:
         if run["status"] == "cancelled":
             return None  # idempotent: cancelling a cancelled run returns it unchanged
         if run["status"] in TERMINAL_STATUSES:
             raise InvalidState(f"The run is {run['status']}; a finished run cannot be cancelled.")
         now = clock.now_iso()
-        changes = {"status": "cancelled", "cancelled_at": now, "pending": None, "cancel_reason": reason}
+        changes = {"status": "cancelled", "cancelled_at": now, "pending": None, "task_token": None}
         data = {"status": "cancelled", **({"reason": reason} if reason else {})}
-        return changes, [NewEvent("run.cancelled", data)]
+        also: tuple[dict[str, Any], ...] = ()
+        if run.get("pending"):  # the approval or input it waited for will never come
+            step = {"status": "cancelled", "completed_at": now}
+            also = (get_stores().steps.update_item(run["id"], run["pending_step_index"], step),)
+        return {**changes, "cancel_reason": reason}, [NewEvent("run.cancelled", data)], also
 
     before, after = change_run(caller, run_id, cancel)
     if before["status"] not in ("created", "cancelled"):

@@ -29,8 +29,11 @@ from local.aws import start_moto
 from local.dynamodb import create_tables
 from local.executions import LocalExecutions, install
 from local.lambdas import LocalFunction
+from local.streams import StreamMappings, create_buses_and_queues
 from local.template import (
+    EVENT_BUS_TYPE,
     FUNCTION_TYPE,
+    QUEUE_TYPE,
     REGION,
     SECRET_TYPES,
     STATE_MACHINE_TYPES,
@@ -56,7 +59,10 @@ LOCAL_DEFAULTS = {
 }
 # What start() builds besides tables; secrets are not built but replaced by local values.
 _EMULATED_TYPES = (
-    frozenset({FUNCTION_TYPE, "AWS::Serverless::Api", "AWS::Serverless::LayerVersion"}) | STATE_MACHINE_TYPES
+    frozenset(
+        {FUNCTION_TYPE, "AWS::Serverless::Api", "AWS::Serverless::LayerVersion", EVENT_BUS_TYPE, QUEUE_TYPE}
+    )
+    | STATE_MACHINE_TYPES
 )
 
 
@@ -82,6 +88,7 @@ class LocalStack:
         self.functions: dict[str, LocalFunction] = {}
         self.state_machines: dict[str, str] = {}  # logical id → ARN
         self._executions: LocalExecutions | None = None
+        self._streams: StreamMappings | None = None
         self._mock: Any = None
         self._template: Template | None = None
         self._api: RestApiEmulator | None = None
@@ -96,6 +103,8 @@ class LocalStack:
         try:
             template = self._template = Template(self.template_path)
             self.tables = create_tables(template, boto3.client("dynamodb", region_name=REGION))
+            sqs = boto3.client("sqs", region_name=REGION)
+            create_buses_and_queues(template, boto3.client("events", region_name=REGION), sqs)
             self._set_environment(template)
             self._add_layers_to_path(template)
             self.functions = {
@@ -108,6 +117,14 @@ class LocalStack:
                 template, self.functions, boto3.client("stepfunctions", region_name=REGION)
             ).start()
             self.state_machines = dict(self._executions.arns)
+            self._streams = StreamMappings(  # DynamoDB stream event sources: pollers → real handlers
+                template,
+                self.functions,
+                dynamodb=boto3.client("dynamodb", region_name=REGION),
+                streams=boto3.client("dynamodbstreams", region_name=REGION),
+                sqs=sqs,
+            )
+            self._streams.start()
             self._api = RestApiEmulator.from_template(template, self.functions)
         except BaseException:
             self.stop()
@@ -122,6 +139,9 @@ class LocalStack:
         return self.dev_org_id
 
     def stop(self) -> None:
+        if self._streams is not None:
+            self._streams.stop()
+            self._streams = None
         if self._executions is not None:
             self._executions.stop()  # running executions are stopped, not left waiting
             self._executions = None
@@ -190,7 +210,7 @@ class LocalStack:
         ]
         for logical_id in self._template.resources_of(FUNCTION_TYPE):
             for name, event in (self._template.function_properties(logical_id).get("Events") or {}).items():
-                if event.get("Type") != "Api":
+                if event.get("Type") not in ("Api", "DynamoDB"):
                     missing.append(f"{logical_id}.{name} ({event.get('Type')} event)")
         return missing
 

@@ -34,6 +34,8 @@ SECRET_TYPES = frozenset({"AWS::SecretsManager::Secret"})
 TABLE_TYPES = frozenset({"AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable"})
 FUNCTION_TYPE = "AWS::Serverless::Function"
 STATE_MACHINE_TYPES = frozenset({"AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"})
+EVENT_BUS_TYPE = "AWS::Events::EventBus"
+QUEUE_TYPE = "AWS::SQS::Queue"
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}]+)\}")
 
@@ -113,11 +115,20 @@ class Template:
             return state_machine_arn(self.state_machine_name(name))
         if resource_type == FUNCTION_TYPE:
             return self.function_name(name)
+        if resource_type == EVENT_BUS_TYPE:
+            return self.named(name, "Name")
+        if resource_type == QUEUE_TYPE:
+            return queue_url(self.named(name, "QueueName"))
         return name  # locally, a resource's physical name is its logical id
 
     def function_name(self, logical_id: str) -> str:
         """FunctionName when the template sets one, else the logical id."""
         name = (self.resources[logical_id].get("Properties") or {}).get("FunctionName")
+        return str(self.resolve(name)) if name is not None else logical_id
+
+    def named(self, logical_id: str, name_property: str) -> str:
+        """A resource's name property when the template sets one, else the logical id."""
+        name = (self.resources[logical_id].get("Properties") or {}).get(name_property)
         return str(self.resolve(name)) if name is not None else logical_id
 
     def state_machine_name(self, logical_id: str) -> str:
@@ -136,6 +147,16 @@ class Template:
             return f"arn:aws:dynamodb:{REGION}:{MOTO_ACCOUNT_ID}:table/{logical_id}"
         if resource_type == FUNCTION_TYPE and attribute == "Arn":
             return function_arn(self.function_name(logical_id))
+        if resource_type == EVENT_BUS_TYPE and attribute in ("Arn", "Name"):
+            name = self.named(logical_id, "Name")
+            if attribute == "Name":
+                return name
+            return f"arn:aws:events:{REGION}:{MOTO_ACCOUNT_ID}:event-bus/{name}"
+        if resource_type == QUEUE_TYPE and attribute in ("Arn", "QueueName", "QueueUrl"):
+            name = self.named(logical_id, "QueueName")
+            if attribute == "Arn":
+                return f"arn:aws:sqs:{REGION}:{MOTO_ACCOUNT_ID}:{name}"
+            return name if attribute == "QueueName" else queue_url(name)
         if resource_type in STATE_MACHINE_TYPES and attribute == "Arn":
             return state_machine_arn(self.state_machine_name(logical_id))
         if resource_type in STATE_MACHINE_TYPES and attribute == "Name":
@@ -163,6 +184,11 @@ class Template:
 
 def function_arn(function_name: str) -> str:
     return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function_name}"
+
+
+def queue_url(name: str) -> str:
+    """The URL moto gives an SQS queue."""
+    return f"https://sqs.{REGION}.amazonaws.com/{MOTO_ACCOUNT_ID}/{name}"
 
 
 def state_machine_arn(name: str) -> str:

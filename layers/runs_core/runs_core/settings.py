@@ -29,6 +29,9 @@ class Settings(BaseModel):
     event_retention_days: int = 30
     # New keys look like sk_live_… when deployed; the local stack mints sk_test_… keys.
     key_prefix: str = "sk_live"
+    # The stream router: the EventBridge bus every run event goes to, and its delivery markers.
+    event_bus_name: str | None = None
+    event_deliveries_table: str | None = None
 
 
 ENV_NAMES = {
@@ -46,6 +49,8 @@ ENV_NAMES = {
     "event_retention_days": "EVENT_RETENTION_DAYS",
     "key_prefix": "API_KEY_PREFIX",
     "secret_prefix": "SECRET_PREFIX",
+    "event_bus_name": "EVENT_BUS_NAME",
+    "event_deliveries_table": "EVENT_DELIVERIES_TABLE",
 }
 
 

@@ -1,0 +1,14 @@
+"""The event log's stream router (DynamoDB stream of EventsTable): run events onto the EventBridge bus."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from runs_core.logic import router
+from runs_core.observability import logger, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return router.handle_stream_batch(event, context)

@@ -1,0 +1,156 @@
+"""The event log's stream router: every new event of the log goes on the stack's EventBridge bus.
+
+One Lambda on the event table's stream (INSERT records, NEW_IMAGE). Per batch:
+1. each INSERT record becomes one bus entry: source "runs-api", detail-type = the event type, detail =
+   the event envelope {seq, type, run_id, data, created_at} + org_id, agent_id and event_id
+   ("<run_id>:<seq>", stable, for consumers that dedupe);
+2. events that already have a delivery marker (an earlier delivery of the same record) are skipped, and
+   a record delivered twice in one batch is put once: idempotent on (run_id, seq);
+3. the rest is put in PutEvents calls of at most 10 entries; entries that fail are retried once inline;
+4. markers are written for the accepted entries, and the records whose entries still failed are reported
+   as batch item failures (Powertools BatchProcessor + process_partial_response), so Lambda retries
+   from the first of them (bounded retries, bisect on error, then the on-failure queue).
+"""
+
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Protocol
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
+)
+
+from runs_core.observability import logger
+from runs_core.settings import get_settings
+from runs_core.storage import dynamo
+from runs_core.storage.bus import MAX_ENTRIES_PER_CALL, BusEntry, EventBridgeBus, EventBus
+
+SOURCE = "runs-api"
+INLINE_RETRIES = 1
+
+
+class Markers(Protocol):
+    def delivered(self, event_ids: Iterable[str]) -> set[str]: ...
+
+    def mark(self, event_ids: Iterable[str], now_epoch: int) -> None: ...
+
+
+class DeliveryFailed(Exception):
+    """The record's event was not accepted by EventBridge (after the inline retry)."""
+
+
+@dataclass(frozen=True)
+class RoutedEvent:
+    event_id: str
+    entry: BusEntry
+
+
+def bus_event(new_image: dict[str, Any]) -> RoutedEvent:
+    """A stream record's NewImage (DynamoDB JSON) → the bus entry of its event."""
+    item = dynamo.deserialize(new_image)
+    run_id, seq, event_type = str(item["run_id"]), int(item["seq"]), str(item["type"])
+    event_id = f"{run_id}:{seq}"
+    detail = {
+        "seq": seq,
+        "type": event_type,
+        "run_id": run_id,
+        "data": item.get("data") or {},
+        "created_at": item.get("created_at"),
+        "org_id": item.get("org_id"),
+        "agent_id": item.get("agent_id"),
+        "event_id": event_id,
+    }
+    return RoutedEvent(event_id, BusEntry(SOURCE, event_type, json.dumps(detail, separators=(",", ":"))))
+
+
+def _is_insert(record: dict[str, Any]) -> bool:
+    return record.get("eventName") == DynamoDBRecordEventName.INSERT.name
+
+
+class Router:
+    def __init__(
+        self, bus: EventBus, markers: Markers | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.bus = bus
+        self.markers = markers
+        self.clock = clock
+
+    def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        """The Lambda response: {"batchItemFailures": [{"itemIdentifier": <sequence number>}, ...]}."""
+        failed = self.deliver(event.get("Records") or [])
+
+        def record_handler(record: DynamoDBRecord) -> None:
+            if not _is_insert(record.raw_event):
+                return  # MODIFY (TTL bookkeeping) / REMOVE (expiry): not events
+            bus_event(record.raw_event["dynamodb"]["NewImage"])  # a malformed record fails here
+            if record.dynamodb is not None and record.dynamodb.sequence_number in failed:
+                raise DeliveryFailed(f"sequence number {record.dynamodb.sequence_number}")
+
+        processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+        response = process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+        return dict(response)
+
+    def deliver(self, records: Sequence[dict[str, Any]]) -> set[str]:
+        """Put the records' events on the bus; returns the sequence numbers of records that failed."""
+        by_id: dict[str, RoutedEvent] = {}
+        sequence_numbers: dict[str, list[str]] = {}
+        for record in records:
+            if not _is_insert(record):
+                continue
+            try:
+                routed = bus_event(record["dynamodb"]["NewImage"])
+            except (KeyError, TypeError, ValueError):
+                continue  # reported by the record handler
+            by_id.setdefault(routed.event_id, routed)
+            sequence_numbers.setdefault(routed.event_id, []).append(str(record["dynamodb"]["SequenceNumber"]))
+        if not by_id:
+            return set()
+        already = self.markers.delivered(by_id) if self.markers is not None else set()
+        pending = [routed for event_id, routed in by_id.items() if event_id not in already]
+        if already:
+            logger.info("skipping events already on the bus", extra={"count": len(already)})
+        for _ in range(1 + INLINE_RETRIES):
+            if not pending:
+                break
+            pending = self._put(pending)
+        failed_ids = {routed.event_id for routed in pending}
+        accepted = [event_id for event_id in by_id if event_id not in already and event_id not in failed_ids]
+        if accepted and self.markers is not None:
+            try:
+                self.markers.mark(accepted, int(self.clock()))
+            except Exception:  # delivered all the same; a redelivery may then put these again
+                logger.exception("could not write delivery markers", extra={"count": len(accepted)})
+        if failed_ids:
+            logger.warning("events not accepted by EventBridge", extra={"event_ids": sorted(failed_ids)})
+        return {number for event_id in failed_ids for number in sequence_numbers[event_id]}
+
+    def _put(self, routed: list[RoutedEvent]) -> list[RoutedEvent]:
+        """PutEvents in chunks of 10; returns the events whose entries failed."""
+        failed: list[RoutedEvent] = []
+        for start in range(0, len(routed), MAX_ENTRIES_PER_CALL):
+            chunk = routed[start : start + MAX_ENTRIES_PER_CALL]
+            codes = self.bus.put_events([item.entry for item in chunk])
+            failed.extend(item for item, code in zip(chunk, codes, strict=True) if code)
+        return failed
+
+
+@cache
+def default_router() -> Router:
+    from runs_core.storage.deliveries import DeliveryMarkers
+
+    settings = get_settings()
+    if not settings.event_bus_name:
+        raise RuntimeError("EVENT_BUS_NAME is not set")
+    markers = DeliveryMarkers(settings.event_deliveries_table) if settings.event_deliveries_table else None
+    return Router(EventBridgeBus(settings.event_bus_name), markers)
+
+
+def handle_stream_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    return default_router().handle(event, context)

@@ -5,6 +5,12 @@ segments beat {params}, which beat {greedy+}), the Lambda REQUEST/TOKEN authoriz
 policy, the REST (v1) proxy event, the proxy response, and the template's GatewayResponses for its
 own errors (unknown route, 401, 403, 413, 5xx).
 
+Streaming: a host that can stream (the HTTP server) calls `handle(..., stream=True)`. If the route's
+function module defines `stream_handler` (same signature as its Lambda handler; the local analogue of
+Lambda response streaming), that is invoked instead, after the same routing and authorizer; when its
+proxy response's `body` is an iterator of str/bytes chunks, the HttpResponse carries them in `chunks`
+for the server to write as they come. Deployed, API Gateway REST buffers every response.
+
 Not emulated: stage throttling (MethodSettings), usage plans, API Gateway's authorizer result cache
 (the template turns it off), request validators, integration timeouts.
 """
@@ -18,7 +24,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -58,6 +64,7 @@ class HttpResponse:
     status: int
     headers: dict[str, str]
     body: bytes
+    chunks: Iterator[bytes] | None = None  # a streamed body (then `body` is empty), see the module doc
 
 
 @dataclass(frozen=True)
@@ -178,6 +185,7 @@ class RestApiEmulator:
         body: bytes | None = None,
         query: Mapping[str, Sequence[str]] | None = None,
         source_ip: str = "127.0.0.1",
+        stream: bool = False,
     ) -> HttpResponse:
         request_id = str(uuid.uuid4())
         method = method.upper()
@@ -224,14 +232,23 @@ class RestApiEmulator:
         else:
             event["body"], event["isBase64Encoded"] = body.decode("utf-8"), False
 
+        stream_handler = route.function.stream_handler if stream else None
         try:
-            result = route.function.invoke(event)
+            if stream_handler is None:
+                result = route.function.invoke(event)
+            else:
+                result = stream_handler(event, route.function.new_context())
         except Exception:
             log.exception(
                 "%s raised for %s %s (request %s)", route.function.logical_id, method, path, request_id
             )
             return self._gateway_error(api, "BAD_GATEWAY", request_id, request_headers)
+        chunks = _streamed_body(result)
+        if chunks is not None:
+            result = {**result, "body": None, "isBase64Encoded": False}
         response = _proxy_response(result)
+        if response is not None and chunks is not None:
+            response = HttpResponse(response.status, response.headers, b"", _encoded(chunks))
         if response is None:
             log.error(
                 "%s returned a malformed Lambda proxy response for %s %s (request %s): %r",
@@ -438,6 +455,26 @@ def _proxy_event(
             },
         },
     }
+
+
+def _streamed_body(result: Any) -> Iterable[str | bytes] | None:
+    """The chunks of a streamed proxy response (its body is an iterable, not a str), else None."""
+    if not isinstance(result, dict):
+        return None
+    body = result.get("body")
+    if body is None or isinstance(body, str | bytes | bytearray) or not isinstance(body, Iterable):
+        return None
+    return body
+
+
+def _encoded(chunks: Iterable[str | bytes]) -> Iterator[bytes]:
+    try:
+        for chunk in chunks:
+            yield chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)
+    finally:
+        close = getattr(chunks, "close", None)
+        if callable(close):
+            close()  # the client went away: stop the producer (e.g. an SSE poll loop) now
 
 
 def _is_utf8(body: bytes) -> bool:

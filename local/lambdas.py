@@ -43,6 +43,8 @@ class LocalFunction:
     handler: Handler
     memory_mb: int
     timeout_s: int
+    # The handler module's optional `stream_handler`, for hosts that can stream a response (local.apigw).
+    stream_handler: Handler | None = None
     arn: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -52,12 +54,18 @@ class LocalFunction:
     def load(cls, logical_id: str, properties: dict[str, Any], root: Path) -> "LocalFunction":
         """Import the handler module. The environment must already be set: modules read it at import."""
         name = properties.get("FunctionName")
+        code_uri, handler = str(properties["CodeUri"]), str(properties["Handler"])
+        try:  # same module, attribute `stream_handler` (already imported: no second import)
+            stream_handler = load_handler(root, code_uri, handler.rpartition(".")[0] + ".stream_handler")
+        except (AttributeError, ValueError):
+            stream_handler = None
         return cls(
             logical_id=logical_id,
             name=name if isinstance(name, str) else logical_id,
-            handler=load_handler(root, str(properties["CodeUri"]), str(properties["Handler"])),
+            handler=load_handler(root, code_uri, handler),
             memory_mb=int(properties.get("MemorySize", 128)),
             timeout_s=int(properties.get("Timeout", 3)),
+            stream_handler=stream_handler,
         )
 
     def new_context(self) -> LambdaContext:

@@ -1,7 +1,13 @@
-"""HTTP front door of the local stack: a threading HTTP/1.1 server that hands each request to LocalStack."""
+"""HTTP front door of the local stack: a threading HTTP/1.1 server that hands each request to LocalStack.
+
+A streamed response (a function's `stream_handler` answered with an iterator body, e.g. Server-Sent
+Events) is written with chunked transfer encoding, each chunk flushed as it is produced, so
+`curl -N -H 'Accept: text/event-stream' .../v1/runs/<id>/events` shows a run unfold live.
+"""
 
 import sys
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,7 +38,7 @@ class LocalApiServer(ThreadingHTTPServer):
 
 class _RequestHandler(BaseHTTPRequestHandler):
     server: LocalApiServer
-    protocol_version = "HTTP/1.1"  # keep-alive; every response carries Content-Length
+    protocol_version = "HTTP/1.1"  # keep-alive: Content-Length, or chunked for a stream
     server_version = "runs-api-local"
     sys_version = ""
 
@@ -54,10 +60,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
         for name, value in self.headers.items():
             headers.setdefault(name, []).append(value)
         query = parse_qs(url.query, keep_blank_values=True)
-        status, response_headers, response_body = self.server.stack.request(
+        response = self.server.stack.stream(
             self.command, url.path or "/", headers, body, query, source_ip=self.client_address[0]
         )
-        self._send(status, response_headers, response_body, started)
+        if response.chunks is not None:
+            self._send_stream(response.status, response.headers, response.chunks, started)
+        else:
+            self._send(response.status, response.headers, response.body, started)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
@@ -101,6 +110,42 @@ class _RequestHandler(BaseHTTPRequestHandler):
         # Access log: method, path (no query string: it may carry cursors), status, time. No bodies, no keys.
         elapsed_ms = (time.monotonic() - started) * 1000
         sys.stderr.write(f"{self.command} {urlsplit(self.path).path} {status} {elapsed_ms:.0f}ms\n")
+
+    def _send_stream(
+        self, status: int, headers: dict[str, str], chunks: Iterator[bytes], started: float
+    ) -> None:
+        """Write the body as it is produced: chunked on HTTP/1.1, else until the connection closes."""
+        chunked = self.request_version == "HTTP/1.1"
+        self.send_response_only(status)
+        for name, value in headers.items():
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("Date", self.date_time_string())
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.close_connection = True
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.flush()
+        try:
+            if self.command != "HEAD":
+                for chunk in chunks:
+                    if not chunk:
+                        continue
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+                    self.wfile.flush()
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client left; closing `chunks` stops its producer
+        finally:
+            close = getattr(chunks, "close", None)
+            if callable(close):
+                close()
+        elapsed_ms = (time.monotonic() - started) * 1000
+        sys.stderr.write(f"{self.command} {urlsplit(self.path).path} {status} {elapsed_ms:.0f}ms (stream)\n")
 
     def log_message(self, format: str, *args: object) -> None:
         """Silence http.server's default per-request log (we write our own in _send); keep its errors."""

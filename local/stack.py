@@ -180,6 +180,22 @@ class LocalStack:
         response: HttpResponse = self._api.handle(method, path, headers, body, query, source_ip)
         return response.status, response.headers, response.body
 
+    def stream(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str | Sequence[str]] | None = None,
+        body: bytes | None = None,
+        query: Mapping[str, Sequence[str]] | None = None,
+        *,
+        source_ip: str = "127.0.0.1",
+    ) -> HttpResponse:
+        """`request` for a host that can stream: a function's `stream_handler` may answer, and then the
+        response's `chunks` is the body, to be written as it comes (local.apigw explains)."""
+        if self._api is None:
+            raise RuntimeError("LocalStack is not started")
+        return self._api.handle(method, path, headers, body, query, source_ip, stream=True)
+
     def payload_too_large(self) -> tuple[int, dict[str, str], bytes]:
         """The 413 for a request whose body is over API Gateway's 10 MiB limit (not read at all)."""
         if self._api is None:

@@ -4,12 +4,20 @@ import json
 from functools import cache
 from typing import Any
 
-from runs_core.api import routes_account, routes_admin, routes_agents, routes_docs, routes_runs
+from runs_core.api import (
+    routes_account,
+    routes_admin,
+    routes_agents,
+    routes_docs,
+    routes_events,
+    routes_runs,
+)
 
 ROUTERS = (
     routes_docs.router,
     routes_agents.router,
     routes_runs.router,
+    routes_events.router,
     routes_account.router,
     routes_admin.router,
 )

@@ -1,0 +1,134 @@
+"""Reading a run's event log (API.md §6): pages for polling, and Server-Sent Events frames.
+
+SSE frames come from one generator, `sse_frames`. The Lambda handler joins them into one buffered
+body (API Gateway REST cannot stream a Python Lambda's response); the local server writes each frame
+as it is produced, so there the stream is live.
+"""
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from functools import cache
+from typing import Any
+
+from runs_core.context import Caller
+from runs_core.errors import ValidationFailed
+from runs_core.logic.runs import load_run
+from runs_core.models.events import Event, EventPage
+from runs_core.models.runs import TERMINAL_STATUSES
+from runs_core.settings import get_settings
+from runs_core.storage.events import EventLog
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+MAX_WAIT_SECONDS = 25
+POLL_SECONDS = 0.5
+HEARTBEAT_SECONDS = 10.0
+RETRY_MS = 1000
+TERMINAL_EVENT_TYPES = frozenset({"run.completed", "run.failed", "run.cancelled"})
+
+
+@cache
+def event_log() -> EventLog:
+    return EventLog(get_settings().events_table)
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{field} {message}", [{"field": field, "code": "invalid", "message": message}])
+
+
+def resume_point(after_seq: int | None, starting_after: int | None, last_event_id: str | None = None) -> int:
+    """The seq to read after: `after_seq`, its alias `starting_after`, else the `Last-Event-ID` header."""
+    if after_seq is not None and starting_after is not None and after_seq != starting_after:
+        raise _invalid("starting_after", "is an alias of after_seq; send one, or the same value")
+    chosen = after_seq if after_seq is not None else starting_after
+    if chosen is not None:
+        return chosen
+    if last_event_id is None or not last_event_id.strip():
+        return 0
+    try:
+        seq = int(last_event_id.strip())
+    except ValueError:
+        raise _invalid("Last-Event-ID", "must be an event seq (an integer ≥ 0)") from None
+    if seq < 0:
+        raise _invalid("Last-Event-ID", "must be an event seq (an integer ≥ 0)")
+    return seq
+
+
+def envelope(item: dict[str, Any]) -> dict[str, Any]:
+    return Event.model_validate(item).model_dump()
+
+
+def list_events(caller: Caller, run_id: str, after_seq: int, limit: int) -> EventPage:
+    """Up to `limit` events after `after_seq`, oldest first; 404 unless the run is the caller's org's."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise _invalid("limit", f"must be 1 to {MAX_LIMIT}")
+    if after_seq < 0:
+        raise _invalid("after_seq", "must be ≥ 0")
+    # Read the run first: its status is then never ahead of the events returned after it.
+    run = load_run(caller, run_id, consistent=True)
+    items = event_log().after(run_id, after_seq, limit)
+    return EventPage(
+        items=[Event.model_validate(item) for item in items],
+        next_after_seq=items[-1]["seq"] if items else after_seq,
+        run_status=run["status"],
+    )
+
+
+def frame(item: dict[str, Any]) -> str:
+    event = envelope(item)
+    data = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    return f"id: {event['seq']}\nevent: {event['type']}\ndata: {data}\n\n"
+
+
+def open_stream(
+    caller: Caller,
+    run_id: str,
+    after_seq: int,
+    wait: int = MAX_WAIT_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[str]:
+    """Check access now (404 before any frame), then return the frames generator."""
+    if not 0 <= wait <= MAX_WAIT_SECONDS:
+        raise _invalid("wait", f"must be 0 to {MAX_WAIT_SECONDS} seconds")
+    if after_seq < 0:
+        raise _invalid("after_seq", "must be ≥ 0")
+    run = load_run(caller, run_id, consistent=True)
+    done = run["status"] in TERMINAL_STATUSES and after_seq >= run.get("last_event_seq", 0)
+    return sse_frames(run_id, after_seq, wait, done, sleep)
+
+
+def sse_frames(
+    run_id: str,
+    after_seq: int,
+    wait: int,
+    done: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[str]:
+    """SSE text: a frame per event after `after_seq`, ending right after the terminal event; else, after
+    `wait` seconds, a `retry:` line (the client reconnects with Last-Event-ID). `: keep-alive` comments
+    while idle. Call through open_stream, which checks the caller may read the run."""
+    if done:  # the client already has the terminal event
+        return
+    deadline = time.monotonic() + wait
+    last_output = time.monotonic()
+    cursor = after_seq
+    while True:
+        items = event_log().after(run_id, cursor, MAX_LIMIT)
+        for item in items:
+            yield frame(item)
+            cursor = item["seq"]
+            if item["type"] in TERMINAL_EVENT_TYPES:
+                return
+        now = time.monotonic()
+        if items:
+            last_output = now
+            if len(items) == MAX_LIMIT:
+                continue  # more are waiting: read on without sleeping
+        if now >= deadline:
+            yield f"retry: {RETRY_MS}\n\n"
+            return
+        if now - last_output >= HEARTBEAT_SECONDS:
+            yield ": keep-alive\n\n"
+            last_output = now
+        sleep(min(POLL_SECONDS, max(0.0, deadline - now)))

@@ -1,0 +1,150 @@
+"""Server-Sent Events over real HTTP against the local stack (API.md §6): the stream is live locally.
+
+Bounded waits only: every read has a socket timeout, and loops stop at the terminal event.
+"""
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import requests
+
+TIMEOUT = 10
+STREAM_TIMEOUT = (5, 40)  # connect, and longest silence between chunks (heartbeats come every ~10 s)
+TERMINAL = {"run.completed", "run.failed", "run.cancelled"}
+ASK_SCRIPT = [
+    {"text": "Let me ask.", "tool_calls": [{"name": "ask_user", "arguments": {"prompt": "Which account?"}}]},
+    {"text": "Paid from savings."},
+]
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def asking_run(base_url: str, key: str) -> str:
+    """A run of an agent that waits for input, so frames can be watched before the input arrives."""
+    definition = {
+        "instructions": "Ask, then answer.",
+        "model": {"provider": "scripted", "script": ASK_SCRIPT},
+        "actions": [{"name": "ask_user", "kind": "builtin"}],
+    }
+    name = f"sse-{uuid.uuid4().hex[:10]}"
+    created = requests.post(
+        f"{base_url}/agents",
+        json={"name": name, "definition": definition},
+        headers=auth(key),
+        timeout=TIMEOUT,
+    )
+    assert created.status_code == 201, created.text
+    run = requests.post(f"{base_url}/runs", json={"agent": name}, headers=auth(key), timeout=TIMEOUT)
+    assert run.status_code == 201, run.text
+    return str(run.json()["id"])
+
+
+def open_stream(base_url: str, key: str, run_id: str, last_event_id: int | None = None) -> requests.Response:
+    headers = {**auth(key), "Accept": "text/event-stream"}
+    if last_event_id is not None:
+        headers["Last-Event-ID"] = str(last_event_id)
+    return requests.get(
+        f"{base_url}/runs/{run_id}/events", headers=headers, stream=True, timeout=STREAM_TIMEOUT
+    )
+
+
+def read_frames(response: requests.Response) -> Iterator[dict[str, str]]:
+    """Frames as they arrive (comments skipped); ends when the server ends the stream."""
+    fields: dict[str, str] = {}
+    for line in response.iter_lines(chunk_size=None, decode_unicode=True):
+        if line == "":
+            if fields:
+                yield fields
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(": ")
+            fields[name] = value
+    if fields:
+        yield fields
+
+
+def answer(base_url: str, key: str, run_id: str) -> None:
+    response = requests.post(
+        f"{base_url}/runs/{run_id}/input", json={"content": "savings"}, headers=auth(key), timeout=TIMEOUT
+    )
+    assert response.status_code == 200, response.text
+
+
+def polled(base_url: str, key: str, run_id: str) -> list[dict]:
+    response = requests.get(
+        f"{base_url}/runs/{run_id}/events", params={"limit": 1000}, headers=auth(key), timeout=TIMEOUT
+    )
+    assert response.status_code == 200, response.text
+    return list(response.json()["items"])
+
+
+def test_a_live_run_unfolds_over_sse(base_url, dev_key):
+    run_id = asking_run(base_url, dev_key)
+    seen: list[dict] = []
+    with open_stream(base_url, dev_key, run_id) as response:
+        assert response.status_code == 200
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        assert response.headers["Cache-Control"] == "no-cache"
+        for frame in read_frames(response):
+            event = json.loads(frame["data"])
+            assert int(frame["id"]) == event["seq"] and frame["event"] == event["type"]
+            seen.append(event)
+            if event["type"] == "run.waiting_for_input":
+                # The stream is live: the run waits on us, and we answer while still connected.
+                answer(base_url, dev_key, run_id)
+    types = [event["type"] for event in seen]
+    assert "run.waiting_for_input" in types and "run.input_received" in types
+    assert types[-1] == "run.completed"
+    assert [event["seq"] for event in seen] == list(range(1, len(seen) + 1))
+    assert seen == polled(base_url, dev_key, run_id)
+
+
+def test_reconnect_with_last_event_id_loses_and_repeats_nothing(base_url, dev_key):
+    run_id = asking_run(base_url, dev_key)
+    seen: list[dict] = []
+    with open_stream(base_url, dev_key, run_id) as first:
+        for frame in read_frames(first):
+            seen.append(json.loads(frame["data"]))
+            if len(seen) == 3:
+                break  # drop the connection in the middle of the run
+    reconnects = 0
+    while not seen or seen[-1]["type"] not in TERMINAL:
+        reconnects += 1
+        assert reconnects <= 10
+        with open_stream(base_url, dev_key, run_id, last_event_id=seen[-1]["seq"]) as again:
+            assert again.status_code == 200
+            for frame in read_frames(again):
+                event = json.loads(frame["data"])
+                seen.append(event)
+                if event["type"] == "run.waiting_for_input":
+                    answer(base_url, dev_key, run_id)
+                    break  # and reconnect once more, after the answer
+    assert [event["seq"] for event in seen] == list(range(1, len(seen) + 1))
+    assert seen == polled(base_url, dev_key, run_id)
+
+
+def test_a_bad_key_cannot_stream(base_url, dev_key):
+    run_id = asking_run(base_url, dev_key)
+    with open_stream(base_url, "sk_test_not-a-real-key", run_id) as response:
+        assert response.status_code == 401
+        assert response.headers["Content-Type"].startswith("application/problem+json")
+        assert response.json()["code"] == "unauthorized"
+
+
+def test_another_orgs_run_cannot_be_streamed(base_url, dev_key, admin_key):
+    run_id = asking_run(base_url, dev_key)
+    created = requests.post(
+        f"{base_url}/admin/orgs",
+        json={"name": f"sse-{uuid.uuid4().hex[:8]}", "credits": 100},
+        headers=auth(admin_key),
+        timeout=TIMEOUT,
+    )
+    assert created.status_code == 201, created.text
+    other_key = created.json()["api_key"]["key"]
+    with open_stream(base_url, other_key, run_id) as response:
+        assert response.status_code == 404
+        assert response.headers["Content-Type"].startswith("application/problem+json")
+        assert response.json()["code"] == "not_found"

@@ -104,23 +104,27 @@ def sse_frames(
     wait: int,
     done: bool = False,
     sleep: Callable[[float], None] = time.sleep,
+    *,
+    log: EventLog | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[str]:
     """SSE text: a frame per event after `after_seq`, ending right after the terminal event; else, after
     `wait` seconds, a `retry:` line (the client reconnects with Last-Event-ID). `: keep-alive` comments
     while idle. Call through open_stream, which checks the caller may read the run."""
     if done:  # the client already has the terminal event
         return
-    deadline = time.monotonic() + wait
-    last_output = time.monotonic()
+    log = log or event_log()
+    deadline = clock() + wait
+    last_output = clock()
     cursor = after_seq
     while True:
-        items = event_log().after(run_id, cursor, MAX_LIMIT)
+        items = log.after(run_id, cursor, MAX_LIMIT)
         for item in items:
             yield frame(item)
             cursor = item["seq"]
             if item["type"] in TERMINAL_EVENT_TYPES:
                 return
-        now = time.monotonic()
+        now = clock()
         if items:
             last_output = now
             if len(items) == MAX_LIMIT:

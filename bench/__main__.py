@@ -78,10 +78,11 @@ def main() -> None:
             f"{name:40} {status:>6} {sum(per_request.values()):>10}  {by_api:32} "
             f"{statistics.median(timings):>7.1f} {p99:>7.1f}"
         )
-    from bench.execution import run_bench
+    from bench import execution, latency
 
-    run_bench(stack)
+    execution.run_bench(stack)
     stack.stop()
+    latency.run_bench()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 A streamed response (a function's `stream_handler` answered with an iterator body, e.g. Server-Sent
 Events) is written with chunked transfer encoding, each chunk flushed as it is produced, so
 `curl -N -H 'Accept: text/event-stream' .../v1/runs/<id>/events` shows a run unfold live.
+`GET /ws` with `Upgrade: websocket` is the template's WebSocket API (local.websocket).
 """
 
 import sys
@@ -13,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from local.apigw import MAX_REQUEST_BYTES
 from local.stack import LocalStack
+from local.websocket import serve as serve_websocket
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3000
@@ -45,6 +47,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         started = time.monotonic()
         url = urlsplit(self.path)
+        websocket = self.server.stack.websocket
+        if (
+            self.command == "GET"
+            and url.path.rstrip("/") == "/ws"
+            and websocket is not None
+            and "websocket" in self.headers.get("Upgrade", "").lower()
+        ):
+            # The WebSocket API (local.websocket): this thread serves the connection until it closes.
+            serve_websocket(self, websocket, parse_qs(url.query, keep_blank_values=True))
+            sys.stderr.write(f"WS {url.path} closed {(time.monotonic() - started) * 1000:.0f}ms\n")
+            return
         try:
             body = self._read_body()
         except BodyTooLarge:

@@ -42,6 +42,8 @@ from local.template import (
     Unresolvable,
     logical_id_of,
 )
+from local.websocket import WEBSOCKET_TYPES, WebSocketApi, close_all
+from local.websocket import install as install_websocket
 
 log = logging.getLogger("local.stack")
 
@@ -92,6 +94,7 @@ class LocalStack:
         self._mock: Any = None
         self._template: Template | None = None
         self._api: RestApiEmulator | None = None
+        self.websocket: WebSocketApi | None = None  # the template's WebSocket API, served at /ws
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -99,6 +102,7 @@ class LocalStack:
         if self._mock is not None:
             raise RuntimeError("LocalStack already started")
         install()  # before moto starts: boto3 sessions made from now on carry it
+        install_websocket()  # PostToConnection → the live local socket
         self._mock = start_moto()
         try:
             template = self._template = Template(self.template_path)
@@ -126,6 +130,7 @@ class LocalStack:
             )
             self._streams.start()
             self._api = RestApiEmulator.from_template(template, self.functions)
+            self.websocket = WebSocketApi.from_template(template, self.functions)
         except BaseException:
             self.stop()
             raise
@@ -149,6 +154,8 @@ class LocalStack:
             self._mock.stop()
             self._mock = None
         self._api = None
+        self.websocket = None
+        close_all()
 
     def __enter__(self) -> "LocalStack":
         return self.start()
@@ -218,7 +225,9 @@ class LocalStack:
         """Template resources and event sources the local stack does not run, for an honest banner."""
         if self._template is None:
             return []
-        handled = TABLE_TYPES | SECRET_TYPES | _EMULATED_TYPES
+        handled = (
+            TABLE_TYPES | SECRET_TYPES | _EMULATED_TYPES | (WEBSOCKET_TYPES if self.websocket else set())
+        )
         missing = [
             f"{logical_id} ({resource.get('Type')})"
             for logical_id, resource in self._template.resources.items()

@@ -32,6 +32,9 @@ class Settings(BaseModel):
     # The stream router: the EventBridge bus every run event goes to, and its delivery markers.
     event_bus_name: str | None = None
     event_deliveries_table: str | None = None
+    # WebSocket push: the connections table and the Management API endpoint (https://…/<stage>).
+    connections_table: str | None = None
+    websocket_endpoint: str | None = None
 
 
 ENV_NAMES = {
@@ -51,6 +54,8 @@ ENV_NAMES = {
     "secret_prefix": "SECRET_PREFIX",
     "event_bus_name": "EVENT_BUS_NAME",
     "event_deliveries_table": "EVENT_DELIVERIES_TABLE",
+    "connections_table": "CONNECTIONS_TABLE",
+    "websocket_endpoint": "WEBSOCKET_ENDPOINT",
 }
 
 

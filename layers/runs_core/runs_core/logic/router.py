@@ -7,7 +7,9 @@ One Lambda on the event table's stream (INSERT records, NEW_IMAGE). Per batch:
 2. events that already have a delivery marker (an earlier delivery of the same record) are skipped, and
    a record delivered twice in one batch is put once: idempotent on (run_id, seq);
 3. the rest is put in PutEvents calls of at most 10 entries; entries that fail are retried once inline;
-4. markers are written for the accepted entries, and the records whose entries still failed are reported
+4. (before the bus) the events are pushed to the run's WebSocket subscribers (logic.websocket.push);
+   a push failure is logged and never fails the EventBridge half;
+5. markers are written for the accepted entries, and the records whose entries still failed are reported
    as batch item failures (Powertools BatchProcessor + process_partial_response), so Lambda retries
    from the first of them (bounded retries, bisect on error, then the on-failure queue).
 """
@@ -74,11 +76,16 @@ def _is_insert(record: dict[str, Any]) -> bool:
 
 class Router:
     def __init__(
-        self, bus: EventBus, markers: Markers | None = None, clock: Callable[[], float] = time.time
+        self,
+        bus: EventBus,
+        markers: Markers | None = None,
+        clock: Callable[[], float] = time.time,
+        pusher: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> None:
         self.bus = bus
         self.markers = markers
         self.clock = clock
+        self.pusher = pusher
 
     def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """The Lambda response: {"batchItemFailures": [{"itemIdentifier": <sequence number>}, ...]}."""
@@ -112,6 +119,7 @@ class Router:
             sequence_numbers.setdefault(routed.event_id, []).append(str(record["dynamodb"]["SequenceNumber"]))
         if not by_id:
             return set()
+        self._push([record["dynamodb"]["NewImage"] for record in records if _is_insert(record)])
         already = self.markers.delivered(by_id) if self.markers is not None else set()
         pending = [routed for event_id, routed in by_id.items() if event_id not in already]
         if already:
@@ -131,6 +139,20 @@ class Router:
             logger.warning("events not accepted by EventBridge", extra={"event_ids": sorted(failed_ids)})
         return {number for event_id in failed_ids for number in sequence_numbers[event_id]}
 
+    def _push(self, new_images: list[dict[str, Any]]) -> None:
+        if self.pusher is None:
+            return
+        try:
+            items = []
+            for image in new_images:
+                try:
+                    items.append(dynamo.deserialize(image))
+                except (KeyError, TypeError, ValueError):
+                    continue
+            self.pusher(items)
+        except Exception:  # WebSocket push is best effort: the bus half must not fail because of it
+            logger.exception("WebSocket push failed")
+
     def _put(self, routed: list[RoutedEvent]) -> list[RoutedEvent]:
         """PutEvents in chunks of 10; returns the events whose entries failed."""
         failed: list[RoutedEvent] = []
@@ -149,7 +171,14 @@ def default_router() -> Router:
     if not settings.event_bus_name:
         raise RuntimeError("EVENT_BUS_NAME is not set")
     markers = DeliveryMarkers(settings.event_deliveries_table) if settings.event_deliveries_table else None
-    return Router(EventBridgeBus(settings.event_bus_name), markers)
+    pusher = None
+    if settings.connections_table and settings.websocket_endpoint:
+        from runs_core.logic import websocket
+
+        def pusher(items: list[dict[str, Any]]) -> None:
+            websocket.push(websocket.connections(), websocket.default_poster(), items)
+
+    return Router(EventBridgeBus(settings.event_bus_name), markers, pusher=pusher)
 
 
 def handle_stream_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

@@ -1,0 +1,229 @@
+"""WebSocket push of run events (API.md §6): the WebSocketFunction's routes and the router's push half.
+
+Routes (API Gateway WebSocket API, route selection `$request.body.action`):
+* `$connect` — the API key from `?api_key=` or the usual headers (Authorization / x-api-key) is checked
+  here, in the handler, rather than by a REQUEST authorizer: an authorizer needs *every* identity source
+  present, and the contract allows either the query string or a header. A bad or missing key (or the
+  operators' admin key, which has no org) answers 401, so API Gateway refuses the handshake.
+* `$disconnect` — the connection and its subscriptions are deleted.
+* `subscribe` `{run_id, after_seq?}` — the run must be the connection's org's (else an error frame
+  `{"type": "error", "code": "not_found"}`, the same for a missing run); answers
+  `{"type": "subscribed", ...}`, then the backlog after `after_seq`; later events are pushed by the
+  stream router.
+* `unsubscribe` `{run_id}` → `{"type": "unsubscribed", "run_id"}`.
+
+Exactly once and in order per subscription: before posting event `seq`, the sender (backlog or
+router) claims it by moving the subscription's last_sent_seq from seq - 1 to seq (a conditional
+update). A seq is claimed once, and only after its predecessor. The backlog sender reads the log until
+nothing is left after the claimed seq; an event written after that read comes through the stream
+router, which processes a run's records in order. A post to a gone connection (GoneException, 410)
+deletes the connection.
+"""
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from functools import cache
+from typing import Any, Protocol
+
+from runs_core.auth import key_from_headers, principal_for
+from runs_core.context import Caller
+from runs_core.errors import NotFound
+from runs_core.logic.events import envelope, event_log
+from runs_core.logic.runs import load_run
+from runs_core.observability import logger
+from runs_core.settings import get_settings
+from runs_core.storage.connections import CONNECTION_TTL_S, Connections
+
+BACKLOG_PAGE = 1000
+
+
+class Gone(Exception):
+    """The connection no longer exists (API Gateway answered 410 GoneException)."""
+
+
+class Poster(Protocol):
+    def post(self, connection_id: str, data: bytes) -> None: ...
+
+
+class Store(Protocol):
+    def last_sent(self, run_id: str, connection_id: str) -> int | None: ...
+
+    def claim(self, run_id: str, connection_id: str, seq: int) -> bool: ...
+
+    def subscribers(self, run_id: str) -> dict[str, int]: ...
+
+    def delete_connection(self, connection_id: str) -> None: ...
+
+
+class Log(Protocol):
+    def after(self, run_id: str, after_seq: int, limit: int) -> list[dict[str, Any]]: ...
+
+
+class ManagementApiPoster:
+    """post_to_connection of the API Gateway Management API at `endpoint` (https://<api>.execute-api…/<stage>)."""
+
+    def __init__(self, endpoint: str) -> None:
+        import boto3
+
+        self.client = boto3.client("apigatewaymanagementapi", endpoint_url=endpoint)
+
+    def post(self, connection_id: str, data: bytes) -> None:
+        try:
+            self.client.post_to_connection(ConnectionId=connection_id, Data=data)
+        except self.client.exceptions.GoneException as error:
+            raise Gone(connection_id) from error
+        except Exception as error:
+            if getattr(error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode") == 410:
+                raise Gone(connection_id) from error
+            raise
+
+
+def _dumps(value: Mapping[str, Any]) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
+
+
+def send_in_order(
+    store: Store, poster: Poster, connection_id: str, run_id: str, items: Iterable[dict[str, Any]]
+) -> tuple[int, bool]:
+    """Claim and post each event (ascending seq) until a claim fails; (events sent, connection gone)."""
+    sent = 0
+    for item in items:
+        seq = int(item["seq"])
+        if not store.claim(run_id, connection_id, seq):
+            return sent, False
+        try:
+            poster.post(connection_id, _dumps(envelope(item)))
+        except Gone:
+            logger.info("connection gone; deleting it", extra={"connection_id": connection_id})
+            store.delete_connection(connection_id)
+            return sent, True
+        sent += 1
+    return sent, False
+
+
+def send_backlog(store: Store, log: Log, poster: Poster, connection_id: str, run_id: str) -> int:
+    """Send what the log holds after the subscription's last_sent_seq, until nothing is left."""
+    total = 0
+    while True:
+        last = store.last_sent(run_id, connection_id)
+        if last is None:
+            return total  # unsubscribed (or disconnected) meanwhile
+        items = log.after(run_id, last, BACKLOG_PAGE)
+        if not items:
+            return total
+        sent, gone = send_in_order(store, poster, connection_id, run_id, items)
+        total += sent
+        if gone:
+            return total
+        # a failed claim means another sender took that seq: re-read where the subscription is
+
+
+def push(store: Store, poster: Poster, items: Iterable[dict[str, Any]]) -> None:
+    """The router's half: each run's new events to its subscribers (claims make redeliveries harmless)."""
+    by_run: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        by_run.setdefault(str(item["run_id"]), []).append(item)
+    for run_id, run_items in by_run.items():
+        ordered = sorted({int(item["seq"]): item for item in run_items}.items())
+        subscribers = store.subscribers(run_id)
+        for connection_id, last in subscribers.items():
+            pending = [item for seq, item in ordered if seq > last]
+            # A failed claim is a gap (the backlog sender is behind and will send it) or a duplicate.
+            for item in pending:
+                try:
+                    _, gone = send_in_order(store, poster, connection_id, run_id, [item])
+                except Exception:
+                    logger.exception("push failed", extra={"connection_id": connection_id, "run_id": run_id})
+                    break
+                if gone:
+                    break
+
+
+# ---------------------------------------------------------------------- the WebSocketFunction
+
+
+@cache
+def connections() -> Connections:
+    table = get_settings().connections_table
+    if not table:
+        raise RuntimeError("CONNECTIONS_TABLE is not set")
+    return Connections(table)
+
+
+@cache
+def default_poster() -> Poster:
+    endpoint = get_settings().websocket_endpoint
+    if not endpoint:
+        raise RuntimeError("WEBSOCKET_ENDPOINT is not set")
+    return ManagementApiPoster(endpoint)
+
+
+def _error(poster: Poster, connection_id: str, code: str, message: str) -> None:
+    poster.post(connection_id, _dumps({"type": "error", "code": code, "message": message}))
+
+
+def handle(
+    event: dict[str, Any],
+    *,
+    store: Connections | None = None,
+    poster: Poster | None = None,
+    clock: Callable[[], float] = time.time,
+) -> dict[str, Any]:
+    context = event.get("requestContext") or {}
+    route = context.get("routeKey")
+    connection_id = str(context.get("connectionId"))
+    store = store or connections()
+    if route == "$connect":
+        query = event.get("queryStringParameters") or {}
+        secret = query.get("api_key") or key_from_headers(event.get("headers"))
+        principal = principal_for(secret) if secret else None
+        if principal is None or not principal.get("org_id"):
+            return {"statusCode": 401, "body": "Unauthorized"}
+        store.put_connection(connection_id, principal["org_id"], int(clock()))
+        return {"statusCode": 200}
+    if route == "$disconnect":
+        store.delete_connection(connection_id)
+        return {"statusCode": 200}
+    poster = poster or default_poster()
+    try:
+        body = json.loads(event.get("body") or "{}")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        _error(poster, connection_id, "invalid", "Send a JSON object with an action.")
+        return {"statusCode": 200}
+    connection = store.get_connection(connection_id)
+    if connection is None:
+        _error(poster, connection_id, "unauthorized", "Unknown connection; reconnect with an API key.")
+        return {"statusCode": 200}
+    run_id = body.get("run_id")
+    if not isinstance(run_id, str) or not run_id:
+        _error(poster, connection_id, "invalid", "run_id is required.")
+        return {"statusCode": 200}
+    if route == "unsubscribe":
+        store.unsubscribe(connection_id, run_id)
+        poster.post(connection_id, _dumps({"type": "unsubscribed", "run_id": run_id}))
+        return {"statusCode": 200}
+    if route != "subscribe":
+        _error(poster, connection_id, "invalid", "action must be subscribe or unsubscribe.")
+        return {"statusCode": 200}
+    after_seq = body.get("after_seq", 0)
+    if isinstance(after_seq, bool) or not isinstance(after_seq, int) or after_seq < 0:
+        _error(poster, connection_id, "invalid", "after_seq must be an integer ≥ 0.")
+        return {"statusCode": 200}
+    try:
+        load_run(Caller(org_id=str(connection["org_id"]), api_key_id=None), run_id, consistent=True)
+    except NotFound:
+        _error(poster, connection_id, "not_found", f"No run {run_id!r}.")
+        return {"statusCode": 200}
+    store.subscribe(
+        connection_id, str(connection["org_id"]), run_id, after_seq, int(clock()) + CONNECTION_TTL_S
+    )
+    try:
+        poster.post(connection_id, _dumps({"type": "subscribed", "run_id": run_id, "after_seq": after_seq}))
+    except Gone:
+        store.delete_connection(connection_id)
+        return {"statusCode": 200}
+    send_backlog(store, event_log(), poster, connection_id, run_id)
+    return {"statusCode": 200}

@@ -1,0 +1,129 @@
+"""WebSocket connections and their subscriptions (ConnectionsTable: pk S HASH, sk S RANGE, TTL expires_at).
+
+* a connection: pk "conn#<connection_id>", sk "conn" — org_id, runs (string set of subscribed run ids);
+* a subscription: pk "run#<run_id>", sk "<connection_id>" — org_id, last_sent_seq.
+
+Subscriptions are keyed by run, so the stream router finds a run's subscribers with one strongly
+consistent Query (no index that could lag behind a subscribe). `last_sent_seq` is the claim: whoever
+sends event `seq` to a subscription (the subscribe handler's backlog or the router) first moves it from
+seq - 1 to seq with a conditional update, so each event is sent at most once and in order.
+"""
+
+from typing import Any
+
+from runs_core.storage import dynamo
+
+CONNECTION_TTL_S = 2 * 3600
+
+
+def _conn_key(connection_id: str) -> dict[str, Any]:
+    return dynamo.serialize({"pk": f"conn#{connection_id}", "sk": "conn"})
+
+
+def _sub_key(run_id: str, connection_id: str) -> dict[str, Any]:
+    return dynamo.serialize({"pk": f"run#{run_id}", "sk": connection_id})
+
+
+class Connections:
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def put_connection(self, connection_id: str, org_id: str, now_epoch: int) -> None:
+        item = {
+            "pk": f"conn#{connection_id}",
+            "sk": "conn",
+            "connection_id": connection_id,
+            "org_id": org_id,
+            "connected_at": now_epoch,
+            "expires_at": now_epoch + CONNECTION_TTL_S,
+        }
+        dynamo.client().put_item(TableName=self.table, Item=dynamo.serialize(item))
+
+    def get_connection(self, connection_id: str) -> dict[str, Any] | None:
+        response = dynamo.client().get_item(
+            TableName=self.table, Key=_conn_key(connection_id), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return dynamo.deserialize(item) if item else None
+
+    def delete_connection(self, connection_id: str) -> None:
+        """The connection and every subscription of it."""
+        response = dynamo.client().delete_item(
+            TableName=self.table, Key=_conn_key(connection_id), ReturnValues="ALL_OLD"
+        )
+        old = dynamo.deserialize(response["Attributes"]) if response.get("Attributes") else {}
+        for run_id in old.get("runs") or ():
+            dynamo.client().delete_item(TableName=self.table, Key=_sub_key(str(run_id), connection_id))
+
+    def subscribe(
+        self, connection_id: str, org_id: str, run_id: str, after_seq: int, expires_at: int
+    ) -> None:
+        """(Re)subscribe: the subscription starts after `after_seq` (a resubscribe resets it)."""
+        dynamo.client().update_item(
+            TableName=self.table,
+            Key=_conn_key(connection_id),
+            UpdateExpression="ADD runs :r",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":r": {"SS": [run_id]}},
+        )
+        item = {
+            "pk": f"run#{run_id}",
+            "sk": connection_id,
+            "connection_id": connection_id,
+            "run_id": run_id,
+            "org_id": org_id,
+            "last_sent_seq": after_seq,
+            "expires_at": expires_at,
+        }
+        dynamo.client().put_item(TableName=self.table, Item=dynamo.serialize(item))
+
+    def unsubscribe(self, connection_id: str, run_id: str) -> None:
+        dynamo.client().delete_item(TableName=self.table, Key=_sub_key(run_id, connection_id))
+        dynamo.client().update_item(
+            TableName=self.table,
+            Key=_conn_key(connection_id),
+            UpdateExpression="DELETE runs :r",
+            ExpressionAttributeValues={":r": {"SS": [run_id]}},
+        )
+
+    def last_sent(self, run_id: str, connection_id: str) -> int | None:
+        """The subscription's last claimed seq; None when there is no subscription."""
+        response = dynamo.client().get_item(
+            TableName=self.table, Key=_sub_key(run_id, connection_id), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return int(dynamo.deserialize(item)["last_sent_seq"]) if item else None
+
+    def subscribers(self, run_id: str) -> dict[str, int]:
+        """connection_id → last_sent_seq for every subscription to the run (strongly consistent)."""
+        found: dict[str, int] = {}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": dynamo.values(pk=f"run#{run_id}"),
+            "ConsistentRead": True,
+        }
+        while True:
+            response = dynamo.client().query(**kwargs)
+            for raw in response.get("Items", []):
+                item = dynamo.deserialize(raw)
+                found[str(item["sk"])] = int(item["last_sent_seq"])
+            if not response.get("LastEvaluatedKey"):
+                return found
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def claim(self, run_id: str, connection_id: str, seq: int) -> bool:
+        """Move the subscription's last_sent_seq from seq - 1 to seq; False if it is elsewhere or gone."""
+        try:
+            dynamo.client().update_item(
+                TableName=self.table,
+                Key=_sub_key(run_id, connection_id),
+                UpdateExpression="SET last_sent_seq = :seq",
+                ConditionExpression="attribute_exists(pk) AND last_sent_seq = :prev",
+                ExpressionAttributeValues=dynamo.values(seq=seq, prev=seq - 1),
+            )
+        except Exception as error:
+            if dynamo.is_conditional_failure(error):
+                return False
+            raise
+        return True

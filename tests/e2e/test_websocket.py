@@ -1,0 +1,218 @@
+"""Run events over the WebSocket API against the local stack (ws://127.0.0.1:<port>/ws; API.md §6).
+
+The client is a small RFC 6455 client on the stdlib (socket, base64, os). Every read has a timeout.
+"""
+
+import base64
+import json
+import os
+import socket
+import struct
+import uuid
+from typing import Any
+
+import pytest
+import requests
+
+TIMEOUT = 10
+TERMINAL = {"run.completed", "run.failed", "run.cancelled"}
+ASK_SCRIPT = [
+    {"text": "Let me ask.", "tool_calls": [{"name": "ask_user", "arguments": {"prompt": "Which account?"}}]},
+    {"text": "Paid from savings."},
+]
+
+
+class Refused(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"handshake refused with {status}")
+        self.status = status
+
+
+class Client:
+    def __init__(self, port: int, query: str = "", headers: dict[str, str] | None = None) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        key = base64.b64encode(os.urandom(16)).decode()
+        lines = [
+            f"GET /ws{query} HTTP/1.1",
+            f"Host: 127.0.0.1:{port}",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {key}",
+            "Sec-WebSocket-Version: 13",
+            *(f"{name}: {value}" for name, value in (headers or {}).items()),
+        ]
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += self._recv()
+        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        if status != 101:
+            self.sock.close()
+            raise Refused(status)
+
+    def _recv(self) -> bytes:
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError("connection closed")
+        return data
+
+    def _exactly(self, count: int) -> bytes:
+        while len(self.buffer) < count:
+            self.buffer += self._recv()
+        data, self.buffer = self.buffer[:count], self.buffer[count:]
+        return data
+
+    def send(self, message: dict[str, Any]) -> None:
+        payload = json.dumps(message).encode()
+        mask = os.urandom(4)
+        length = len(payload)
+        header = bytes([0x81]) + (
+            bytes([0x80 | length]) if length < 126 else bytes([0x80 | 126]) + struct.pack("!H", length)
+        )
+        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+    def receive(self) -> dict[str, Any]:
+        while True:
+            first, second = self._exactly(2)
+            length = second & 0x7F
+            if length == 126:
+                length = struct.unpack("!H", self._exactly(2))[0]
+            elif length == 127:
+                length = struct.unpack("!Q", self._exactly(8))[0]
+            payload = self._exactly(length)
+            opcode = first & 0x0F
+            if opcode == 0x8:
+                raise EOFError("closed by the server")
+            if opcode == 0x1:
+                return dict(json.loads(payload))
+
+    def close(self) -> None:
+        try:
+            mask = os.urandom(4)
+            self.sock.sendall(bytes([0x88, 0x80]) + mask)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def asking_run(base_url: str, key: str) -> str:
+    definition = {
+        "instructions": "Ask, then answer.",
+        "model": {"provider": "scripted", "script": ASK_SCRIPT},
+        "actions": [{"name": "ask_user", "kind": "builtin"}],
+    }
+    name = f"ws-{uuid.uuid4().hex[:10]}"
+    created = requests.post(
+        f"{base_url}/agents",
+        json={"name": name, "definition": definition},
+        headers=auth(key),
+        timeout=TIMEOUT,
+    )
+    assert created.status_code == 201, created.text
+    run = requests.post(f"{base_url}/runs", json={"agent": name}, headers=auth(key), timeout=TIMEOUT)
+    assert run.status_code == 201, run.text
+    return str(run.json()["id"])
+
+
+def answer(base_url: str, key: str, run_id: str) -> None:
+    response = requests.post(
+        f"{base_url}/runs/{run_id}/input", json={"content": "savings"}, headers=auth(key), timeout=TIMEOUT
+    )
+    assert response.status_code == 200, response.text
+
+
+def polled(base_url: str, key: str, run_id: str) -> list[dict[str, Any]]:
+    response = requests.get(
+        f"{base_url}/runs/{run_id}/events", params={"limit": 1000}, headers=auth(key), timeout=TIMEOUT
+    )
+    assert response.status_code == 200, response.text
+    return list(response.json()["items"])
+
+
+def events_until(client: Client, stop: set[str]) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    while True:
+        message = client.receive()
+        assert message.get("type") != "error", message
+        if "seq" not in message:
+            continue  # control frames (subscribed)
+        events.append(message)
+        if message["type"] in stop:
+            return events
+
+
+def subscribe(client: Client, run_id: str, after_seq: int | None = None) -> None:
+    message: dict[str, Any] = {"action": "subscribe", "run_id": run_id}
+    if after_seq is not None:
+        message["after_seq"] = after_seq
+    client.send(message)
+    ack = client.receive()
+    assert ack == {"type": "subscribed", "run_id": run_id, "after_seq": after_seq or 0}, ack
+
+
+def test_live_run_pushed_from_seq_1_to_completed_exactly_once(local_stack, base_url, dev_key):
+    run_id = asking_run(base_url, dev_key)
+    client = Client(local_stack.port, f"?api_key={dev_key}")
+    try:
+        subscribe(client, run_id)
+        events = events_until(client, {"run.waiting_for_input"})
+        answer(base_url, dev_key, run_id)
+        events += events_until(client, TERMINAL)
+    finally:
+        client.close()
+    assert [event["seq"] for event in events] == list(range(1, len(events) + 1))
+    assert events[-1]["type"] == "run.completed"
+    assert events == polled(base_url, dev_key, run_id)
+
+
+def test_reconnect_with_after_seq_resumes_without_loss_or_duplicates(local_stack, base_url, dev_key):
+    run_id = asking_run(base_url, dev_key)
+    first = Client(local_stack.port, headers=auth(dev_key))  # the key in a header this time
+    try:
+        subscribe(first, run_id)
+        seen = events_until(first, {"run.waiting_for_input"})
+    finally:
+        first.close()
+    answer(base_url, dev_key, run_id)  # events happen while nobody is connected
+    second = Client(local_stack.port, f"?api_key={dev_key}")
+    try:
+        subscribe(second, run_id, after_seq=seen[-1]["seq"])
+        seen += events_until(second, TERMINAL)
+    finally:
+        second.close()
+    assert [event["seq"] for event in seen] == list(range(1, len(seen) + 1))
+    assert seen == polled(base_url, dev_key, run_id)
+
+
+@pytest.mark.parametrize("query", ["", "?api_key=sk_test_not-a-real-key"])
+def test_a_bad_key_cannot_connect(local_stack, query):
+    with pytest.raises(Refused) as refused:
+        Client(local_stack.port, query)
+    assert refused.value.status == 401
+
+
+def test_another_orgs_run_cannot_be_subscribed_to(local_stack, base_url, dev_key, admin_key):
+    run_id = asking_run(base_url, dev_key)
+    created = requests.post(
+        f"{base_url}/admin/orgs",
+        json={"name": f"ws-{uuid.uuid4().hex[:8]}", "credits": 100},
+        headers=auth(admin_key),
+        timeout=TIMEOUT,
+    )
+    assert created.status_code == 201, created.text
+    other = Client(local_stack.port, f"?api_key={created.json()['api_key']['key']}")
+    try:
+        other.send({"action": "subscribe", "run_id": run_id})
+        error = other.receive()
+        assert error["type"] == "error" and error["code"] == "not_found", error
+        other.send({"action": "subscribe", "run_id": "run_doesnotexist"})
+        assert other.receive()["code"] == "not_found"
+    finally:
+        other.close()
+    with pytest.raises(Refused):
+        Client(local_stack.port, f"?api_key={admin_key}")  # the operators' key has no org

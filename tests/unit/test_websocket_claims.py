@@ -1,0 +1,123 @@
+"""The WebSocket claim logic (runs_core.logic.websocket): the backlog sender and the stream router race
+for the same subscription, and each event still reaches it once, in order. Fake store, log and poster."""
+
+import json
+import random
+import threading
+import time
+from typing import Any
+
+from runs_core.logic import websocket
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.subs: dict[tuple[str, str], int] = {}
+        self.deleted: list[str] = []
+
+    def last_sent(self, run_id: str, connection_id: str) -> int | None:
+        with self.lock:
+            return self.subs.get((run_id, connection_id))
+
+    def claim(self, run_id: str, connection_id: str, seq: int) -> bool:
+        time.sleep(random.random() / 5000)  # widen the race window
+        with self.lock:
+            if self.subs.get((run_id, connection_id)) != seq - 1:
+                return False
+            self.subs[(run_id, connection_id)] = seq
+            return True
+
+    def subscribers(self, run_id: str) -> dict[str, int]:
+        with self.lock:
+            return {cid: last for (rid, cid), last in self.subs.items() if rid == run_id}
+
+    def delete_connection(self, connection_id: str) -> None:
+        with self.lock:
+            self.deleted.append(connection_id)
+            self.subs = {key: last for key, last in self.subs.items() if key[1] != connection_id}
+
+
+class FakeLog:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.items: list[dict[str, Any]] = []
+
+    def append(self, run_id: str) -> dict[str, Any]:
+        with self.lock:
+            item = {
+                "seq": len(self.items) + 1,
+                "type": "message.delta",
+                "run_id": run_id,
+                "data": {"step_id": "s", "delta": "x"},
+                "created_at": "2026-01-01T00:00:00Z",
+            }
+            self.items.append(item)
+            return item
+
+    def after(self, run_id: str, after_seq: int, limit: int) -> list[dict[str, Any]]:
+        with self.lock:
+            return [item for item in self.items if item["seq"] > after_seq][:limit]
+
+
+class FakePoster:
+    def __init__(self, gone: set[str] | None = None) -> None:
+        self.lock = threading.Lock()
+        self.sent: dict[str, list[int]] = {}
+        self.gone = gone or set()
+
+    def post(self, connection_id: str, data: bytes) -> None:
+        if connection_id in self.gone:
+            raise websocket.Gone(connection_id)
+        with self.lock:
+            self.sent.setdefault(connection_id, []).append(json.loads(data)["seq"])
+
+
+def test_backlog_and_router_racing_send_each_event_once_in_order():
+    for round_ in range(20):
+        store, log, poster = FakeStore(), FakeLog(), FakePoster()
+        run_id = f"run_{round_}"
+        for _ in range(30):  # written before the subscription: backlog
+            log.append(run_id)
+        store.subs[(run_id, "c1")] = 5  # subscribed with after_seq=5
+        routed: list[dict[str, Any]] = []
+
+        def writer_and_router() -> None:
+            for _ in range(60):  # written while the backlog is being sent: the router pushes each
+                item = log.append(run_id)  # noqa: B023
+                routed.append(item)  # noqa: B023
+                websocket.push(store, poster, [item])  # noqa: B023
+
+        router = threading.Thread(target=writer_and_router)
+        router.start()
+        websocket.send_backlog(store, log, poster, "c1", run_id)
+        router.join()
+        websocket.push(store, poster, routed)  # a redelivered stream batch sends nothing again
+        assert poster.sent["c1"] == list(range(6, 91)), round_
+
+
+def test_router_redelivery_and_unordered_batches_do_not_duplicate():
+    store, log, poster = FakeStore(), FakeLog(), FakePoster()
+    items = [log.append("run_a") for _ in range(5)]
+    store.subs[("run_a", "c1")] = 0
+    store.subs[("run_a", "c2")] = 3
+    websocket.push(store, poster, list(reversed(items)) + items)
+    websocket.push(store, poster, items)
+    assert poster.sent == {"c1": [1, 2, 3, 4, 5], "c2": [4, 5]}
+
+
+def test_a_gone_connection_is_deleted_and_others_still_get_the_events():
+    store, log, poster = FakeStore(), FakeLog(), FakePoster(gone={"dead"})
+    items = [log.append("run_a") for _ in range(3)]
+    store.subs[("run_a", "dead")] = 0
+    store.subs[("run_a", "live")] = 0
+    websocket.push(store, poster, items)
+    assert store.deleted == ["dead"]
+    assert poster.sent == {"live": [1, 2, 3]}
+
+
+def test_backlog_stops_when_unsubscribed():
+    store, log, poster = FakeStore(), FakeLog(), FakePoster()
+    log.append("run_a")
+    assert websocket.send_backlog(store, log, poster, "c1", "run_a") == 0
+    assert poster.sent == {}

@@ -14,6 +14,7 @@ class FakeStore:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.subs: dict[tuple[str, str], int] = {}
+        self.sending: dict[tuple[str, str], int] = {}
         self.deleted: list[str] = []
 
     def last_sent(self, run_id: str, connection_id: str) -> int | None:
@@ -23,10 +24,20 @@ class FakeStore:
     def claim(self, run_id: str, connection_id: str, seq: int) -> bool:
         time.sleep(random.random() / 5000)  # widen the race window
         with self.lock:
-            if self.subs.get((run_id, connection_id)) != seq - 1:
+            key = (run_id, connection_id)
+            if self.subs.get(key) != seq - 1 or key in self.sending:
                 return False
-            self.subs[(run_id, connection_id)] = seq
+            self.sending[key] = seq
             return True
+
+    def release(self, run_id: str, connection_id: str, seq: int) -> None:
+        time.sleep(random.random() / 5000)  # a slow post: another sender must not overtake it
+        with self.lock:
+            key = (run_id, connection_id)
+            if self.sending.get(key) == seq:
+                del self.sending[key]
+                if key in self.subs:
+                    self.subs[key] = seq
 
     def subscribers(self, run_id: str) -> dict[str, int]:
         with self.lock:
@@ -69,6 +80,7 @@ class FakePoster:
     def post(self, connection_id: str, data: bytes) -> None:
         if connection_id in self.gone:
             raise websocket.Gone(connection_id)
+        time.sleep(random.random() / 5000)  # a post takes time: a later seq must not overtake it
         with self.lock:
             self.sent.setdefault(connection_id, []).append(json.loads(data)["seq"])
 

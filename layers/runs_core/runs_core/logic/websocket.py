@@ -35,6 +35,7 @@ from runs_core.observability import logger
 from runs_core.settings import get_settings
 from runs_core.storage.connections import CONNECTION_TTL_S, Connections
 
+CLAIM_RETRY_SECONDS = 0.02
 BACKLOG_PAGE = 1000
 
 
@@ -50,6 +51,8 @@ class Store(Protocol):
     def last_sent(self, run_id: str, connection_id: str) -> int | None: ...
 
     def claim(self, run_id: str, connection_id: str, seq: int) -> bool: ...
+
+    def release(self, run_id: str, connection_id: str, seq: int) -> None: ...
 
     def subscribers(self, run_id: str) -> dict[str, int]: ...
 
@@ -98,6 +101,8 @@ def send_in_order(
             logger.info("connection gone; deleting it", extra={"connection_id": connection_id})
             store.delete_connection(connection_id)
             return sent, True
+        finally:
+            store.release(run_id, connection_id, seq)  # after the post: nobody posts seq + 1 before it
         sent += 1
     return sent, False
 
@@ -116,6 +121,8 @@ def send_backlog(store: Store, log: Log, poster: Poster, connection_id: str, run
         total += sent
         if gone:
             return total
+        if sent == 0:
+            time.sleep(CLAIM_RETRY_SECONDS)  # another sender holds the next seq: let it finish
         # a failed claim means another sender took that seq: re-read where the subscription is
 
 

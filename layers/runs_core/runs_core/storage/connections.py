@@ -9,9 +9,12 @@ sends event `seq` to a subscription (the subscribe handler's backlog or the rout
 seq - 1 to seq with a conditional update, so each event is sent at most once and in order.
 """
 
+import time
 from typing import Any
 
 from runs_core.storage import dynamo
+
+LEASE_SECONDS = 30  # a sender that dies mid-post blocks its subscription at most this long
 
 CONNECTION_TTL_S = 2 * 3600
 
@@ -113,17 +116,38 @@ class Connections:
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def claim(self, run_id: str, connection_id: str, seq: int) -> bool:
-        """Move the subscription's last_sent_seq from seq - 1 to seq; False if it is elsewhere or gone."""
+        """Take the right to post `seq`: only when seq - 1 was the last one sent and no other sender holds
+        a live lease. The lease keeps a later seq from being posted before this one (order per run)."""
+        now = time.time()
         try:
             dynamo.client().update_item(
                 TableName=self.table,
                 Key=_sub_key(run_id, connection_id),
-                UpdateExpression="SET last_sent_seq = :seq",
-                ConditionExpression="attribute_exists(pk) AND last_sent_seq = :prev",
-                ExpressionAttributeValues=dynamo.values(seq=seq, prev=seq - 1),
+                UpdateExpression="SET sending_seq = :seq, sending_until = :until",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND last_sent_seq = :prev"
+                    " AND (attribute_not_exists(sending_until) OR sending_until < :now)"
+                ),
+                ExpressionAttributeValues=dynamo.values(
+                    seq=seq, prev=seq - 1, until=now + LEASE_SECONDS, now=now
+                ),
             )
         except Exception as error:
             if dynamo.is_conditional_failure(error):
                 return False
             raise
         return True
+
+    def release(self, run_id: str, connection_id: str, seq: int) -> None:
+        """`seq` was posted: record it as the last sent and free the lease (no-op if the lease was lost)."""
+        try:
+            dynamo.client().update_item(
+                TableName=self.table,
+                Key=_sub_key(run_id, connection_id),
+                UpdateExpression="SET last_sent_seq = :seq REMOVE sending_seq, sending_until",
+                ConditionExpression="sending_seq = :seq",
+                ExpressionAttributeValues=dynamo.values(seq=seq),
+            )
+        except Exception as error:
+            if not dynamo.is_conditional_failure(error):
+                raise

@@ -1,8 +1,9 @@
-"""Event write → SSE client latency on the local stack (real HTTP, the live local SSE stream).
+"""Event write → client latency on the local stack, over SSE and over the WebSocket API.
 
-One scripted run with enough tool calls to write ≥ 1,000 events; the client reads the SSE stream and
-compares each frame's arrival with the event's `created_at` (same machine, same clock). The local SSE
-stream polls the log every 0.5 s, which bounds what this measures.
+One scripted run with enough tool calls to write ≥ 1,000 events; an SSE client and a WebSocket client
+watch it from before it starts and compare each event's arrival with its `created_at` (same machine,
+same clock). The local SSE stream polls the log every 0.5 s; WebSocket pushes come from the stream router
+(the local stream mapping polls the DynamoDB stream). Both share 2 cores with the run itself.
 """
 
 import json
@@ -12,15 +13,19 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
 
 import requests
 
+from local.ws_client import Client
+
 REPO = Path(__file__).resolve().parents[1]
 TURNS = 150  # 7 events per tool-call turn (decision + action) → ~1,050 events
 DEADLINE_S = 180
+TERMINAL = {"run.completed", "run.failed", "run.cancelled"}
 
 
 def _free_port() -> int:
@@ -57,6 +62,49 @@ def _epoch(timestamp: str) -> float:
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
 
 
+def _latency_ms(envelope: dict) -> float:
+    return (time.time() - _epoch(envelope["created_at"])) * 1000
+
+
+def _watch_sse(base: str, headers: dict[str, str], run_id: str) -> list[float]:
+    latencies: list[float] = []
+    after, started = 0, time.monotonic()
+    while time.monotonic() - started < DEADLINE_S:
+        stream = requests.get(
+            f"{base}/runs/{run_id}/events",
+            headers={**headers, "Accept": "text/event-stream", "Last-Event-ID": str(after)},
+            stream=True,
+            timeout=60,
+        )
+        for line in stream.iter_lines(decode_unicode=True):
+            if line and line.startswith("data: "):
+                envelope = json.loads(line[6:])
+                latencies.append(_latency_ms(envelope))
+                after = envelope["seq"]
+                if envelope["type"] in TERMINAL:
+                    return latencies
+    return latencies
+
+
+def _watch_websocket(base: str, key: str, run_id: str) -> list[float]:
+    port = int(base.split(":")[2].split("/")[0])
+    client = Client(port, query=f"?api_key={key}")
+    client.sock.settimeout(60)
+    latencies: list[float] = []
+    try:
+        client.send({"action": "subscribe", "run_id": run_id, "after_seq": 0})
+        started = time.monotonic()
+        while time.monotonic() - started < DEADLINE_S:
+            message = client.receive()
+            if "seq" in message:
+                latencies.append(_latency_ms(message))
+                if message["type"] in TERMINAL:
+                    break
+    finally:
+        client.close()
+    return latencies
+
+
 def run_bench() -> None:
     process, base, key = _start_server()
     try:
@@ -72,31 +120,31 @@ def run_bench() -> None:
         requests.post(
             f"{base}/agents", json={"name": "latency", "definition": definition}, headers=headers, timeout=10
         )
-        run = requests.post(f"{base}/runs", json={"agent": "latency"}, headers=headers, timeout=10).json()
-        latencies: list[float] = []
-        after, started = 0, time.monotonic()
-        while time.monotonic() - started < DEADLINE_S:
-            stream = requests.get(
-                f"{base}/runs/{run['id']}/events",
-                headers={**headers, "Accept": "text/event-stream", "Last-Event-ID": str(after)},
-                stream=True,
-                timeout=60,
-            )
-            done = False
-            for line in stream.iter_lines(decode_unicode=True):
-                if line and line.startswith("data: "):
-                    envelope = json.loads(line[6:])
-                    latencies.append((time.time() - _epoch(envelope["created_at"])) * 1000)
-                    after = envelope["seq"]
-                    done = envelope["type"] in ("run.completed", "run.failed", "run.cancelled")
-            if done:
-                break
-        latencies.sort()
-        p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-        print(f"\nlatency bench: event write → SSE client, {len(latencies)} events of one live run (local)")
+        # Created first, started once both clients listen: every event is written while they watch.
+        run = requests.post(
+            f"{base}/runs", json={"agent": "latency", "start": False}, headers=headers, timeout=10
+        ).json()
+        results: dict[str, list[float]] = {}
+        watchers = [
+            threading.Thread(target=lambda: results.update(SSE=_watch_sse(base, headers, run["id"]))),
+            threading.Thread(target=lambda: results.update(WebSocket=_watch_websocket(base, key, run["id"]))),
+        ]
+        for watcher in watchers:
+            watcher.start()
+        time.sleep(1)  # let both subscribe (setup, not a measurement)
+        requests.post(f"{base}/runs/{run['id']}/invoke", headers=headers, timeout=10)
+        for watcher in watchers:
+            watcher.join(DEADLINE_S)
         print(
-            f"  p50 {statistics.median(latencies):7.1f} ms   p99 {p99:7.1f} ms   max {latencies[-1]:7.1f} ms"
+            "\nlatency bench: event write → client, one live run on the local stack (real HTTP / WebSocket)"
         )
+        for channel, latencies in results.items():
+            latencies.sort()
+            p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+            print(
+                f"  {channel:10} {len(latencies):5} events   p50 {statistics.median(latencies):7.1f} ms"
+                f"   p99 {p99:7.1f} ms   max {latencies[-1]:7.1f} ms"
+            )
     finally:
         process.terminate()
         try:

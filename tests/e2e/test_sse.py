@@ -9,37 +9,9 @@ from collections.abc import Iterator
 
 import requests
 
-TIMEOUT = 10
+from tests.e2e.live import TERMINAL, TIMEOUT, answer, asking_run, auth, polled
+
 STREAM_TIMEOUT = (5, 40)  # connect, and longest silence between chunks (heartbeats come every ~10 s)
-TERMINAL = {"run.completed", "run.failed", "run.cancelled"}
-ASK_SCRIPT = [
-    {"text": "Let me ask.", "tool_calls": [{"name": "ask_user", "arguments": {"prompt": "Which account?"}}]},
-    {"text": "Paid from savings."},
-]
-
-
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def asking_run(base_url: str, key: str) -> str:
-    """A run of an agent that waits for input, so frames can be watched before the input arrives."""
-    definition = {
-        "instructions": "Ask, then answer.",
-        "model": {"provider": "scripted", "script": ASK_SCRIPT},
-        "actions": [{"name": "ask_user", "kind": "builtin"}],
-    }
-    name = f"sse-{uuid.uuid4().hex[:10]}"
-    created = requests.post(
-        f"{base_url}/agents",
-        json={"name": name, "definition": definition},
-        headers=auth(key),
-        timeout=TIMEOUT,
-    )
-    assert created.status_code == 201, created.text
-    run = requests.post(f"{base_url}/runs", json={"agent": name}, headers=auth(key), timeout=TIMEOUT)
-    assert run.status_code == 201, run.text
-    return str(run.json()["id"])
 
 
 def open_stream(base_url: str, key: str, run_id: str, last_event_id: int | None = None) -> requests.Response:
@@ -64,21 +36,6 @@ def read_frames(response: requests.Response) -> Iterator[dict[str, str]]:
             fields[name] = value
     if fields:
         yield fields
-
-
-def answer(base_url: str, key: str, run_id: str) -> None:
-    response = requests.post(
-        f"{base_url}/runs/{run_id}/input", json={"content": "savings"}, headers=auth(key), timeout=TIMEOUT
-    )
-    assert response.status_code == 200, response.text
-
-
-def polled(base_url: str, key: str, run_id: str) -> list[dict]:
-    response = requests.get(
-        f"{base_url}/runs/{run_id}/events", params={"limit": 1000}, headers=auth(key), timeout=TIMEOUT
-    )
-    assert response.status_code == 200, response.text
-    return list(response.json()["items"])
 
 
 def test_a_live_run_unfolds_over_sse(base_url, dev_key):

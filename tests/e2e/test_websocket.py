@@ -10,51 +10,7 @@ import pytest
 import requests
 
 from local.ws_client import Client, Refused
-
-TIMEOUT = 10
-TERMINAL = {"run.completed", "run.failed", "run.cancelled"}
-ASK_SCRIPT = [
-    {"text": "Let me ask.", "tool_calls": [{"name": "ask_user", "arguments": {"prompt": "Which account?"}}]},
-    {"text": "Paid from savings."},
-]
-
-
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def asking_run(base_url: str, key: str) -> str:
-    definition = {
-        "instructions": "Ask, then answer.",
-        "model": {"provider": "scripted", "script": ASK_SCRIPT},
-        "actions": [{"name": "ask_user", "kind": "builtin"}],
-    }
-    name = f"ws-{uuid.uuid4().hex[:10]}"
-    created = requests.post(
-        f"{base_url}/agents",
-        json={"name": name, "definition": definition},
-        headers=auth(key),
-        timeout=TIMEOUT,
-    )
-    assert created.status_code == 201, created.text
-    run = requests.post(f"{base_url}/runs", json={"agent": name}, headers=auth(key), timeout=TIMEOUT)
-    assert run.status_code == 201, run.text
-    return str(run.json()["id"])
-
-
-def answer(base_url: str, key: str, run_id: str) -> None:
-    response = requests.post(
-        f"{base_url}/runs/{run_id}/input", json={"content": "savings"}, headers=auth(key), timeout=TIMEOUT
-    )
-    assert response.status_code == 200, response.text
-
-
-def polled(base_url: str, key: str, run_id: str) -> list[dict[str, Any]]:
-    response = requests.get(
-        f"{base_url}/runs/{run_id}/events", params={"limit": 1000}, headers=auth(key), timeout=TIMEOUT
-    )
-    assert response.status_code == 200, response.text
-    return list(response.json()["items"])
+from tests.e2e.live import TERMINAL, TIMEOUT, answer, asking_run, auth, polled
 
 
 def events_until(client: Client, stop: set[str]) -> list[dict[str, Any]]:

@@ -15,6 +15,9 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
+from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
+
 from local.template import REGION
 
 if TYPE_CHECKING:
@@ -68,3 +71,15 @@ def _make_moto_requests_atomic() -> None:
 
         BotocoreStubber.process_request = atomic_process_request  # type: ignore[method-assign]
         _patched = True
+
+
+def short_circuit_response(params: dict[str, Any], status: int, headers: dict[str, str]) -> AWSResponse:
+    """The HTTP half of a botocore `before-call` answer (the call never leaves the process)."""
+    http_headers = HTTPHeaders()
+    for name, value in headers.items():
+        http_headers[name] = value
+    return AWSResponse(str(params.get("url", "")), status, http_headers, None)
+
+
+def response_metadata(request_id: str, status: int, headers: dict[str, str]) -> dict[str, Any]:
+    return {"RequestId": request_id, "HTTPStatusCode": status, "HTTPHeaders": headers, "RetryAttempts": 0}

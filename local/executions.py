@@ -65,9 +65,9 @@ from urllib.parse import unquote
 
 import boto3
 from botocore.awsrequest import AWSResponse
-from botocore.compat import HTTPHeaders
 from botocore.response import StreamingBody
 
+from local.aws import response_metadata, short_circuit_response
 from local.lambdas import LocalFunction
 from local.template import MOTO_ACCOUNT_ID, STATE_MACHINE_TYPES, Template, state_machine_arn
 
@@ -421,7 +421,7 @@ def _invoke_response(
     parsed: dict[str, Any] = {
         "StatusCode": status,
         "Payload": StreamingBody(BytesIO(payload), len(payload)),
-        "ResponseMetadata": _metadata(request_id, status, http_headers),
+        "ResponseMetadata": response_metadata(request_id, status, http_headers),
     }
     if status == 200:
         parsed["ExecutedVersion"] = "$LATEST"
@@ -429,7 +429,7 @@ def _invoke_response(
     if function_error:
         parsed["FunctionError"] = function_error
         http_headers["x-amz-function-error"] = function_error
-    return _http_response(params, status, http_headers), parsed
+    return short_circuit_response(params, status, http_headers), parsed
 
 
 def _client_error(
@@ -440,17 +440,6 @@ def _client_error(
     parsed = {
         "Error": {"Code": code, "Message": message},
         "Message": message,
-        "ResponseMetadata": _metadata(request_id, status, http_headers),
+        "ResponseMetadata": response_metadata(request_id, status, http_headers),
     }
-    return _http_response(params, status, http_headers), parsed
-
-
-def _http_response(params: dict[str, Any], status: int, headers: dict[str, str]) -> AWSResponse:
-    http_headers = HTTPHeaders()
-    for name, value in headers.items():
-        http_headers[name] = value
-    return AWSResponse(str(params.get("url", "")), status, http_headers, None)
-
-
-def _metadata(request_id: str, status: int, headers: dict[str, str]) -> dict[str, Any]:
-    return {"RequestId": request_id, "HTTPStatusCode": status, "HTTPHeaders": headers, "RetryAttempts": 0}
+    return short_circuit_response(params, status, http_headers), parsed

@@ -26,8 +26,8 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote
 
 from botocore.awsrequest import AWSResponse
-from botocore.compat import HTTPHeaders
 
+from local.aws import response_metadata, short_circuit_response
 from local.lambdas import LocalFunction
 from local.template import Template, logical_id_of
 
@@ -309,19 +309,10 @@ def _intercept_post(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict
         headers = {"x-amzn-requestid": request_id, "x-amzn-errortype": "GoneException"}
         parsed = {
             "Error": {"Code": "GoneException", "Message": f"No connection {connection_id!r}"},
-            "ResponseMetadata": _metadata(request_id, 410, headers),
+            "ResponseMetadata": response_metadata(request_id, 410, headers),
         }
-        return _response(params, 410, headers), parsed
+        return short_circuit_response(params, 410, headers), parsed
     headers = {"x-amzn-requestid": request_id}
-    return _response(params, 200, headers), {"ResponseMetadata": _metadata(request_id, 200, headers)}
-
-
-def _response(params: dict[str, Any], status: int, headers: dict[str, str]) -> AWSResponse:
-    http_headers = HTTPHeaders()
-    for name, value in headers.items():
-        http_headers[name] = value
-    return AWSResponse(str(params.get("url", "")), status, http_headers, None)
-
-
-def _metadata(request_id: str, status: int, headers: dict[str, str]) -> dict[str, Any]:
-    return {"RequestId": request_id, "HTTPStatusCode": status, "HTTPHeaders": headers, "RetryAttempts": 0}
+    return short_circuit_response(params, 200, headers), {
+        "ResponseMetadata": response_metadata(request_id, 200, headers)
+    }

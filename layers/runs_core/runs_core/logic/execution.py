@@ -18,9 +18,9 @@ from functools import lru_cache
 from typing import Any
 
 from runs_core import clock, ids
+from runs_core.logic.runs import event_expiry
 from runs_core.models.runs import TERMINAL_STATUSES
 from runs_core.observability import logger
-from runs_core.settings import get_settings
 from runs_core.storage.runs import NewEvent, StaleRun
 from runs_core.stores import get_stores
 
@@ -72,13 +72,8 @@ class Change:
 
 def _commit(run: dict[str, Any], change: Change) -> dict[str, Any]:
     return get_stores().runs.transition(
-        run, change.changes, change.events, clock.now_iso(), _event_expiry(run), tuple(change.items)
+        run, change.changes, change.events, clock.now_iso(), event_expiry(run), tuple(change.items)
     )
-
-
-def _event_expiry(run: dict[str, Any]) -> int:
-    extra = run.get("limits_max_duration_seconds", 3600)
-    return int(clock.now().timestamp()) + extra + get_settings().event_retention_days * 86_400
 
 
 @dataclass

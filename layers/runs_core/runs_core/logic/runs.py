@@ -30,7 +30,7 @@ def view(record: dict[str, Any]) -> Run:
     return Run.model_validate(record)
 
 
-def _event_expiry(run: dict[str, Any]) -> int:
+def event_expiry(run: dict[str, Any]) -> int:
     """Events outlive the longest possible run by the retention period (TTL, epoch seconds)."""
     limits = run.get("limits_max_duration_seconds", 3600)
     return int(clock.now().timestamp()) + limits + get_settings().event_retention_days * 86_400
@@ -117,7 +117,7 @@ def create_run(caller: Caller, agent_ref: str, request: RunOptions) -> Run:
     events = [NewEvent("run.created", {"status": "created"})]
     if request.start:
         events.append(NewEvent("run.queued", {"status": "queued"}))
-    record = stores.runs.create(run, events, created_at, _event_expiry(run))
+    record = stores.runs.create(run, events, created_at, event_expiry(run))
     if request.start:
         _start_execution(record)
     return view(record)
@@ -135,7 +135,7 @@ def _start_execution(run: dict[str, Any]) -> None:
             {"status": "failed", "failed_at": clock.now_iso(), "error": error},
             [NewEvent("run.failed", {"status": "failed", "error": error})],
             clock.now_iso(),
-            _event_expiry(run),
+            event_expiry(run),
         )
         raise
 
@@ -198,7 +198,7 @@ def change_run(caller: Caller, run_id: str, rule: Rule) -> tuple[dict[str, Any],
         changes, events, *also = decided
         try:
             now = clock.now_iso()
-            written = get_stores().runs.transition(run, changes, events, now, _event_expiry(run), *also)
+            written = get_stores().runs.transition(run, changes, events, now, event_expiry(run), *also)
         except StaleRun:
             continue
         return run, written

@@ -2,6 +2,7 @@
 
 import importlib.util
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -36,7 +37,12 @@ class LambdaContext:
 
 @dataclass
 class LocalFunction:
-    """One AWS::Serverless::Function. The timeout is reported to the handler, not enforced."""
+    """One AWS::Serverless::Function. The timeout is reported to the handler, not enforced.
+
+    Like Lambda, each invocation has an execution environment to itself: concurrent invocations get
+    their own copies of the handler module (its module-level state, e.g. a Powertools resolver, is not
+    meant to serve two requests at once), made on demand and reused when idle.
+    """
 
     logical_id: str
     name: str
@@ -45,10 +51,16 @@ class LocalFunction:
     timeout_s: int
     # The handler module's optional `stream_handler`, for hosts that can stream a response (local.apigw).
     stream_handler: Handler | None = None
+    # Loads one more copy of the handler (another execution environment); None: invocations share one.
+    load_copy: Callable[[int], Handler] | None = None
     arn: str = field(init=False)
+    _idle: list[Handler] = field(init=False, default_factory=list)
+    _copies: int = field(init=False, default=0)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.arn = function_arn(self.name)
+        self._idle.append(self.handler)
 
     @classmethod
     def load(cls, logical_id: str, properties: dict[str, Any], root: Path) -> "LocalFunction":
@@ -66,6 +78,7 @@ class LocalFunction:
             memory_mb=int(properties.get("MemorySize", 128)),
             timeout_s=int(properties.get("Timeout", 3)),
             stream_handler=stream_handler,
+            load_copy=lambda copy: load_handler(root, code_uri, handler, copy),
         )
 
     def new_context(self) -> LambdaContext:
@@ -80,15 +93,31 @@ class LocalFunction:
 
     def invoke(self, event: Any) -> Any:
         """Call the handler like the Lambda runtime would (exceptions propagate to the caller)."""
-        return self.handler(event, self.new_context())
+        handler = self._acquire()
+        try:
+            return handler(event, self.new_context())
+        finally:
+            with self._lock:
+                self._idle.append(handler)
+
+    def _acquire(self) -> Handler:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            if self.load_copy is None:
+                return self.handler
+            self._copies += 1
+            copy = self._copies
+        return self.load_copy(copy)
 
 
-def load_handler(root: Path, code_uri: str, handler: str) -> Handler:
+def load_handler(root: Path, code_uri: str, handler: str, copy: int = 0) -> Handler:
     """CodeUri `functions/runs_api/` + Handler `app.lambda_handler` → that file's lambda_handler.
 
     The module is registered under a name derived from its path ("functions.runs_api.app"), so each
     function's `app.py` is its own module, and a test importing `functions.runs_api.app` gets the
-    same module object.
+    same module object. `copy` > 0 imports another instance of the module ("….app#2"): a second
+    execution environment.
     """
     module_path, _, attribute = handler.rpartition(".")
     if not module_path or not attribute:
@@ -101,7 +130,7 @@ def load_handler(root: Path, code_uri: str, handler: str) -> Handler:
         raise FileNotFoundError(f"handler module for {handler!r} not found under {code_dir}")
     relative = file.relative_to(root.resolve()).with_suffix("")
     parts = relative.parts[:-1] if relative.name == "__init__" else relative.parts
-    module = _import_file(".".join(parts), file)
+    module = _import_file(".".join(parts) + (f"#{copy}" if copy else ""), file)
     function = getattr(module, attribute, None)
     if not callable(function):
         raise AttributeError(f"{file} has no callable {attribute!r}")

@@ -175,19 +175,29 @@ class StreamPoller(threading.Thread):
         self.dead_lettered = 0
 
     def run(self) -> None:
+        # A fresh iterator each poll, AFTER the last record seen, not NextShardIterator: moto rolls a
+        # failed TransactWriteItems back by replacing the table with a deep copy taken before it, stream
+        # shard included, and an iterator keeps pointing at the replaced shard, so every later record
+        # would be missed (seen as WebSocket pushes and thread hand-overs that never came).
         try:
             shard_id = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"][
                 0
             ]["ShardId"]
-            iterator = self.streams.get_shard_iterator(
-                StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType=self.starting_position
-            )["ShardIterator"]
+            last_seen = self._latest_sequence(shard_id) if self.starting_position == "LATEST" else None
         except Exception:
             if not self._halt.is_set():
                 log.exception("%s: cannot read the stream", self.name)
             return
         while not self._halt.is_set():
             try:
+                where = (
+                    {"ShardIteratorType": "TRIM_HORIZON"}
+                    if last_seen is None
+                    else {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last_seen}
+                )
+                iterator = self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard_id, **where
+                )["ShardIterator"]
                 response = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
             except Exception:
                 if self._halt.is_set():
@@ -195,13 +205,26 @@ class StreamPoller(threading.Thread):
                 log.exception("%s: get_records failed", self.name)
                 self._halt.wait(_IDLE_POLL_S)
                 continue
-            iterator = response["NextShardIterator"]
             raw = response.get("Records") or []
+            if raw:
+                last_seen = str(raw[-1]["dynamodb"]["SequenceNumber"])
             records = [record for record in map(self._lambda_record, raw) if self._matches(record)]
             if records:
                 self._deliver(records)
             elif not raw:
                 self._halt.wait(_IDLE_POLL_S)
+
+    def _latest_sequence(self, shard_id: str) -> str | None:
+        """StartingPosition LATEST: the sequence number of the shard's last record (None when empty)."""
+        iterator = self.streams.get_shard_iterator(
+            StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        last = None
+        while records := (response := self.streams.get_records(ShardIterator=iterator, Limit=1000))[
+            "Records"
+        ]:
+            last, iterator = str(records[-1]["dynamodb"]["SequenceNumber"]), response["NextShardIterator"]
+        return last
 
     def _lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
         dynamodb = dict(record.get("dynamodb") or {})

@@ -65,6 +65,16 @@ class NameTaken(ApiError):
     status, code, title = 409, "name_taken", "Name taken"
 
 
+class ThreadBusy(ApiError):
+    status, code, title = 409, "thread_busy", "Thread busy"
+
+
+class RunNotCompleted(ApiError):
+    """A synchronous run (POST /v1/agents/{agent}/run) ended failed or cancelled instead of completed."""
+
+    status, code, title = 422, "run_failed", "Run failed"
+
+
 class PayloadTooLarge(ApiError):
     status, code, title = 413, "payload_too_large", "Payload too large"
 

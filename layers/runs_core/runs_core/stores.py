@@ -10,6 +10,7 @@ from runs_core.storage.executions import Executions
 from runs_core.storage.memory import MemoryStore
 from runs_core.storage.runs import RunStore
 from runs_core.storage.steps import StepStore
+from runs_core.storage.threads import ThreadStore
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class Stores:
     runs: RunStore
     steps: StepStore
     memory: MemoryStore
+    threads: ThreadStore
     executions: Executions
 
 
@@ -33,5 +35,6 @@ def get_stores() -> Stores:
         runs=RunStore(settings.runs_table, settings.events_table),
         steps=StepStore(settings.steps_table),
         memory=MemoryStore(settings.memory_table),
+        threads=ThreadStore(settings.threads_table, settings.thread_messages_table),
         executions=Executions(settings.state_machine_arn),
     )

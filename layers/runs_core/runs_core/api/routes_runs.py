@@ -1,6 +1,6 @@
 """Run routes (API.md §4)."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from runs_core.api.caller import org_caller
-from runs_core.api.openapi import errors
+from runs_core.api.openapi import Problem, errors
 from runs_core.context import Caller
 from runs_core.logic import interaction, runs
 from runs_core.models.common import Page
@@ -19,9 +19,11 @@ from runs_core.models.runs import (
     MemoryItems,
     MemoryValue,
     Run,
+    RunOptions,
     Step,
     SubmitApproval,
     SubmitInput,
+    SyncOutput,
 )
 from runs_core.pages import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -36,6 +38,70 @@ TAGS = ["Runs"]
 def create_run(body: CreateRun, caller: OrgCaller) -> Run:
     """Create a run: `queued` (it starts) or, with `start=false`, `created` (start it with /invoke)."""
     return runs.create_run(caller, body.agent, body)
+
+
+AgentRef = Annotated[str, Path(min_length=1, max_length=64, description="Agent id or name.")]
+VersionQuery = Annotated[
+    str | None,
+    Query(max_length=128, description="Version selector; overrides nothing: send it here or in the body."),
+]
+
+
+@router.post(
+    "/v1/agents/<agent>/runs",
+    status_code=202,
+    tags=TAGS,
+    responses={
+        202: {"description": "The run, created (and started unless `start=false`)."},
+        **errors(402, 404, 409, 413, 415),
+    },
+)
+def create_agent_run(
+    agent: AgentRef, body: RunOptions, caller: OrgCaller, version: VersionQuery = None
+) -> Run:
+    """Fire-and-forget: create a run of this agent and return at once (202). Same body as POST /v1/runs
+    without `agent`."""
+    return runs.create_run(caller, agent, runs.with_version(body, version))
+
+
+@router.post(
+    "/v1/agents/<agent>/run",
+    tags=TAGS,
+    responses={
+        200: {
+            "description": "The run completed: its outputs. Header `Run-Id` names the run.",
+            "content": {"application/json": {"model": list[SyncOutput]}},
+        },
+        202: {
+            "description": "Not finished within `timeout` (or waiting for input or approval): the run, with "
+            "`Location` and `Run-Id` headers; follow it with /v1/runs/{id}/wait or its events.",
+            "content": {"application/json": {"model": Run}},
+        },
+        422: {
+            "description": "run_failed: the run failed or was cancelled; `run_id` and `error` in the body.",
+            "content": {"application/problem+json": {"model": Problem}},
+        },
+        **errors(402, 404, 409, 413, 415),
+    },
+)
+def run_agent(
+    agent: AgentRef,
+    body: RunOptions,
+    caller: OrgCaller,
+    version: VersionQuery = None,
+    timeout: Annotated[int, Query(ge=0, le=interaction.MAX_WAIT_SECONDS, description="Seconds, ≤ 25.")] = 25,
+) -> Response[Any]:
+    """Synchronous: create a run of this agent and wait up to `timeout` seconds for it to complete. A run
+    waiting for input or approval is not finished (202)."""
+    run = interaction.run_and_wait(caller, agent, runs.with_version(body, version), timeout)
+    headers = {"Run-Id": run.id}
+    if run.status == "completed":
+        outputs = [SyncOutput(**output.model_dump(), cost=run.usage.cost_usd) for output in run.outputs]
+        return Response(
+            200, "application/json", [output.model_dump(mode="json") for output in outputs], headers
+        )
+    headers["Location"] = f"/v1/runs/{run.id}"
+    return Response(202, "application/json", run.model_dump(mode="json"), headers)
 
 
 @router.get("/v1/runs", tags=TAGS, responses=errors())
@@ -110,18 +176,18 @@ def wait_for_run(
 
 @router.get("/v1/runs/<run_id>/memory", tags=TAGS, responses=errors(404))
 def get_memory(run_id: RunId, caller: OrgCaller) -> MemoryItems:
-    """The run's memory (what `memory_set` stored)."""
-    return interaction.get_memory(caller, run_id)
+    """The run's memory (what `memory_set` stored). A run in a thread shares the thread's memory."""
+    return interaction.get_memory(caller, "run", run_id)
 
 
 @router.put("/v1/runs/<run_id>/memory/<key>", tags=TAGS, responses=errors(404, 413, 415))
 def put_memory(run_id: RunId, key: MemoryKey, body: MemoryValue, caller: OrgCaller) -> MemoryEntry:
     """Set one memory entry."""
-    return interaction.put_memory(caller, run_id, key, body.value)
+    return interaction.put_memory(caller, "run", run_id, key, body.value)
 
 
 @router.delete("/v1/runs/<run_id>/memory/<key>", status_code=204, tags=TAGS, responses=errors(404))
 def delete_memory(run_id: RunId, key: MemoryKey, caller: OrgCaller) -> Response[None]:
     """Delete one memory entry."""
-    interaction.delete_memory(caller, run_id, key)
+    interaction.delete_memory(caller, "run", run_id, key)
     return Response(status_code=204, body=None)

@@ -11,12 +11,14 @@ from runs_core.api import (
     routes_docs,
     routes_events,
     routes_runs,
+    routes_threads,
 )
 
 ROUTERS = (
     routes_docs.router,
     routes_agents.router,
     routes_runs.router,
+    routes_threads.router,
     routes_events.router,
     routes_account.router,
     routes_admin.router,

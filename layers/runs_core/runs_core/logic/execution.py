@@ -12,12 +12,14 @@ and complete the token; `expire` ends a wait that timed out; `fail` records an u
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
 from runs_core import clock, ids
+from runs_core.logic import threads
 from runs_core.logic.runs import event_expiry
 from runs_core.models.runs import TERMINAL_STATUSES
 from runs_core.observability import logger
@@ -78,10 +80,12 @@ def _commit(run: dict[str, Any], change: Change) -> dict[str, Any]:
 
 @dataclass
 class Progress:
-    """What one invocation knows besides the run: its steps so far and the org's credits (read once)."""
+    """What one invocation knows besides the run, read once: its steps so far, the org's credits and, in a
+    thread, the conversation before it."""
 
     steps: list[dict[str, Any]]
     credits: int
+    history: list[dict[str, Any]] = field(default_factory=list)  # the thread's messages before this run
 
 
 def _done(run_id: str) -> dict[str, Any]:
@@ -115,11 +119,17 @@ def _step(run_id: str) -> dict[str, Any]:
     if run["status"] == "queued":
         start = Change({"status": "running", "started_at": clock.now_iso()})
         start.event("run.started", status="running")
+        if run.get("thread_id"):  # the user's turn joins the thread's conversation as the run starts
+            start.items.append(
+                get_stores().threads.message_put(threads.message_record(run, "user", _user_turn(run)))
+            )
         run = _commit(run, start)
 
     definition = definition_of(run)
     org = get_stores().orgs.get(run["org_id"])
-    progress = Progress(get_stores().steps.all(run_id), org["credits_balance"] if org else 0)
+    progress = Progress(
+        get_stores().steps.all(run_id), org["credits_balance"] if org else 0, threads.history(run)
+    )
     run, paused = _resolve_calls(run, definition, progress)
     if paused is not None:
         return paused
@@ -285,7 +295,7 @@ def _run_action(
     from runs_core.actions.base import ActionContext, ActionError
 
     outputs: dict[str, Any] = {}
-    memory = RunMemory(run["id"])
+    memory = RunMemory(run)
     context = ActionContext(
         run_id=run["id"],
         org_id=run["org_id"],
@@ -326,10 +336,10 @@ def _run_action(
 
 
 class RunMemory:
-    """The run's memory for builtins (`memory_get` / `memory_set`)."""
+    """The run's memory for builtins (`memory_get` / `memory_set`): the thread's for a run in a thread."""
 
-    def __init__(self, run_id: str) -> None:
-        self.scope = f"run#{run_id}"
+    def __init__(self, run: dict[str, Any]) -> None:
+        self.scope = threads.memory_scope(run)
 
     def get(self, key: str) -> Any:
         return get_stores().memory.get(self.scope, key)
@@ -351,7 +361,7 @@ def _decide(
     breach = _limit_breach(run, progress)
     if breach:
         return _fail(run, *breach), True
-    request = _model_request(run, definition, progress.steps)
+    request = _model_request(run, definition, progress.steps, progress.history)
     deltas: list[str] = []
     started_at = clock.now_iso()
     try:
@@ -436,6 +446,8 @@ def _complete(
         }
     )
     change.event("run.completed", status="completed", output=change.changes["output"])
+    if run.get("thread_id"):  # the answer joins the thread's conversation
+        change.items.append(get_stores().threads.message_put(threads.message_record(run, "assistant", text)))
     return _commit(run, change)
 
 
@@ -479,14 +491,28 @@ def _add_usage(usage: dict[str, Any], tokens: Any, price: dict[str, Any]) -> dic
     }
 
 
-def _model_request(run: dict[str, Any], definition: dict[str, Any], steps: list[dict[str, Any]]) -> Any:
+def _user_turn(run: dict[str, Any]) -> str:
+    """What the model is told first: the thread message (if any) and the run's input as JSON."""
+    message, run_input = run.get("message"), run.get("input") or {}
+    if message is None:
+        return json.dumps(run_input)
+    return f"{message}\n\n{json.dumps(run_input)}" if run_input else message
+
+
+def _model_request(
+    run: dict[str, Any],
+    definition: dict[str, Any],
+    steps: list[dict[str, Any]],
+    history: Sequence[dict[str, Any]] = (),
+) -> Any:
     from runs_core.providers.base import Message, ModelRequest, ToolCall, ToolSpec
 
     instructions = definition.get("instructions", "")
     persona = (definition.get("personas") or {}).get(run.get("persona") or "")
     if persona:
         instructions = f"{instructions}\n\n{persona['instructions']}".strip()
-    messages = [Message("user", json.dumps(run.get("input") or {}))]
+    messages = [Message(message["role"], message["content"]) for message in history]
+    messages.append(Message("user", _user_turn(run)))
     for step in steps:
         output = step.get("output") or {}
         if step["type"] == "decision":

@@ -2,18 +2,20 @@
 
 import json
 import time
-from typing import Any
+from typing import Any, Literal
 
 from runs_core import clock
 from runs_core.context import Caller
-from runs_core.errors import InvalidState, NotFound, ValidationFailed
-from runs_core.logic.runs import change_run, load_run, view
+from runs_core.errors import InvalidState, NotFound, RunNotCompleted, ValidationFailed
+from runs_core.logic import threads
+from runs_core.logic.runs import change_run, create_run, load_run, view
 from runs_core.models.common import Page
 from runs_core.models.runs import (
     TERMINAL_STATUSES,
     MemoryEntry,
     MemoryItems,
     Run,
+    RunOptions,
     Step,
     SubmitApproval,
     SubmitInput,
@@ -79,6 +81,25 @@ def wait_for_run(caller: Caller, run_id: str, timeout: int) -> Run:
         attempt += 1
 
 
+def run_and_wait(caller: Caller, agent_ref: str, request: RunOptions, timeout: int) -> Run:
+    """Create a run and wait for it (POST /v1/agents/{agent}/run). A failed or cancelled run is an error
+    (422 run_failed); otherwise the run as it is when it completed, waits for someone, or time is up."""
+    if not request.start:
+        message = "a synchronous run always starts; use POST /v1/agents/{agent}/runs to create one unstarted"
+        raise ValidationFailed(message, [{"field": "start", "code": "const", "message": message}])
+    run = wait_for_run(caller, create_run(caller, agent_ref, request).id, timeout)
+    if run.status in ("failed", "cancelled"):
+        error = (
+            run.error.model_dump()
+            if run.error
+            else {"code": "cancelled", "message": "The run was cancelled."}
+        )
+        raise RunNotCompleted(
+            f"The run {run.status}: {error['message']}", run_id=run.id, run_status=run.status, error=error
+        )
+    return run
+
+
 def list_steps(caller: Caller, run_id: str, limit: int, cursor: str | None) -> Page[Step]:
     load_run(caller, run_id)
     scope = f"steps:{run_id}"
@@ -91,25 +112,30 @@ def list_steps(caller: Caller, run_id: str, limit: int, cursor: str | None) -> P
     return Page[Step](items=[Step.model_validate(item) for item in page], next_cursor=next_cursor)
 
 
-def _scope(caller: Caller, run_id: str) -> str:
-    load_run(caller, run_id)
-    return f"run#{run_id}"
+MemoryOwner = Literal["run", "thread"]
 
 
-def get_memory(caller: Caller, run_id: str) -> MemoryItems:
-    return MemoryItems(items=get_stores().memory.items(_scope(caller, run_id)))
+def memory_scope(caller: Caller, owner: MemoryOwner, owner_id: str) -> str:
+    """The memory a route addresses: a run's (a thread's, for a run in a thread) or a thread's."""
+    if owner == "thread":
+        return f"thread#{threads.load_thread(caller, owner_id)['id']}"
+    return threads.memory_scope(load_run(caller, owner_id))
 
 
-def put_memory(caller: Caller, run_id: str, key: str, value: Any) -> MemoryEntry:
+def get_memory(caller: Caller, owner: MemoryOwner, owner_id: str) -> MemoryItems:
+    return MemoryItems(items=get_stores().memory.items(memory_scope(caller, owner, owner_id)))
+
+
+def put_memory(caller: Caller, owner: MemoryOwner, owner_id: str, key: str, value: Any) -> MemoryEntry:
     if len(json.dumps(value)) > MAX_MEMORY_VALUE_BYTES:
         message = f"must be at most {MAX_MEMORY_VALUE_BYTES} bytes as JSON"
         raise ValidationFailed(
             f"value {message}", [{"field": "value", "code": "max_length", "message": message}]
         )
-    get_stores().memory.put(_scope(caller, run_id), key, value, clock.now_iso())
+    get_stores().memory.put(memory_scope(caller, owner, owner_id), key, value, clock.now_iso())
     return MemoryEntry(key=key, value=value)
 
 
-def delete_memory(caller: Caller, run_id: str, key: str) -> None:
-    if not get_stores().memory.delete(_scope(caller, run_id), key):
+def delete_memory(caller: Caller, owner: MemoryOwner, owner_id: str, key: str) -> None:
+    if not get_stores().memory.delete(memory_scope(caller, owner, owner_id), key):
         raise NotFound(f"No memory entry {key!r}.")

@@ -9,7 +9,9 @@ One Lambda on the event table's stream (INSERT records, NEW_IMAGE). Per batch:
 3. the rest is put in PutEvents calls of at most 10 entries; entries that fail are retried once inline;
 4. (before the bus) the events are pushed to the run's WebSocket subscribers (logic.websocket.push);
    a push failure is logged and never fails the EventBridge half;
-5. markers are written for the accepted entries, and the records whose entries still failed are reported
+5. a terminal event of a run in a thread hands the thread on to its next queued run (logic.threads);
+   a failure there fails the record, so it is retried (the hand-over is idempotent);
+6. markers are written for the accepted entries, and the records whose entries still failed are reported
    as batch item failures (Powertools BatchProcessor + process_partial_response), so Lambda retries
    from the first of them (bounded retries, bisect on error, then the on-failure queue).
 """
@@ -33,6 +35,7 @@ from runs_core.storage import dynamo
 from runs_core.storage.bus import MAX_ENTRIES_PER_CALL, BusEntry, EventBridgeBus, EventBus
 
 SOURCE = "runs-api"
+TERMINAL_EVENTS = frozenset({"run.completed", "run.failed", "run.cancelled"})
 INLINE_RETRIES = 1
 
 
@@ -81,11 +84,13 @@ class Router:
         markers: Markers | None = None,
         clock: Callable[[], float] = time.time,
         pusher: Callable[[list[dict[str, Any]]], None] | None = None,
+        hand_over: Callable[[str, str, str], None] | None = None,
     ) -> None:
         self.bus = bus
         self.markers = markers
         self.clock = clock
         self.pusher = pusher
+        self.hand_over = hand_over
 
     def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """The Lambda response: {"batchItemFailures": [{"itemIdentifier": <sequence number>}, ...]}."""
@@ -94,9 +99,11 @@ class Router:
         def record_handler(record: DynamoDBRecord) -> None:
             if not _is_insert(record.raw_event):
                 return  # MODIFY (TTL bookkeeping) / REMOVE (expiry): not events
-            bus_event(record.raw_event["dynamodb"]["NewImage"])  # a malformed record fails here
+            image = record.raw_event["dynamodb"]["NewImage"]
+            bus_event(image)  # a malformed record fails here
             if record.dynamodb is not None and record.dynamodb.sequence_number in failed:
                 raise DeliveryFailed(f"sequence number {record.dynamodb.sequence_number}")
+            self._hand_over_thread(dynamo.deserialize(image))
 
         processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
         response = process_partial_response(
@@ -139,6 +146,10 @@ class Router:
             logger.warning("events not accepted by EventBridge", extra={"event_ids": sorted(failed_ids)})
         return {number for event_id in failed_ids for number in sequence_numbers[event_id]}
 
+    def _hand_over_thread(self, item: dict[str, Any]) -> None:
+        if self.hand_over is not None and item.get("thread_id") and item.get("type") in TERMINAL_EVENTS:
+            self.hand_over(str(item["org_id"]), str(item["thread_id"]), str(item["run_id"]))
+
     def _push(self, new_images: list[dict[str, Any]]) -> None:
         if self.pusher is None:
             return
@@ -178,7 +189,9 @@ def default_router() -> Router:
         def pusher(items: list[dict[str, Any]]) -> None:
             websocket.push(websocket.connections(), websocket.default_poster(), items)
 
-    return Router(EventBridgeBus(settings.event_bus_name), markers, pusher=pusher)
+    from runs_core.logic.threads import hand_over
+
+    return Router(EventBridgeBus(settings.event_bus_name), markers, pusher=pusher, hand_over=hand_over)
 
 
 def handle_stream_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

@@ -13,13 +13,14 @@ from typing import Any
 from runs_core import clock, ids
 from runs_core.context import Caller
 from runs_core.errors import InsufficientCredits, InvalidState, NotFound, ValidationFailed
+from runs_core.logic import threads
 from runs_core.logic.agents import load_agent, resolve_version
 from runs_core.models.common import Page
 from runs_core.models.runs import RUN_STATUSES, TERMINAL_STATUSES, Run, RunOptions
 from runs_core.observability import logger
 from runs_core.pages import decode_cursor, encode_cursor
 from runs_core.settings import get_settings
-from runs_core.storage.dynamo import KeyRange
+from runs_core.storage.dynamo import KeyRange, TransactionCancelled
 from runs_core.storage.runs import NewEvent, StaleRun
 from runs_core.stores import get_stores
 
@@ -68,7 +69,15 @@ def _check_lower(name: str, requested: int | None, agent_limit: int) -> int:
     return requested
 
 
-def create_run(caller: Caller, agent_ref: str, request: RunOptions) -> Run:
+def create_run(
+    caller: Caller,
+    agent_ref: str,
+    request: RunOptions,
+    message: str | None = None,
+    strategy: threads.Strategy = "enqueue",
+) -> Run:
+    """Create a run (and start it unless `start=false`). In a thread, the run takes the thread if it is
+    idle, else waits behind the thread's current run (`enqueue`) or is refused (`reject`: 409)."""
     stores = get_stores()
     agent = load_agent(caller, agent_ref)
     version = resolve_version(caller, agent, request.version, request.stage)
@@ -83,8 +92,7 @@ def create_run(caller: Caller, agent_ref: str, request: RunOptions) -> Run:
     _validate_input(definition.get("input_schema"), run_input)
     max_steps = _check_lower("max_steps", request.max_steps, limits.get("max_steps", 25))
     max_tokens = _check_lower("max_tokens", request.max_tokens, limits.get("max_tokens", 200_000))
-    if request.thread_id is not None:
-        raise NotFound(f"No thread {request.thread_id!r}.")  # threads arrive with their own issue
+    thread = threads.load_thread(caller, request.thread_id) if request.thread_id is not None else None
     if request.file_ids:
         raise NotFound(f"No file {request.file_ids[0]!r}.")  # files arrive with their own issue
     org = stores.orgs.get(caller.org_id)
@@ -99,7 +107,8 @@ def create_run(caller: Caller, agent_ref: str, request: RunOptions) -> Run:
         "agent_id": agent["id"],
         "agent_name": agent["name"],
         "agent_version": version["version"],
-        "thread_id": None,
+        "thread_id": request.thread_id,
+        "message": message,
         "name": request.name,
         "status": status,
         "input": run_input,
@@ -117,13 +126,36 @@ def create_run(caller: Caller, agent_ref: str, request: RunOptions) -> Run:
     events = [NewEvent("run.created", {"status": "created"})]
     if request.start:
         events.append(NewEvent("run.queued", {"status": "queued"}))
-    record = stores.runs.create(run, events, created_at, event_expiry(run))
-    if request.start:
-        _start_execution(record)
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        starts, also = request.start, []
+        if thread is not None and request.start:
+            turn, starts = threads.take_turn(thread, run_id, strategy)
+            also.append(turn)
+        try:
+            record = stores.runs.create(run, events, created_at, event_expiry(run), tuple(also))
+            break
+        except TransactionCancelled:
+            if thread is None:
+                raise
+            thread = threads.load_thread(caller, thread["id"], consistent=True)  # it changed: decide again
+    else:
+        raise StaleRun(f"thread {request.thread_id} kept changing")
+    if starts:
+        start_execution(record)
     return view(record)
 
 
-def _start_execution(run: dict[str, Any]) -> None:
+def with_version(request: RunOptions, version: str | None) -> RunOptions:
+    """Agent-scoped routes take the version selector in the query (?version=) or the body, not both."""
+    if version is None:
+        return request
+    if request.version is not None or request.stage is not None:
+        message = "send the version in the query or in the body, not both"
+        raise ValidationFailed(message, [{"field": "version", "code": "conflict", "message": message}])
+    return request.model_copy(update={"version": version})
+
+
+def start_execution(run: dict[str, Any]) -> None:
     """Start the run's state machine. If that fails the run is failed, not left queued forever."""
     try:
         get_stores().executions.start(run["id"])
@@ -153,13 +185,22 @@ def get_run(caller: Caller, run_id: str) -> Run:
 
 
 def invoke_run(caller: Caller, run_id: str) -> Run:
-    def start(run: dict[str, Any]) -> tuple[dict[str, Any], list[NewEvent]] | None:
+    starts = True
+
+    def start(run: dict[str, Any]) -> tuple[Any, ...] | None:
+        nonlocal starts
         if run["status"] != "created":
             raise InvalidState(f"Only a created run can be invoked; this one is {run['status']}.")
-        return {"status": "queued"}, [NewEvent("run.queued", {"status": "queued"})]
+        also: tuple[dict[str, Any], ...] = ()
+        if run.get("thread_id"):  # a run in a thread waits for its turn (enqueue)
+            thread = threads.load_thread(caller, run["thread_id"], consistent=True)
+            turn, starts = threads.take_turn(thread, run["id"], "enqueue")
+            also = (turn,)
+        return {"status": "queued"}, [NewEvent("run.queued", {"status": "queued"})], also
 
     _, run = change_run(caller, run_id, start)
-    _start_execution(run)
+    if starts:
+        start_execution(run)
     return view(run)
 
 

@@ -94,6 +94,12 @@ class RunOutput(ResponseModel):
     value: Any = None
 
 
+class SyncOutput(RunOutput):
+    """One output of a synchronous run (POST /v1/agents/{agent}/run)."""
+
+    cost: float = Field(description="The whole run's cost in USD (the same on every output).")
+
+
 class Pending(ResponseModel):
     type: Literal["approval", "input"]
     step_id: str

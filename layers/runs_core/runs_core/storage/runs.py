@@ -67,6 +67,7 @@ class RunStore:
                             "created_at": now,
                             "org_id": run["org_id"],
                             "agent_id": run["agent_id"],
+                            "thread_id": run.get("thread_id"),  # the router hands threads on (logic.threads)
                             "expires_at": expires_at,
                         }
                     ),
@@ -77,8 +78,15 @@ class RunStore:
         ]
 
     def create(
-        self, run: dict[str, Any], events: list[NewEvent], now: str, expires_at: int
+        self,
+        run: dict[str, Any],
+        events: list[NewEvent],
+        now: str,
+        expires_at: int,
+        also: tuple[dict[str, Any], ...] = (),
     ) -> dict[str, Any]:
+        """Put a new run with its first events (and `also`: e.g. its claim on a thread) in one transaction;
+        TransactionCancelled if a condition of `also` failed."""
         item = {**run, **index_keys(run), "rev": 1, "last_event_seq": len(events)}
         dynamo.transact(
             [
@@ -90,6 +98,7 @@ class RunStore:
                     }
                 },
                 *self._event_puts(item, 1, events, now, expires_at),
+                *also,
             ]
         )
         return item

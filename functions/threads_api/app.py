@@ -1,0 +1,7 @@
+"""Threads (API.md §5): a thin handler over runs_core; the routes live in runs_core.api.routes_threads."""
+
+from runs_core.api.app import create_app, make_handler
+from runs_core.api.routes_threads import router
+
+app = create_app(router)
+lambda_handler = make_handler(app)

@@ -1,0 +1,151 @@
+"""Threads (API.md §5): runs take turns in a thread, see its messages and share its memory.
+
+Turn-taking: a thread is held by at most one run (`active_run_id`). A run created (or invoked) on a busy
+thread is rejected (409 thread_busy) or queued behind it (`enqueue`, the default): it is `queued` but has no
+execution yet. When the holding run ends, the event router (which sees every terminal event) calls
+`hand_over`, which passes the thread to the next queued run and starts its execution. Every change of the
+thread is conditional on its `rev` and written with the run change it belongs to.
+"""
+
+from typing import Any, Literal
+
+from runs_core import ids
+from runs_core.context import Caller
+from runs_core.errors import NotFound, ThreadBusy
+from runs_core.models.common import Page
+from runs_core.models.runs import TERMINAL_STATUSES
+from runs_core.models.threads import CreateThread, Message, Thread
+from runs_core.observability import logger
+from runs_core.pages import decode_cursor, encode_cursor
+from runs_core.storage.dynamo import KeyRange, TransactionCancelled, transact
+from runs_core.stores import get_stores
+
+Strategy = Literal["enqueue", "reject"]
+HISTORY_MESSAGES = 50  # what a new run of a thread is shown of the conversation so far
+MAX_HAND_OVERS = 25  # runs cancelled while queued are skipped; bounded so a bad queue cannot spin
+
+
+def view(thread: dict[str, Any]) -> Thread:
+    active = thread.get("active_run_id")
+    return Thread.model_validate(
+        {**thread, "status": "busy" if active else "idle", "queued_run_ids": thread.get("queue") or []}
+    )
+
+
+def create_thread(caller: Caller, request: CreateThread) -> Thread:
+    thread_id, created_at = ids.new_id_at("thr")
+    thread = {
+        "id": thread_id,
+        "org_id": caller.org_id,
+        "metadata": request.metadata,
+        "created_at": created_at,
+    }
+    return view(get_stores().threads.create(thread))
+
+
+def load_thread(caller: Caller, thread_id: str, consistent: bool = False) -> dict[str, Any]:
+    """The caller's thread; another org's thread is indistinguishable from a missing one."""
+    record = (
+        get_stores().threads.get(caller.org_id, thread_id, consistent)
+        if ids.has_prefix(thread_id, "thr")
+        else None
+    )
+    if record is None:
+        raise NotFound(f"No thread {thread_id!r}.")
+    return record
+
+
+def get_thread(caller: Caller, thread_id: str) -> Thread:
+    return view(load_thread(caller, thread_id))
+
+
+def list_threads(caller: Caller, limit: int, cursor: str | None) -> Page[Thread]:
+    before = decode_cursor(cursor, caller.org_id, "threads", {}) if cursor else None
+    key_range = KeyRange("id", "thr_", before or "thr_~", exclusive_high=before is not None)
+    items = get_stores().threads.page(caller.org_id, key_range, limit + 1)
+    page = items[:limit]
+    next_cursor = encode_cursor(caller.org_id, "threads", {}, page[-1]["id"]) if len(items) > limit else None
+    return Page[Thread](items=[view(item) for item in page], next_cursor=next_cursor)
+
+
+# ------------------------------------------------------------------------------ turn-taking
+
+
+def take_turn(thread: dict[str, Any], run_id: str, strategy: Strategy) -> tuple[dict[str, Any], bool]:
+    """The transaction item that gives the thread to `run_id` (True: start it now) or queues the run
+    behind the current one (False). ThreadBusy when busy and the strategy is reject."""
+    store = get_stores().threads
+    queue = list(thread.get("queue") or [])
+    if not thread.get("active_run_id"):
+        return store.turn_update(thread, run_id, queue), True
+    if strategy == "reject":
+        raise ThreadBusy(f"Thread {thread['id']} is busy with run {thread['active_run_id']}.")
+    return store.turn_update(thread, thread["active_run_id"], [*queue, run_id]), False
+
+
+def hand_over(org_id: str, thread_id: str, finished_run_id: str) -> None:
+    """Pass the thread on from a run that ended to the next queued run, and start that run. Idempotent:
+    a thread no longer held by `finished_run_id` is left alone (a redelivered event, or already passed on)."""
+    from runs_core.logic.runs import start_execution  # runs imports this module
+
+    stores = get_stores()
+    for _ in range(MAX_HAND_OVERS):
+        thread = stores.threads.get(org_id, thread_id, consistent=True)
+        if thread is None or thread.get("active_run_id") != finished_run_id:
+            return
+        queue = list(thread.get("queue") or [])
+        next_run_id = queue.pop(0) if queue else None
+        try:
+            transact([stores.threads.turn_update(thread, next_run_id, queue)])
+        except TransactionCancelled:
+            continue  # someone queued a run meanwhile: read the thread again
+        if next_run_id is None:
+            return
+        run = stores.runs.get(next_run_id, consistent=True)
+        if run is not None and run["status"] == "queued":
+            logger.info("thread handed over", extra={"thread_id": thread_id, "run_id": next_run_id})
+            start_execution(run)
+            return
+        if run is not None and run["status"] not in TERMINAL_STATUSES:
+            return  # not expected (only queued runs wait for a thread); keep it as the holder
+        finished_run_id = next_run_id  # cancelled while it waited: pass the thread on again
+    logger.warning("thread hand-over stopped after too many skipped runs", extra={"thread_id": thread_id})
+
+
+# ------------------------------------------------------------------------------ messages
+
+
+def message_record(run: dict[str, Any], role: str, content: str) -> dict[str, Any]:
+    message_id, created_at = ids.new_id_at("msg")
+    return {
+        "id": message_id,
+        "thread_id": run["thread_id"],
+        "org_id": run["org_id"],
+        "run_id": run["id"],
+        "role": role,
+        "content": content,
+        "created_at": created_at,
+    }
+
+
+def history(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The thread's conversation before this run (its last HISTORY_MESSAGES messages), oldest first."""
+    if not run.get("thread_id"):
+        return []
+    recent = get_stores().threads.recent_messages(run["thread_id"], HISTORY_MESSAGES)
+    return [message for message in recent if message["run_id"] != run["id"]]
+
+
+def list_messages(caller: Caller, thread_id: str, limit: int, cursor: str | None) -> Page[Message]:
+    load_thread(caller, thread_id)
+    scope = f"messages:{thread_id}"
+    after = decode_cursor(cursor, caller.org_id, scope, {}) if cursor else None
+    items = get_stores().threads.messages(thread_id, after, limit + 1)
+    page = items[:limit]
+    next_cursor = encode_cursor(caller.org_id, scope, {}, page[-1]["id"]) if len(items) > limit else None
+    return Page[Message](items=[Message.model_validate(item) for item in page], next_cursor=next_cursor)
+
+
+def memory_scope(run: dict[str, Any]) -> str:
+    """A run in a thread reads and writes the thread's memory; any other run has its own."""
+    return f"thread#{run['thread_id']}" if run.get("thread_id") else f"run#{run['id']}"

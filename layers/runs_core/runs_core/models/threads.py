@@ -1,0 +1,55 @@
+"""Threads (API.md §5): a conversation that runs take turns in, with its messages and memory."""
+
+from typing import Literal
+
+from pydantic import Field
+
+from runs_core.models.common import Metadata, RequestModel, ResponseModel
+from runs_core.models.runs import CreateRun, Run
+
+MAX_MESSAGE_CHARS = 32 * 1024
+
+
+class CreateThread(RequestModel):
+    metadata: Metadata = Field(default_factory=dict, max_length=50)
+
+
+class Thread(ResponseModel):
+    id: str
+    object: Literal["thread"] = "thread"
+    status: Literal["idle", "busy"] = Field(description="busy while one of its runs is active.")
+    active_run_id: str | None = Field(None, description="The run that has the thread now.")
+    queued_run_ids: list[str] = Field(
+        default_factory=list, description="Runs waiting for the thread, in the order they will start."
+    )
+    metadata: Metadata = Field(default_factory=dict)
+    created_at: str
+
+
+class CreateThreadRun(CreateRun):
+    """POST /v1/threads/{id}/runs: a run body plus the user's message and what to do if the thread is busy."""
+
+    message: str | None = Field(
+        None,
+        max_length=MAX_MESSAGE_CHARS,
+        description="The user's message: the run's first user turn, appended to the thread's messages.",
+    )
+    multitask_strategy: Literal["enqueue", "reject"] = Field(
+        "enqueue",
+        description="If the thread is busy: enqueue (start when the runs before it end) "
+        "or reject (409 thread_busy).",
+    )
+
+
+class ThreadRun(Run):
+    run_id: str = Field(description="The run's id (the same as `id`).")
+
+
+class Message(ResponseModel):
+    id: str
+    object: Literal["message"] = "message"
+    thread_id: str
+    run_id: str
+    role: Literal["user", "assistant"]
+    content: str
+    created_at: str

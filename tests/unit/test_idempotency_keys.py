@@ -62,3 +62,19 @@ def test_key_length():
         problem = key_problem(event(headers={"Idempotency-Key": bad}))
         assert problem is not None and problem.status == 400
         assert problem.extra["errors"][0]["field"] == "Idempotency-Key"
+
+
+def test_what_is_kept():
+    from runs_core.api import idempotency
+
+    ok = {"statusCode": 201, "body": "{}"}
+    assert idempotency._kept({}, lambda: ok) is ok
+    assert idempotency._kept({}, lambda: {"statusCode": 404, "body": "{}"})["statusCode"] == 404
+    for unkept in (
+        {"statusCode": 500, "body": "{}"},
+        {"statusCode": 503, "body": "{}"},
+        {"statusCode": 429, "body": "{}"},
+        {"statusCode": 200, "body": "x" * (idempotency.MAX_KEPT_BODY_BYTES + 1)},
+    ):
+        with pytest.raises(idempotency._NotKept):
+            idempotency._kept({}, lambda unkept=unkept: unkept)

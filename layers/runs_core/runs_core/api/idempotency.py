@@ -14,6 +14,8 @@ make_handler add the per-request headers (Request-Id, Api-Version, RateLimit-*) 
 - First request still running → 409 idempotency_in_progress. Its record expires when the Lambda would
   time out (config.register_lambda_context), so a crashed first attempt does not block the key for 24 h.
 - 5xx and 429 responses are not kept: the record is deleted, so a retry with the same key runs again.
+  Neither are responses over MAX_KEPT_BODY_BYTES (a DynamoDB item is ≤ 400 KB).
+- If the idempotency table cannot answer, the request fails (500) rather than running unguarded.
 """
 
 import base64
@@ -49,6 +51,9 @@ EXPIRES_AFTER_SECONDS = 24 * 60 * 60
 METHODS = frozenset({"POST", "PUT", "PATCH"})
 # Record ids are "<KEY_PREFIX>#<sha256 of the scope>", the same whichever function stored them.
 KEY_PREFIX = "runs-api"
+# A DynamoDB item holds at most 400 KB: a bigger response cannot be stored. It is then sent but not
+# kept (like a 5xx), rather than failing a request whose work is done.
+MAX_KEPT_BODY_BYTES = 350_000
 
 Execute = Callable[[], dict[str, Any]]
 
@@ -113,6 +118,9 @@ def _kept(request: dict[str, Any], execute: Execute) -> dict[str, Any]:
     response = execute()
     status = int(response.get("statusCode", 500))
     if status >= 500 or status == 429:
+        raise _NotKept(response)
+    if len(str(response.get("body") or "").encode("utf-8")) > MAX_KEPT_BODY_BYTES:
+        logger.warning("response too large to keep for its Idempotency-Key", status=status)
         raise _NotKept(response)
     return response
 

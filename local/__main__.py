@@ -88,6 +88,8 @@ def _print_banner(stack: LocalStack, base_url: str) -> None:
         "      Lambda tasks run the real handlers in this process. Close to Step Functions, not identical",
         "      (execution history details differ).",
         "    - No AWS call leaves this machine: boto3 talks to moto with fake credentials.",
+        "    - Org 'dev' has the default rate limits (20 run creations, 600 requests per minute); raise them",
+        f'      with PATCH {base_url}/admin/orgs/{stack.dev_org_id} (admin key) and {{"rate_limits": …}}.',
     ]
     if not_emulated:
         lines.append("    - Not emulated here: " + ", ".join(not_emulated) + ".")

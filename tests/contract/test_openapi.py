@@ -43,8 +43,15 @@ def test_every_operation_documents_its_errors_as_problems():
             if path in ("/v1/health", "/v1/openapi.json"):
                 continue
             responses = operation["responses"]
-            assert "422" not in responses, (method, path)  # this API answers validation errors with 400
-            for status in ("400", "401", "500"):
+            # This API answers validation errors with 400; its only 422 is idempotency_conflict (writes).
+            if method in ("post", "put", "patch"):
+                assert responses["422"]["description"].startswith("idempotency_conflict"), (method, path)
+                assert "idempotency_in_progress" in responses["409"]["description"], (method, path)
+                assert "Idempotency-Key" in [p["name"] for p in operation.get("parameters", [])]
+            else:
+                assert "422" not in responses, (method, path)
+            assert {"Retry-After", "RateLimit-Limit"} <= set(responses["429"]["headers"]), (method, path)
+            for status in ("400", "401", "429", "500"):
                 content = responses[status]["content"]
                 assert "application/problem+json" in content, (method, path, status)
 

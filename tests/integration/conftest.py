@@ -28,6 +28,9 @@ class _DefaultKey:
 
 CLIENT_KEY: Any = _DefaultKey()
 
+# Limits for the orgs the suites use, so that creating many runs quickly is not throttled.
+GENEROUS_RATE_LIMITS = {"runs_per_minute": 100_000, "requests_per_minute": 1_000_000}
+
 
 @dataclass(frozen=True)
 class ApiResponse:
@@ -130,6 +133,12 @@ def stack() -> Iterator[LocalStack]:
     local.start()
     try:
         local.seed()
+        # The suites create runs far faster than the default 20/min: the dev org gets generous limits
+        # (set by an operator, as in production). Rate-limit tests make their own orgs with low limits.
+        response = ApiClient(local, local.admin_key).request(
+            "PATCH", f"/v1/admin/orgs/{local.dev_org_id}", json={"rate_limits": GENEROUS_RATE_LIMITS}
+        )
+        assert response.status == 200, response.text
         yield local
     finally:
         local.stop()
@@ -157,9 +166,12 @@ def admin_api(stack: LocalStack) -> ApiClient:
 
 @pytest.fixture
 def make_org(stack: LocalStack) -> Callable[..., Tenant]:
-    """make_org(credits=1000, name=None, **fields) → a new org (POST /v1/admin/orgs) and its key."""
+    """make_org(credits=1000, name=None, **fields) → a new org (POST /v1/admin/orgs) and its key.
+
+    Its rate limits are generous unless `rate_limits=` is given (rate-limit tests set low ones)."""
 
     def make(credits: int = 1000, name: str | None = None, **fields: Any) -> Tenant:
+        fields.setdefault("rate_limits", GENEROUS_RATE_LIMITS)
         body = {"name": name or f"org-{secrets.token_hex(4)}", "credits": credits, **fields}
         response = ApiClient(stack, stack.admin_key).request("POST", "/v1/admin/orgs", json=body)
         assert response.status == 201, response.text

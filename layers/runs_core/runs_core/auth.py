@@ -10,7 +10,9 @@ import time
 from typing import Any
 
 from runs_core.logic.accounts import hash_key, org_for_key
+from runs_core.models.account import RateLimits
 from runs_core.settings import get_settings
+from runs_core.stores import get_stores
 
 CACHE_SECONDS = 60
 _CACHE_MAX_ENTRIES = 10_000
@@ -58,11 +60,23 @@ def principal_for(secret: str) -> dict[str, str] | None:
             "org_id": record["org_id"],
             "api_key_id": record["id"],
             "principal_id": record["id"],
+            **_rate_limits(record["org_id"]),
         }
     if len(_cache) >= _CACHE_MAX_ENTRIES:
         _cache.clear()
     _cache[key_hash] = (time.monotonic() + CACHE_SECONDS, principal)
     return principal
+
+
+def _rate_limits(org_id: str) -> dict[str, str]:
+    """The org's rate limits for the context (API.md §7): cached with the principal, so an operator's
+    change applies within CACHE_SECONDS. One GetItem on the org per cache miss."""
+    org = get_stores().orgs.get(org_id) or {}
+    limits = RateLimits(**(org.get("rate_limits") or {}))
+    return {
+        "runs_per_minute": str(limits.runs_per_minute),
+        "requests_per_minute": str(limits.requests_per_minute),
+    }
 
 
 def authorize(event: dict[str, Any]) -> dict[str, Any]:

@@ -81,3 +81,18 @@ class PayloadTooLarge(ApiError):
 
 class UnsupportedMediaType(ApiError):
     status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+class IdempotencyInProgress(ApiError):
+    status, code, title = 409, "idempotency_in_progress", "Idempotency key in use"
+
+
+class IdempotencyConflict(ApiError):
+    status, code, title = 422, "idempotency_conflict", "Idempotency key reused"
+
+
+class RateLimited(ApiError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)

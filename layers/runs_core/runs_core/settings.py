@@ -37,6 +37,9 @@ class Settings(BaseModel):
     # WebSocket push: the connections table and the Management API endpoint (https://…/<stage>).
     connections_table: str | None = None
     websocket_endpoint: str | None = None
+    # Idempotency-Key records (Powertools idempotency) and the per-org rate-limit counters (API.md §7).
+    idempotency_table: str = "IdempotencyTable"
+    rate_limits_table: str = "RateLimitsTable"
 
 
 ENV_NAMES = {
@@ -60,6 +63,8 @@ ENV_NAMES = {
     "event_deliveries_table": "EVENT_DELIVERIES_TABLE",
     "connections_table": "CONNECTIONS_TABLE",
     "websocket_endpoint": "WEBSOCKET_ENDPOINT",
+    "idempotency_table": "IDEMPOTENCY_TABLE",
+    "rate_limits_table": "RATE_LIMITS_TABLE",
 }
 
 

@@ -14,8 +14,11 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from runs_core.api import idempotency
+from runs_core.api.limits import Quota, creates_run
 from runs_core.api.problems import PROBLEM_JSON, from_error, problem, validation_problem
 from runs_core.errors import ApiError, PayloadTooLarge, UnknownApiVersion, UnsupportedMediaType
+from runs_core.logic.rate_limits import REQUESTS, RUNS
 from runs_core.observability import logger, tracer
 from runs_core.settings import get_settings
 
@@ -79,25 +82,57 @@ def make_handler(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Lambd
     @tracer.capture_lambda_handler
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request_id = (event.get("requestContext") or {}).get("requestId")
-        rejected = _precheck(event)
+        # Guards in order (API.md §7): the org's requests bucket (every org request counts, even one
+        # rejected next), the header/body rules, the Idempotency-Key's length; then the idempotent
+        # section, which checks the runs bucket only when a run creation really executes (a replay
+        # costs no run quota).
+        quota = Quota.for_event(event)
+        rejected = (
+            (quota.take(REQUESTS) if quota else None) or _precheck(event) or idempotency.key_problem(event)
+        )
         if rejected is None:
-            response: dict[str, Any] = app.resolve(event, context)
-        else:
-            error = from_error(rejected, request_id)
-            response = {
-                "statusCode": error.status_code,
-                "headers": {"Content-Type": PROBLEM_JSON},
-                "body": error.body,
-            }
+            try:
+                response = idempotency.run_once(
+                    event, context, lambda: _dispatch(app, event, context, quota, request_id)
+                )
+            except ApiError as error:  # idempotency_in_progress, idempotency_conflict
+                rejected = error
+        if rejected is not None:
+            response = _problem_response(rejected, request_id)
         sent = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
         served_version = sent.get("api-version")
         if served_version not in SUPPORTED_API_VERSIONS:
             served_version = get_settings().api_version
         response["headers"] = {
             **(response.get("headers") or {}),
+            **(quota.headers() if quota else {}),
             "Request-Id": request_id,
             "Api-Version": served_version,
         }
         return response
 
     return lambda_handler
+
+
+def _dispatch(
+    app: APIGatewayRestResolver,
+    event: dict[str, Any],
+    context: LambdaContext,
+    quota: Quota | None,
+    request_id: str | None,
+) -> dict[str, Any]:
+    if quota is not None and creates_run(event):
+        refused = quota.take(RUNS)
+        if refused is not None:
+            return _problem_response(refused, request_id)
+    response: dict[str, Any] = app.resolve(event, context)
+    return response
+
+
+def _problem_response(error: ApiError, request_id: str | None) -> dict[str, Any]:
+    problem_response = from_error(error, request_id)
+    return {
+        "statusCode": problem_response.status_code,
+        "headers": {"Content-Type": PROBLEM_JSON},
+        "body": problem_response.body,
+    }

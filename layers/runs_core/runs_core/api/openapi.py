@@ -31,20 +31,60 @@ _DESCRIPTIONS = {
     403: "forbidden: X-Org-Id mismatch, or the wrong kind of key for this route",
     404: "not_found (another org's resources are not found too)",
     409: "invalid_state, version_exists or name_taken",
+    422: "idempotency_conflict: this Idempotency-Key was used with a different request body",
     413: "payload_too_large",
     415: "unsupported_media_type",
-    429: "rate_limited",
+    429: "rate_limited: over the org's requests or run-creation limit per minute (see Retry-After)",
     500: "internal_error",
 }
 COMMON = (400, 401, 403, 429, 500)
 
 
+def _integer_header(description: str) -> dict[str, Any]:
+    return {"description": description, "schema": {"type": "integer", "minimum": 0}}
+
+
+# Org requests carry the headers of the rate-limit bucket that applied (run creation: runs, else requests).
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": _integer_header("Requests (or run creations) the org may make per minute."),
+    "RateLimit-Remaining": _integer_header("What is left of that limit in the current minute."),
+    "RateLimit-Reset": _integer_header("Seconds until the current one-minute window ends."),
+}
+RETRY_AFTER_HEADER = {"Retry-After": _integer_header("Seconds to wait; the same as `retry_after`.")}
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Makes a retry safe: the first response (status and body) is kept 24 h for this org, method, path "
+        "and key, and sent again with `Idempotent-Replayed: true`. A different body with the same key is "
+        "422 idempotency_conflict; the same key while the first request runs is 409 idempotency_in_progress. "
+        "5xx and 429 responses are not kept."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+IDEMPOTENT_REPLAYED_HEADER = {
+    "Idempotent-Replayed": {
+        "description": "`true`: the stored response of an earlier request with the same Idempotency-Key.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+IDEMPOTENCY_CONFLICT = _DESCRIPTIONS[422]
+IDEMPOTENCY_IN_PROGRESS = "idempotency_in_progress: a request with this Idempotency-Key is still running"
+
+
 def errors(*statuses: int) -> dict[int, Any]:
-    """`responses=` for a route: the common errors plus `statuses`, all problem+json."""
-    return {
-        status: {
+    """`responses=` for a route: the common errors plus `statuses`, all problem+json (429 with its headers).
+
+    Write routes (POST/PUT/PATCH) also get Idempotency-Key, 409 idempotency_in_progress and 422
+    idempotency_conflict: runs_core.api.spec adds them to every such operation in one place."""
+    responses: dict[int, Any] = {}
+    for status in sorted({*COMMON, *statuses}):
+        response: dict[str, Any] = {
             "description": _DESCRIPTIONS[status],
             "content": {"application/problem+json": {"model": Problem}},
         }
-        for status in sorted({*COMMON, *statuses})
-    }
+        if status == 429:
+            response["headers"] = {**RETRY_AFTER_HEADER, **RATE_LIMIT_HEADERS}
+        responses[status] = response
+    return responses

@@ -5,6 +5,7 @@ from functools import cache
 from typing import Any
 
 from runs_core.api import (
+    openapi,
     routes_account,
     routes_admin,
     routes_agents,
@@ -24,7 +25,12 @@ ROUTERS = (
     routes_admin.router,
 )
 DESCRIPTION = """Durable, observable, controllable agent runs. Errors are RFC 9457 problem+json.
-Authenticate with `Authorization: Bearer <key>`, `Authorization: Api-Key <key>` or `x-api-key: <key>`."""
+Authenticate with `Authorization: Bearer <key>`, `Authorization: Api-Key <key>` or `x-api-key: <key>`.
+
+Every POST/PUT/PATCH accepts `Idempotency-Key` (≤ 255 characters): the first response is kept 24 h per
+org and key and replayed with `Idempotent-Replayed: true`. Each org has rate limits per minute (run
+creation, and all requests); over them the answer is 429 `rate_limited` with `Retry-After`, and every
+org response carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds)."""
 
 
 def docs_app() -> Any:
@@ -49,15 +55,41 @@ def docs_app() -> Any:
     return app
 
 
+PUBLIC_PATHS = ("/v1/health", "/v1/openapi.json")
+WRITE_METHODS = frozenset({"post", "put", "patch"})
+
+
 @cache
 def openapi_document() -> str:
     schema = json.loads(docs_app().get_openapi_json_schema())
     for path, operations in schema.get("paths", {}).items():
-        for operation in operations.values():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
             # Powertools documents request validation as 422; this API answers 400 problem+json instead.
-            operation.get("responses", {}).pop("422", None)
-            if path in ("/v1/health", "/v1/openapi.json"):
+            responses.pop("422", None)
+            if path in PUBLIC_PATHS:
                 operation["security"] = []  # no key needed
+                continue
+            if method in WRITE_METHODS:
+                _document_idempotency(operation, responses)
+            for status, response in responses.items():
+                if status.startswith("2"):
+                    response.setdefault("headers", {}).update(openapi.RATE_LIMIT_HEADERS)
     for name in ("HTTPValidationError", "ValidationError"):
         schema.get("components", {}).get("schemas", {}).pop(name, None)
     return json.dumps(schema)
+
+
+def _document_idempotency(operation: dict[str, Any], responses: dict[str, Any]) -> None:
+    """Every POST/PUT/PATCH takes Idempotency-Key (API.md §7): the header, its replay header and errors."""
+    operation.setdefault("parameters", []).append(openapi.IDEMPOTENCY_KEY_PARAMETER)
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    conflict = responses.get("409")
+    if conflict is None:
+        responses["409"] = {"description": openapi.IDEMPOTENCY_IN_PROGRESS, "content": problem}
+    else:
+        conflict["description"] = f"{conflict['description']}, or {openapi.IDEMPOTENCY_IN_PROGRESS}"
+    responses["422"] = {"description": openapi.IDEMPOTENCY_CONFLICT, "content": problem}
+    for status, response in responses.items():
+        if status.startswith("2"):
+            response.setdefault("headers", {}).update(openapi.IDEMPOTENT_REPLAYED_HEADER)

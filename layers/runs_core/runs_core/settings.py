@@ -35,6 +35,12 @@ class Settings(BaseModel):
     # WebSocket push: the connections table and the Management API endpoint (https://…/<stage>).
     connections_table: str | None = None
     websocket_endpoint: str | None = None
+    # Files (API.md §7): the bucket (objects at <org_id>/<file_id>, presigned uploads land under
+    # pending/<org_id>/<file_id>) and the table of file records. FILES_PUBLIC_ENDPOINT, when set, is the
+    # S3 endpoint presigned URLs point at (the local stack sets it to its own /_s3 route).
+    files_bucket: str = "FilesBucket"
+    files_table: str = "FilesTable"
+    files_public_endpoint: str | None = None
 
 
 ENV_NAMES = {
@@ -56,6 +62,9 @@ ENV_NAMES = {
     "event_deliveries_table": "EVENT_DELIVERIES_TABLE",
     "connections_table": "CONNECTIONS_TABLE",
     "websocket_endpoint": "WEBSOCKET_ENDPOINT",
+    "files_bucket": "FILES_BUCKET",
+    "files_table": "FILES_TABLE",
+    "files_public_endpoint": "FILES_PUBLIC_ENDPOINT",
 }
 
 

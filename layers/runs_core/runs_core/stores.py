@@ -7,6 +7,7 @@ from runs_core.settings import get_settings
 from runs_core.storage.accounts import ApiKeyStore, OrgStore
 from runs_core.storage.agents import AgentStore
 from runs_core.storage.executions import Executions
+from runs_core.storage.files import FileObjects, FileStore
 from runs_core.storage.memory import MemoryStore
 from runs_core.storage.runs import RunStore
 from runs_core.storage.steps import StepStore
@@ -21,6 +22,8 @@ class Stores:
     steps: StepStore
     memory: MemoryStore
     executions: Executions
+    files: FileStore
+    file_objects: FileObjects
 
 
 @cache
@@ -34,4 +37,6 @@ def get_stores() -> Stores:
         steps=StepStore(settings.steps_table),
         memory=MemoryStore(settings.memory_table),
         executions=Executions(settings.state_machine_arn),
+        files=FileStore(settings.files_table),
+        file_objects=FileObjects(settings.files_bucket, settings.files_public_endpoint),
     )

@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from runs_core.api.multipart import accepts_multipart, is_multipart_run_route, multipart_to_json
 from runs_core.api.problems import PROBLEM_JSON, from_error, problem, validation_problem
 from runs_core.errors import ApiError, PayloadTooLarge, UnknownApiVersion, UnsupportedMediaType
 from runs_core.observability import logger, tracer
@@ -67,6 +68,8 @@ def _precheck(event: dict[str, Any]) -> ApiError | None:
     body = event.get("body")
     if body and event.get("httpMethod") in ("POST", "PUT", "PATCH"):
         content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if content_type == "multipart/form-data" and accepts_multipart(event):
+            return None  # files: checked by runs_core.api.multipart (API Gateway caps the body at 10 MB)
         if content_type != "application/json":
             return UnsupportedMediaType(f"Send application/json, not {content_type!r}.")
         if len(body) > MAX_JSON_BODY_BYTES:
@@ -80,6 +83,11 @@ def make_handler(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Lambd
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request_id = (event.get("requestContext") or {}).get("requestId")
         rejected = _precheck(event)
+        if rejected is None and is_multipart_run_route(event):
+            try:  # multipart run creation: store the files, then route it as the JSON request it carries
+                event = multipart_to_json(event)
+            except ApiError as refused:
+                rejected = refused
         if rejected is None:
             response: dict[str, Any] = app.resolve(event, context)
         else:

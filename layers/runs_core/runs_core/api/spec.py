@@ -10,6 +10,7 @@ from runs_core.api import (
     routes_agents,
     routes_docs,
     routes_events,
+    routes_files,
     routes_runs,
 )
 
@@ -20,6 +21,7 @@ ROUTERS = (
     routes_events.router,
     routes_account.router,
     routes_admin.router,
+    routes_files.router,
 )
 DESCRIPTION = """Durable, observable, controllable agent runs. Errors are RFC 9457 problem+json.
 Authenticate with `Authorization: Bearer <key>`, `Authorization: Api-Key <key>` or `x-api-key: <key>`."""
@@ -56,6 +58,35 @@ def openapi_document() -> str:
             operation.get("responses", {}).pop("422", None)
             if path in ("/v1/health", "/v1/openapi.json"):
                 operation["security"] = []  # no key needed
+    _document_multipart(schema)
     for name in ("HTTPValidationError", "ValidationError"):
         schema.get("components", {}).get("schemas", {}).pop(name, None)
     return json.dumps(schema)
+
+
+def _document_multipart(schema: dict[str, Any]) -> None:
+    """The multipart bodies the handlers parse themselves (runs_core.api.multipart)."""
+    paths = schema.get("paths", {})
+    upload = paths.get("/v1/files", {}).get("post")
+    if upload is not None:
+        upload["requestBody"] = routes_files.MULTIPART_UPLOAD_BODY
+    for path, operations in paths.items():
+        operation = operations.get("post")
+        if operation is None or not path.endswith("/runs"):
+            continue
+        content = operation.get("requestBody", {}).get("content", {})
+        if "application/json" in content:
+            content["multipart/form-data"] = {
+                "schema": {
+                    "type": "object",
+                    "required": ["json"],
+                    "properties": {
+                        "json": {"type": "string", "description": "The JSON body, as for application/json."},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "Files (≤ 5 MiB each).",
+                        },
+                    },
+                }
+            }

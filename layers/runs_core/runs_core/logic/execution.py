@@ -480,13 +480,14 @@ def _add_usage(usage: dict[str, Any], tokens: Any, price: dict[str, Any]) -> dic
 
 
 def _model_request(run: dict[str, Any], definition: dict[str, Any], steps: list[dict[str, Any]]) -> Any:
+    from runs_core.logic.files import run_attachments
     from runs_core.providers.base import Message, ModelRequest, ToolCall, ToolSpec
 
     instructions = definition.get("instructions", "")
     persona = (definition.get("personas") or {}).get(run.get("persona") or "")
     if persona:
         instructions = f"{instructions}\n\n{persona['instructions']}".strip()
-    messages = [Message("user", json.dumps(run.get("input") or {}))]
+    messages = [Message("user", json.dumps(run.get("input") or {}), attachments=run_attachments(run))]
     for step in steps:
         output = step.get("output") or {}
         if step["type"] == "decision":

@@ -82,8 +82,9 @@ def create_upload(caller: Caller, request: CreateUpload) -> Upload:
         "created_at": created_at,
     }
     stores.files.create(record)
+    # Signed exactly as declared: the client sends that Content-Type value (SigV4 compares it verbatim).
     url = stores.file_objects.presign_put(
-        pending_key(caller.org_id, file_id), record["content_type"], request.size_bytes, UPLOAD_URL_SECONDS
+        pending_key(caller.org_id, file_id), request.content_type, request.size_bytes, UPLOAD_URL_SECONDS
     )
     expires_at = clock.iso(clock.now() + timedelta(seconds=UPLOAD_URL_SECONDS))
     return Upload(file=_view(record), upload_url=url, expires_at=expires_at)

@@ -4,6 +4,7 @@ A streamed response (a function's `stream_handler` answered with an iterator bod
 Events) is written with chunked transfer encoding, each chunk flushed as it is produced, so
 `curl -N -H 'Accept: text/event-stream' .../v1/runs/<id>/events` shows a run unfold live.
 `GET /ws` with `Upgrade: websocket` is the template's WebSocket API (local.websocket).
+`/_s3/<bucket>/<key>?X-Amz-…` is where presigned file URLs point (local.s3).
 """
 
 import sys
@@ -13,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from local.apigw import MAX_REQUEST_BYTES
+from local.s3 import PATH_PREFIX as S3_PATH_PREFIX
 from local.stack import LocalStack
 from local.websocket import serve as serve_websocket
 
@@ -73,6 +75,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         for name, value in self.headers.items():
             headers.setdefault(name, []).append(value)
         query = parse_qs(url.query, keep_blank_values=True)
+        if url.path.startswith(S3_PATH_PREFIX):  # presigned file URLs (local.s3)
+            plain = {name: values[-1] for name, values in headers.items()}
+            self._send(*self.server.stack.s3_request(self.command, url.path, query, plain, body), started)
+            return
         response = self.server.stack.stream(
             self.command, url.path or "/", headers, body, query, source_ip=self.client_address[0]
         )

@@ -29,8 +29,10 @@ from local.aws import start_moto
 from local.dynamodb import create_tables
 from local.executions import LocalExecutions, install
 from local.lambdas import LocalFunction
+from local.s3 import LocalS3Gateway
 from local.streams import StreamMappings, create_buses_and_queues
 from local.template import (
+    BUCKET_TYPE,
     EVENT_BUS_TYPE,
     FUNCTION_TYPE,
     QUEUE_TYPE,
@@ -59,10 +61,18 @@ LOCAL_DEFAULTS = {
     "POWERTOOLS_METRICS_DISABLED": "true",  # EMF would only be printed
     "API_KEY_PREFIX": "sk_test",  # keys minted locally are test keys
 }
+DEFAULT_PORT = 3000
 # What start() builds besides tables; secrets are not built but replaced by local values.
 _EMULATED_TYPES = (
     frozenset(
-        {FUNCTION_TYPE, "AWS::Serverless::Api", "AWS::Serverless::LayerVersion", EVENT_BUS_TYPE, QUEUE_TYPE}
+        {
+            FUNCTION_TYPE,
+            "AWS::Serverless::Api",
+            "AWS::Serverless::LayerVersion",
+            EVENT_BUS_TYPE,
+            QUEUE_TYPE,
+            BUCKET_TYPE,
+        }
     )
     | STATE_MACHINE_TYPES
 )
@@ -95,6 +105,7 @@ class LocalStack:
         self._template: Template | None = None
         self._api: RestApiEmulator | None = None
         self.websocket: WebSocketApi | None = None  # the template's WebSocket API, served at /ws
+        self.s3: LocalS3Gateway | None = None  # the template's buckets; presigned URLs at /_s3 (local.s3)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -131,6 +142,9 @@ class LocalStack:
             self._streams.start()
             self._api = RestApiEmulator.from_template(template, self.functions)
             self.websocket = WebSocketApi.from_template(template, self.functions)
+            self.s3 = LocalS3Gateway.from_template(
+                template, self.functions, boto3.client("s3", region_name=REGION)
+            )
         except BaseException:
             self.stop()
             raise
@@ -155,6 +169,7 @@ class LocalStack:
             self._mock = None
         self._api = None
         self.websocket = None
+        self.s3 = None
         close_all()
 
     def __enter__(self) -> "LocalStack":
@@ -203,6 +218,19 @@ class LocalStack:
             raise RuntimeError("LocalStack is not started")
         return self._api.handle(method, path, headers, body, query, source_ip, stream=True)
 
+    def s3_request(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, list[str]],
+        headers: Mapping[str, str],
+        body: bytes | None,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """A request to a presigned S3 URL (/_s3/<bucket>/<key>?X-Amz-…), served by moto (local.s3)."""
+        if self.s3 is None:
+            raise RuntimeError("LocalStack is not started")
+        return self.s3.handle(method, path, query, headers, body)
+
     def payload_too_large(self) -> tuple[int, dict[str, str], bytes]:
         """The 413 for a request whose body is over API Gateway's 10 MiB limit (not read at all)."""
         if self._api is None:
@@ -235,7 +263,7 @@ class LocalStack:
         ]
         for logical_id in self._template.resources_of(FUNCTION_TYPE):
             for name, event in (self._template.function_properties(logical_id).get("Events") or {}).items():
-                if event.get("Type") not in ("Api", "DynamoDB"):
+                if event.get("Type") not in ("Api", "DynamoDB", "S3"):
                     missing.append(f"{logical_id}.{name} ({event.get('Type')} event)")
         return missing
 
@@ -273,6 +301,9 @@ class LocalStack:
                 os.environ[name] = value
         for name, value in LOCAL_DEFAULTS.items():
             os.environ.setdefault(name, value)
+        # Presigned file URLs point at this stack's own S3 route (local.s3), so curl can use them.
+        port = os.environ.get("RUNS_API_PORT") or DEFAULT_PORT
+        os.environ.setdefault("FILES_PUBLIC_ENDPOINT", f"http://127.0.0.1:{port}/_s3")
         os.environ["RUNS_API_ADMIN_KEY"] = self.admin_key
         os.environ.pop("ADMIN_KEY_SECRET_ARN", None)
         # runs_core reads its settings once per process; if anything read them before this point

@@ -24,7 +24,10 @@ PSEUDO_PARAMETERS: dict[str, str] = {
     "AWS::Region": REGION,
     "AWS::AccountId": ACCOUNT_ID,
     "AWS::StackName": STACK_NAME,
-    "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{STACK_NAME}/local",
+    # A stack id ends in a UUID; templates slice it (Fn::Split/Fn::Select) for unique lower-case names.
+    "AWS::StackId": (
+        f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{STACK_NAME}/00000000-0000-0000-0000-000000000000"
+    ),
     "AWS::Partition": "aws",
     "AWS::URLSuffix": "amazonaws.com",
 }
@@ -36,6 +39,7 @@ FUNCTION_TYPE = "AWS::Serverless::Function"
 STATE_MACHINE_TYPES = frozenset({"AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"})
 EVENT_BUS_TYPE = "AWS::Events::EventBus"
 QUEUE_TYPE = "AWS::SQS::Queue"
+BUCKET_TYPE = "AWS::S3::Bucket"
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}]+)\}")
 
@@ -74,7 +78,8 @@ class Template:
     # ------------------------------------------------------------------ intrinsic functions
 
     def resolve(self, value: Any) -> Any:
-        """Resolve Ref / Fn::GetAtt / Fn::Sub / Fn::Join recursively; raise Unresolvable otherwise."""
+        """Resolve Ref / Fn::GetAtt / Fn::Sub / Fn::Join / Fn::Split / Fn::Select recursively; raise
+        Unresolvable otherwise."""
         if isinstance(value, str):
             if "{{resolve:" in value:
                 raise Unresolvable(f"dynamic reference {value!r}")
@@ -94,6 +99,12 @@ class Template:
             if key == "Fn::Join":
                 delimiter, items = argument
                 return str(delimiter).join(str(self.resolve(item)) for item in self.resolve(items))
+            if key == "Fn::Split":
+                delimiter, source = argument
+                return str(self.resolve(source)).split(str(delimiter))
+            if key == "Fn::Select":
+                index, items = argument
+                return self.resolve(items)[int(self.resolve(index))]
             if key.startswith("Fn::"):
                 raise Unresolvable(f"{key} is not supported by the local stack")
         return {key: self.resolve(item) for key, item in value.items()}
@@ -119,6 +130,8 @@ class Template:
             return self.named(name, "Name")
         if resource_type == QUEUE_TYPE:
             return queue_url(self.named(name, "QueueName"))
+        if resource_type == BUCKET_TYPE:
+            return self.named(name, "BucketName")
         return name  # locally, a resource's physical name is its logical id
 
     def function_name(self, logical_id: str) -> str:
@@ -157,6 +170,8 @@ class Template:
             if attribute == "Arn":
                 return f"arn:aws:sqs:{REGION}:{MOTO_ACCOUNT_ID}:{name}"
             return name if attribute == "QueueName" else queue_url(name)
+        if resource_type == BUCKET_TYPE and attribute == "Arn":
+            return f"arn:aws:s3:::{self.named(logical_id, 'BucketName')}"
         if resource_type in STATE_MACHINE_TYPES and attribute == "Arn":
             return state_machine_arn(self.state_machine_name(logical_id))
         if resource_type in STATE_MACHINE_TYPES and attribute == "Name":

@@ -40,6 +40,12 @@ class Settings(BaseModel):
     # Idempotency-Key records (Powertools idempotency) and the per-org rate-limit counters (API.md §7).
     idempotency_table: str = "IdempotencyTable"
     rate_limits_table: str = "RateLimitsTable"
+    # Files (API.md §7): the bucket (objects at <org_id>/<file_id>, presigned uploads land under
+    # pending/<org_id>/<file_id>) and the table of file records. FILES_PUBLIC_ENDPOINT, when set, is the
+    # S3 endpoint presigned URLs point at (the local stack sets it to its own /_s3 route).
+    files_bucket: str = "FilesBucket"
+    files_table: str = "FilesTable"
+    files_public_endpoint: str | None = None
 
 
 ENV_NAMES = {
@@ -65,6 +71,9 @@ ENV_NAMES = {
     "websocket_endpoint": "WEBSOCKET_ENDPOINT",
     "idempotency_table": "IDEMPOTENCY_TABLE",
     "rate_limits_table": "RATE_LIMITS_TABLE",
+    "files_bucket": "FILES_BUCKET",
+    "files_table": "FILES_TABLE",
+    "files_public_endpoint": "FILES_PUBLIC_ENDPOINT",
 }
 
 

@@ -7,6 +7,7 @@ from runs_core.settings import get_settings
 from runs_core.storage.accounts import ApiKeyStore, OrgStore
 from runs_core.storage.agents import AgentStore
 from runs_core.storage.executions import Executions
+from runs_core.storage.files import FileObjects, FileStore
 from runs_core.storage.memory import MemoryStore
 from runs_core.storage.runs import RunStore
 from runs_core.storage.steps import StepStore
@@ -23,6 +24,8 @@ class Stores:
     memory: MemoryStore
     threads: ThreadStore
     executions: Executions
+    files: FileStore
+    file_objects: FileObjects
 
 
 @cache
@@ -37,4 +40,6 @@ def get_stores() -> Stores:
         memory=MemoryStore(settings.memory_table),
         threads=ThreadStore(settings.threads_table, settings.thread_messages_table),
         executions=Executions(settings.state_machine_arn),
+        files=FileStore(settings.files_table),
+        file_objects=FileObjects(settings.files_bucket, settings.files_public_endpoint),
     )

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runs_core.api import idempotency
 from runs_core.api.limits import Quota, creates_run
+from runs_core.api.multipart import accepts_multipart, is_multipart_run_route, multipart_to_json
 from runs_core.api.problems import PROBLEM_JSON, from_error, problem, validation_problem
 from runs_core.errors import ApiError, PayloadTooLarge, UnknownApiVersion, UnsupportedMediaType
 from runs_core.logic.rate_limits import REQUESTS, RUNS
@@ -70,6 +71,8 @@ def _precheck(event: dict[str, Any]) -> ApiError | None:
     body = event.get("body")
     if body and event.get("httpMethod") in ("POST", "PUT", "PATCH"):
         content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if content_type == "multipart/form-data" and accepts_multipart(event):
+            return None  # files: checked by runs_core.api.multipart (API Gateway caps the body at 10 MB)
         if content_type != "application/json":
             return UnsupportedMediaType(f"Send application/json, not {content_type!r}.")
         if len(body) > MAX_JSON_BODY_BYTES:
@@ -124,6 +127,13 @@ def _dispatch(
     if quota is not None and creates_run(event):
         refused = quota.take(RUNS)
         if refused is not None:
+            return _problem_response(refused, request_id)
+    if is_multipart_run_route(event):
+        # Inside the idempotent section, so a retried multipart request replays instead of storing its
+        # files again: store the files, then route it as the JSON request it carries.
+        try:
+            event = multipart_to_json(event)
+        except ApiError as refused:
             return _problem_response(refused, request_id)
     response: dict[str, Any] = app.resolve(event, context)
     return response

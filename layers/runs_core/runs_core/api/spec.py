@@ -11,6 +11,7 @@ from runs_core.api import (
     routes_agents,
     routes_docs,
     routes_events,
+    routes_files,
     routes_runs,
     routes_threads,
 )
@@ -23,6 +24,7 @@ ROUTERS = (
     routes_events.router,
     routes_account.router,
     routes_admin.router,
+    routes_files.router,
 )
 DESCRIPTION = """Durable, observable, controllable agent runs. Errors are RFC 9457 problem+json.
 Authenticate with `Authorization: Bearer <key>`, `Authorization: Api-Key <key>` or `x-api-key: <key>`.
@@ -75,6 +77,7 @@ def openapi_document() -> str:
             for status, response in responses.items():
                 if status.startswith("2"):
                     response.setdefault("headers", {}).update(openapi.RATE_LIMIT_HEADERS)
+    _document_multipart(schema)
     for name in ("HTTPValidationError", "ValidationError"):
         schema.get("components", {}).get("schemas", {}).pop(name, None)
     return json.dumps(schema)
@@ -93,3 +96,31 @@ def _document_idempotency(operation: dict[str, Any], responses: dict[str, Any]) 
     for status, response in responses.items():
         if status.startswith("2"):
             response.setdefault("headers", {}).update(openapi.IDEMPOTENT_REPLAYED_HEADER)
+
+
+def _document_multipart(schema: dict[str, Any]) -> None:
+    """The multipart bodies the handlers parse themselves (runs_core.api.multipart)."""
+    paths = schema.get("paths", {})
+    upload = paths.get("/v1/files", {}).get("post")
+    if upload is not None:
+        upload["requestBody"] = routes_files.MULTIPART_UPLOAD_BODY
+    for path, operations in paths.items():
+        operation = operations.get("post")
+        if operation is None or not path.endswith("/runs"):
+            continue
+        content = operation.get("requestBody", {}).get("content", {})
+        if "application/json" in content:
+            content["multipart/form-data"] = {
+                "schema": {
+                    "type": "object",
+                    "required": ["json"],
+                    "properties": {
+                        "json": {"type": "string", "description": "The JSON body, as for application/json."},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "Files (≤ 5 MiB each).",
+                        },
+                    },
+                }
+            }

@@ -505,6 +505,7 @@ def _model_request(
     steps: list[dict[str, Any]],
     history: Sequence[dict[str, Any]] = (),
 ) -> Any:
+    from runs_core.logic.files import run_attachments
     from runs_core.providers.base import Message, ModelRequest, ToolCall, ToolSpec
 
     instructions = definition.get("instructions", "")
@@ -512,7 +513,7 @@ def _model_request(
     if persona:
         instructions = f"{instructions}\n\n{persona['instructions']}".strip()
     messages = [Message(message["role"], message["content"]) for message in history]
-    messages.append(Message("user", _user_turn(run)))
+    messages.append(Message("user", _user_turn(run), attachments=run_attachments(run)))
     for step in steps:
         output = step.get("output") or {}
         if step["type"] == "decision":

@@ -15,6 +15,7 @@ from runs_core.context import Caller
 from runs_core.errors import InsufficientCredits, InvalidState, NotFound, ValidationFailed
 from runs_core.logic import threads
 from runs_core.logic.agents import load_agent, resolve_version
+from runs_core.logic.files import require_uploaded
 from runs_core.models.common import Page
 from runs_core.models.runs import RUN_STATUSES, TERMINAL_STATUSES, Run, RunOptions
 from runs_core.observability import logger
@@ -93,8 +94,7 @@ def create_run(
     max_steps = _check_lower("max_steps", request.max_steps, limits.get("max_steps", 25))
     max_tokens = _check_lower("max_tokens", request.max_tokens, limits.get("max_tokens", 200_000))
     thread = threads.load_thread(caller, request.thread_id) if request.thread_id is not None else None
-    if request.file_ids:
-        raise NotFound(f"No file {request.file_ids[0]!r}.")  # files arrive with their own issue
+    require_uploaded(caller.org_id, request.file_ids)  # unknown → 404, not uploaded yet → 409
     org = stores.orgs.get(caller.org_id)
     if org is None or org["credits_balance"] <= 0:
         raise InsufficientCredits("The org has no credits left; an operator can add credits.")

@@ -13,10 +13,19 @@ class ToolCall:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file given to the model with a user message (API.md §7: runs' file_ids)."""
+
+    name: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Message:
     """One transcript entry, provider-neutral.
 
-    user:      content
+    user:      content, and the run's files as attachments (first message only)
     assistant: content (may be "") and/or tool_calls
     tool:      content (the JSON result or error text) for tool_call_id / name
     """
@@ -27,6 +36,7 @@ class Message:
     tool_call_id: str | None = None
     name: str | None = None
     is_error: bool = False
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)

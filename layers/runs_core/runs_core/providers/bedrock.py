@@ -1,11 +1,14 @@
 """The `bedrock` provider (API.md §3): Amazon Bedrock Runtime Converse / ConverseStream, with tool use."""
 
 import json
+import re
 from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
+from runs_core.observability import logger
 from runs_core.providers.base import (
+    Attachment,
     Message,
     ModelError,
     ModelRequest,
@@ -94,11 +97,97 @@ def _content(message: Message) -> list[dict[str, Any]]:
         if message.is_error:
             result["status"] = "error"
         return [{"toolResult": result}]
-    blocks: list[dict[str, Any]] = [{"text": message.content}] if message.content else []
+    blocks: list[dict[str, Any]] = attachment_blocks(message.attachments)
+    if message.content or blocks:  # Converse wants a text block beside documents
+        blocks.append({"text": message.content or "(see the attached files)"})
     blocks.extend(
         {"toolUse": {"toolUseId": call.id, "name": call.name, "input": call.arguments}}
         for call in message.tool_calls
     )
+    return blocks
+
+
+# Converse's document and image formats, by media type (and by file extension when the type says little).
+DOCUMENT_FORMATS = {
+    "application/pdf": "pdf",
+    "text/csv": "csv",
+    "application/msword": "doc",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.ms-excel": "xls",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "text/html": "html",
+    "text/plain": "txt",
+    "text/markdown": "md",
+    "text/x-markdown": "md",
+}
+IMAGE_FORMATS = {
+    "image/png": "png",
+    "image/jpeg": "jpeg",
+    "image/jpg": "jpeg",
+    "image/gif": "gif",
+    "image/webp": "webp",
+}
+EXTENSION_FORMATS = {
+    "pdf": "pdf", "csv": "csv", "doc": "doc", "docx": "docx", "xls": "xls", "xlsx": "xlsx", "html": "html",
+    "htm": "html", "txt": "txt", "md": "md", "png": "png", "jpg": "jpeg", "jpeg": "jpeg", "gif": "gif",
+    "webp": "webp",
+}  # fmt: skip
+IMAGE_KINDS = frozenset(IMAGE_FORMATS.values())
+MAX_DOCUMENTS = 5  # per Converse request
+MAX_IMAGES = 20
+
+
+def attachment_format(attachment: Attachment) -> str | None:
+    """The Converse format of a file (pdf, …, png, …), or None when Converse takes no such file."""
+    media_type = attachment.content_type.split(";")[0].strip().lower()
+    found = DOCUMENT_FORMATS.get(media_type) or IMAGE_FORMATS.get(media_type)
+    if found is None and (media_type.startswith("text/") or media_type in ("application/octet-stream", "")):
+        extension = attachment.name.rsplit(".", 1)[-1].lower() if "." in attachment.name else ""
+        found = EXTENSION_FORMATS.get(extension) or ("txt" if media_type.startswith("text/") else None)
+    return found
+
+
+def document_name(filename: str, taken: set[str]) -> str:
+    """A Converse document name: letters, digits, single spaces, hyphens, parentheses and square
+    brackets only; unique within the request."""
+    stem = filename.rsplit(".", 1)[0] if "." in filename else filename
+    name = re.sub(r"\s+", " ", re.sub(r"[^A-Za-z0-9\s\-()\[\]]", " ", stem)).strip()[:200] or "document"
+    unique, counter = name, 2
+    while unique in taken:
+        unique, counter = f"{name} ({counter})", counter + 1
+    taken.add(unique)
+    return unique
+
+
+def attachment_blocks(attachments: Iterable[Attachment]) -> list[dict[str, Any]]:
+    """Converse `document` and `image` blocks; unsupported files, and files past Converse's per-request
+    counts, are skipped with a warning."""
+    blocks: list[dict[str, Any]] = []
+    taken: set[str] = set()
+    documents = images = 0
+    for attachment in attachments:
+        kind = attachment_format(attachment)
+        if kind is None:
+            logger.warning(
+                "bedrock takes no file of this type; skipped", extra={"content_type": attachment.content_type}
+            )
+        elif kind in IMAGE_KINDS:
+            if images >= MAX_IMAGES:
+                logger.warning(
+                    "too many images for one bedrock request; skipped", extra={"file": attachment.name}
+                )
+                continue
+            images += 1
+            blocks.append({"image": {"format": kind, "source": {"bytes": attachment.data}}})
+        else:
+            if documents >= MAX_DOCUMENTS:
+                logger.warning(
+                    "too many documents for one bedrock request; skipped", extra={"file": attachment.name}
+                )
+                continue
+            documents += 1
+            name = document_name(attachment.name, taken)
+            blocks.append({"document": {"format": kind, "name": name, "source": {"bytes": attachment.data}}})
     return blocks
 
 

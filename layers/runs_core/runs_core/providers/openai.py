@@ -4,6 +4,7 @@ Token usage is normalised to the Bedrock meaning: `input_tokens` excludes the ca
 which are counted in `cache_read_tokens` (OpenAI's `prompt_tokens` includes them).
 """
 
+import base64
 import http.client
 import itertools
 import json
@@ -13,7 +14,9 @@ import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from runs_core.observability import logger
 from runs_core.providers.base import (
+    Attachment,
     ModelError,
     ModelRequest,
     ModelResponse,
@@ -164,9 +167,34 @@ def chat_messages(request: ModelRequest) -> list[dict[str, Any]]:
             elif entry["content"] is None:
                 entry["content"] = ""
             messages.append(entry)
+        elif message.attachments:
+            parts = [part for part in map(attachment_part, message.attachments) if part is not None]
+            parts.append({"type": "text", "text": message.content})
+            messages.append({"role": "user", "content": parts})
         else:
             messages.append({"role": "user", "content": message.content})
     return messages
+
+
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+TEXT_TYPES = frozenset({"application/json", "application/xml", "application/x-yaml", "application/yaml"})
+
+
+def attachment_part(attachment: Attachment) -> dict[str, Any] | None:
+    """A Chat Completions content part: images as data URLs, text files inline; others are skipped."""
+    media_type = attachment.content_type.split(";")[0].strip().lower()
+    if media_type in IMAGE_TYPES:
+        data_url = f"data:{media_type};base64,{base64.b64encode(attachment.data).decode('ascii')}"
+        return {"type": "image_url", "image_url": {"url": data_url}}
+    if media_type.startswith("text/") or media_type in TEXT_TYPES:
+        try:
+            text = attachment.data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if text is not None:
+            return {"type": "text", "text": f"File {attachment.name} ({media_type}):\n{text}"}
+    logger.warning("openai provider: file type not sent to the model", extra={"content_type": media_type})
+    return None
 
 
 def parse_completion(body: Any) -> ModelResponse:

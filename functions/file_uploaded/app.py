@@ -1,0 +1,14 @@
+"""The files bucket's ObjectCreated notification (prefix pending/): finish presigned uploads."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from runs_core.logic import files
+from runs_core.observability import logger, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return {"finished": files.handle_s3_event(event)}

@@ -34,5 +34,8 @@ def test_readme_tour(local_stack):
     for status in ("waiting_approval", "waiting_for_input", "completed"):  # the scripted run unfolds
         assert f'"status":"{status}"' in out, status
     assert '"output":{"decision":"approve"}' in out
+    assert "Run-Id: run_" in out and '"data_type":' in out  # the synchronous run's outputs
+    assert '"role":"user","content":"Hi, I am Ada."' in out and '"role":"assistant"' in out
+    assert '"object":"thread"' in out
     for failure in ("unauthorized", "not_found", "internal_error", "invalid_version_selector"):
         assert failure not in out, failure

@@ -37,25 +37,7 @@ class OrgStore:
 
     def update(self, org_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
         """Apply `changes` to an existing org; None if there is no such org."""
-        names = {f"#f{i}": field for i, field in enumerate(changes)}
-        sets = ", ".join(f"#f{i} = :f{i}" for i in range(len(changes)))
-        try:
-            response = dynamo.client().update_item(
-                TableName=self.table,
-                Key=dynamo.serialize({"id": org_id}),
-                UpdateExpression=f"SET {sets}",
-                ConditionExpression="attribute_exists(id)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=dynamo.values(
-                    **{f"f{i}": v for i, v in enumerate(changes.values())}
-                ),
-                ReturnValues="ALL_NEW",
-            )
-        except Exception as error:
-            if dynamo.is_conditional_failure(error):
-                return None
-            raise
-        return dynamo.deserialize(response["Attributes"])
+        return dynamo.update_if(self.table, {"id": org_id}, changes, "attribute_exists(id)")
 
 
 class ApiKeyStore:

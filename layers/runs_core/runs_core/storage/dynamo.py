@@ -76,6 +76,37 @@ def is_conditional_failure(error: Exception) -> bool:
     return getattr(error, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+def update_if(
+    table: str,
+    key: dict[str, Any],
+    changes: dict[str, Any],
+    condition: str,
+    condition_names: dict[str, str] | None = None,
+    condition_values: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """SET `changes` on an item if `condition` holds; the item as written, or None when it did not hold."""
+    names = {f"#f{i}": field for i, field in enumerate(changes)}
+    sets = ", ".join(f"#f{i} = :f{i}" for i in range(len(changes)))
+    try:
+        response = client().update_item(
+            TableName=table,
+            Key=serialize(key),
+            UpdateExpression=f"SET {sets}",
+            ConditionExpression=condition,
+            ExpressionAttributeNames={**names, **(condition_names or {})},
+            ExpressionAttributeValues={
+                **values(**{f"f{i}": value for i, value in enumerate(changes.values())}),
+                **values(**(condition_values or {})),
+            },
+            ReturnValues="ALL_NEW",
+        )
+    except Exception as error:
+        if is_conditional_failure(error):
+            return None
+        raise
+    return deserialize(response["Attributes"])
+
+
 def get(table: str, key: dict[str, Any], consistent: bool = False) -> dict[str, Any] | None:
     response = client().get_item(TableName=table, Key=serialize(key), ConsistentRead=consistent)
     item = response.get("Item")

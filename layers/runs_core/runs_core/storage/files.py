@@ -63,26 +63,14 @@ class FileStore:
 
     def finish_upload(self, org_id: str, file_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
         """Apply `changes` to a `pending` record; None if there is none (unknown, or already finished)."""
-        names = {f"#f{i}": field for i, field in enumerate(changes)}
-        sets = ", ".join(f"#f{i} = :f{i}" for i in range(len(changes)))
-        try:
-            response = dynamo.client().update_item(
-                TableName=self.table,
-                Key=dynamo.serialize({"org_id": org_id, "id": file_id}),
-                UpdateExpression=f"SET {sets}",
-                ConditionExpression="#status = :pending",
-                ExpressionAttributeNames={**names, "#status": "status"},
-                ExpressionAttributeValues={
-                    **dynamo.values(**{f"f{i}": value for i, value in enumerate(changes.values())}),
-                    **dynamo.values(pending="pending"),
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except Exception as error:
-            if dynamo.is_conditional_failure(error):
-                return None
-            raise
-        return dynamo.deserialize(response["Attributes"])
+        return dynamo.update_if(
+            self.table,
+            {"org_id": org_id, "id": file_id},
+            changes,
+            "#status = :pending",
+            {"#status": "status"},
+            {"pending": "pending"},
+        )
 
 
 class FileObjects:

@@ -5,9 +5,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runs_core.auth import authorize
-from runs_core.observability import logger
+from runs_core.observability import observed, request_keys
 
 
-@logger.inject_lambda_context(clear_state=True)
+@observed(request_keys, traced=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return authorize(event)

@@ -5,11 +5,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runs_core.logic import execution
-from runs_core.observability import logger, tracer
+from runs_core.observability import logger, observed, task_keys
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@observed(task_keys)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    logger.append_keys(run_id=event.get("run_id"))
-    return execution.handle_task(event)
+    result = execution.handle_task(event)
+    logger.info("task done", extra={"next": result.get("next")})
+    return result

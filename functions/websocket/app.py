@@ -5,10 +5,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runs_core.logic import websocket
-from runs_core.observability import logger, tracer
+from runs_core.observability import observed, request_keys
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@observed(request_keys)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return websocket.handle(event)

@@ -288,3 +288,29 @@ def test_runtime_matches_python_version(template: dict[str, Any]) -> None:
     assert layer["Metadata"]["BuildMethod"] == runtime
     assert template["Globals"]["Function"]["Architectures"] == ["arm64"]
     assert layer["Metadata"]["BuildArchitecture"] == "arm64"
+
+
+def test_alarms_watch_the_operational_metrics() -> None:
+    """Observability (README): the alarms exist, by the metrics they watch, and a dashboard shows them."""
+    resources = load_template(TEMPLATE)["Resources"]
+    watched: set[tuple[str, str]] = set()
+    for resource in resources.values():
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        properties = resource["Properties"]
+        if "MetricName" in properties:
+            watched.add((properties["Namespace"], properties["MetricName"]))
+        for query in properties.get("Metrics", []):
+            metric = (query.get("MetricStat") or {}).get("Metric")
+            if metric:
+                watched.add((metric["Namespace"], metric["MetricName"]))
+    assert {
+        ("AWS/Lambda", "IteratorAge"),
+        ("AWS/States", "ExecutionsFailed"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("AWS/ApiGateway", "5XXError"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+    } <= watched
+    assert any(resource["Type"] == "AWS::CloudWatch::Dashboard" for resource in resources.values())
+    assert resources["AlarmTopic"]["Condition"] == "HasAlarmEmail"

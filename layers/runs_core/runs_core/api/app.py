@@ -11,7 +11,6 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runs_core.api import idempotency
@@ -20,7 +19,7 @@ from runs_core.api.multipart import accepts_multipart, is_multipart_run_route, m
 from runs_core.api.problems import PROBLEM_JSON, from_error, problem, validation_problem
 from runs_core.errors import ApiError, PayloadTooLarge, UnknownApiVersion, UnsupportedMediaType
 from runs_core.logic.rate_limits import REQUESTS, RUNS
-from runs_core.observability import logger, tracer
+from runs_core.observability import api_keys, logger, observed
 from runs_core.settings import get_settings
 
 SUPPORTED_API_VERSIONS = frozenset({"2026-11-01"})
@@ -81,8 +80,7 @@ def _precheck(event: dict[str, Any]) -> ApiError | None:
 
 
 def make_handler(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-    @tracer.capture_lambda_handler
+    @observed(api_keys)  # request_id (= correlation id), org_id, run_id of the route
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request_id = (event.get("requestContext") or {}).get("requestId")
         # Guards in order (API.md §7): the org's requests bucket (every org request counts, even one
@@ -112,6 +110,15 @@ def make_handler(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Lambd
             "Request-Id": request_id,
             "Api-Version": served_version,
         }
+        # One line per request (never headers or bodies: they carry API keys and secrets).
+        logger.info(
+            "request",
+            extra={
+                "method": event.get("httpMethod"),
+                "path": event.get("path"),
+                "status": response.get("statusCode"),
+            },
+        )
         return response
 
     return lambda_handler

@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler import Request
 
 from runs_core.context import Caller
 from runs_core.errors import Forbidden, ValidationFailed
-from runs_core.observability import logger
+from runs_core.observability import bind
 
 MAX_END_USER_LENGTH = 128
 
@@ -34,7 +34,7 @@ def org_caller(request: Request) -> Caller:
         raise ValidationFailed(
             f"X-End-User {message}", [{"field": "X-End-User", "code": "max_length", "message": message}]
         )
-    logger.append_keys(org_id=org_id)
+    bind(org_id=org_id)
     return Caller(
         org_id=org_id,
         api_key_id=context.get("api_key_id"),

@@ -12,6 +12,7 @@ and complete the token; `expire` ends a wait that timed out; `fail` records an u
 
 import json
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,7 +23,7 @@ from runs_core import clock, ids
 from runs_core.logic import threads
 from runs_core.logic.runs import event_expiry
 from runs_core.models.runs import TERMINAL_STATUSES
-from runs_core.observability import logger
+from runs_core.observability import COUNT, MILLISECONDS, NO_UNIT, bind, logger, put_metrics, traced
 from runs_core.storage.runs import NewEvent, StaleRun
 from runs_core.stores import get_stores
 
@@ -37,7 +38,11 @@ def handle_task(event: dict[str, Any]) -> dict[str, Any]:
     run_id = event["run_id"]
     match event["action"]:
         case "step":
-            return _retrying(lambda: _step(run_id))
+            started = time.perf_counter()
+            try:
+                return _retrying(lambda: _step(run_id))
+            finally:
+                put_metrics({"StepLatency": ((time.perf_counter() - started) * 1000, MILLISECONDS)})
         case "park":
             return _retrying(lambda: _park(run_id, event["step_id"], event["task_token"]))
         case "expire":
@@ -109,10 +114,12 @@ def definition_of(run: dict[str, Any]) -> dict[str, Any]:
     return _definition(run["org_id"], run["agent_id"], run["agent_version"])
 
 
+@traced
 def _step(run_id: str) -> dict[str, Any]:
     run = _load(run_id)
     if run is None or run["status"] in TERMINAL_STATUSES:
         return _done(run_id)
+    bind(org_id=run["org_id"], step_index=run.get("step_count", 0))
     if run["status"] in WAITING_STATUSES.values():
         # Resumed while the run still waits (a decision was taken back?): keep waiting.
         return _wait_result(run)
@@ -175,7 +182,16 @@ def _fail(run: dict[str, Any], code: str, message: str, change: Change | None = 
     )
     change.changes["duration_ms"] = _duration_ms(run, now)
     change.event("run.failed", status="failed", error=error)
-    return _commit(run, change)
+    written = _commit(run, change)
+    _run_finished("RunsFailed", {**run, **change.changes}, ErrorCode=code)
+    return written
+
+
+def _run_finished(metric: str, run: dict[str, Any], **dimensions: str) -> None:
+    """A run reached completed/failed: count it (by error code) and what it cost, in one record each."""
+    put_metrics({metric: (1, COUNT)}, **dimensions)
+    cost = float((run.get("usage") or {}).get("cost_usd", 0.0))
+    put_metrics({"RunCostUsd": (cost, NO_UNIT)})
 
 
 def _duration_ms(run: dict[str, Any], now: str) -> int | None:
@@ -188,6 +204,7 @@ def _duration_ms(run: dict[str, Any], now: str) -> int | None:
 
 def _new_step(run: dict[str, Any], type_: str, status: str, **fields: Any) -> dict[str, Any]:
     now = clock.now_iso()
+    bind(step_index=run.get("step_count", 0))
     return {
         "run_id": run["id"],
         "index": run.get("step_count", 0),
@@ -308,10 +325,8 @@ def _run_action(
     if spec is None:
         error = {"code": "action_error", "message": f"unknown action {call['name']!r}"}
     else:
-        from runs_core.actions.executor import execute
-
         try:
-            result = execute(spec, call["arguments"], context)
+            result = _execute_action(spec, call["arguments"], context)
         except ActionError as failure:
             error = {"code": "action_error", "message": str(failure)}
     step = _new_step(
@@ -333,6 +348,13 @@ def _run_action(
     run = _commit(run, change)
     progress.steps.append(step)
     return run
+
+
+@traced
+def _execute_action(spec: dict[str, Any], arguments: dict[str, Any], context: Any) -> Any:
+    from runs_core.actions.executor import execute
+
+    return execute(spec, arguments, context)
 
 
 class RunMemory:
@@ -365,11 +387,20 @@ def _decide(
     deltas: list[str] = []
     started_at = clock.now_iso()
     try:
-        response = provider_for(definition["model"]).complete(request, on_delta=deltas.append)
+        response = _call_model(provider_for(definition["model"]), request, deltas.append)
     except ModelError as error:
         return _fail(run, "model_error", str(error)[:500]), True
 
     usage = _add_usage(run.get("usage") or {}, response.usage, definition["model"].get("price") or {})
+    cost_before = float((run.get("usage") or {}).get("cost_usd", 0.0))
+    put_metrics(
+        {
+            "ModelInputTokens": (response.usage.input_tokens, COUNT),
+            "ModelOutputTokens": (response.usage.output_tokens, COUNT),
+            "ModelCostUsd": (usage["cost_usd"] - cost_before, NO_UNIT),
+        },
+        Provider=str(definition["model"].get("provider")),
+    )
     tool_calls = [
         {"id": call.id, "name": call.name, "arguments": call.arguments} for call in response.tool_calls
     ]
@@ -407,6 +438,11 @@ def _decide(
         return run, False
     _complete(run, definition, change, response.text, response.outputs)
     return run, True
+
+
+@traced
+def _call_model(provider: Any, request: Any, on_delta: Any) -> Any:
+    return provider.complete(request, on_delta=on_delta)
 
 
 def _complete(
@@ -448,7 +484,9 @@ def _complete(
     change.event("run.completed", status="completed", output=change.changes["output"])
     if run.get("thread_id"):  # the answer joins the thread's conversation
         change.items.append(get_stores().threads.message_put(threads.message_record(run, "assistant", text)))
-    return _commit(run, change)
+    written = _commit(run, change)
+    _run_finished("RunsCompleted", {**run, **change.changes})
+    return written
 
 
 def _batched(deltas: list[str]) -> list[str]:

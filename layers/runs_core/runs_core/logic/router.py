@@ -29,7 +29,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 
-from runs_core.observability import logger
+from runs_core.observability import bind, logger
 from runs_core.settings import get_settings
 from runs_core.storage import dynamo
 from runs_core.storage.bus import MAX_ENTRIES_PER_CALL, BusEntry, EventBridgeBus, EventBus
@@ -194,5 +194,21 @@ def default_router() -> Router:
     return Router(EventBridgeBus(settings.event_bus_name), markers, pusher=pusher, hand_over=hand_over)
 
 
+MAX_LOGGED_RUN_IDS = 20
+
+
+def batch_run_ids(records: Sequence[dict[str, Any]]) -> list[str]:
+    """The runs a stream batch concerns (for the log lines of its invocation), at most 20."""
+    run_ids: set[str] = set()
+    for record in records:
+        image = (record.get("dynamodb") or {}).get("NewImage") or (record.get("dynamodb") or {}).get("Keys")
+        value = ((image or {}).get("run_id") or {}).get("S")
+        if isinstance(value, str):
+            run_ids.add(value)
+    return sorted(run_ids)[:MAX_LOGGED_RUN_IDS]
+
+
 def handle_stream_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    records = event.get("Records") or []
+    bind(run_ids=batch_run_ids(records), records=len(records))
     return default_router().handle(event, context)

@@ -18,7 +18,7 @@ from runs_core.logic.agents import load_agent, resolve_version
 from runs_core.logic.files import require_uploaded
 from runs_core.models.common import Page
 from runs_core.models.runs import RUN_STATUSES, TERMINAL_STATUSES, Run, RunOptions
-from runs_core.observability import logger
+from runs_core.observability import COUNT, bind, logger, put_metrics, traced
 from runs_core.pages import decode_cursor, encode_cursor
 from runs_core.settings import get_settings
 from runs_core.storage.dynamo import KeyRange, TransactionCancelled
@@ -70,6 +70,7 @@ def _check_lower(name: str, requested: int | None, agent_limit: int) -> int:
     return requested
 
 
+@traced
 def create_run(
     caller: Caller,
     agent_ref: str,
@@ -100,6 +101,7 @@ def create_run(
         raise InsufficientCredits("The org has no credits left; an operator can add credits.")
 
     run_id, created_at = ids.new_id_at("run")
+    bind(run_id=run_id)
     status = "queued" if request.start else "created"
     run = {
         "id": run_id,
@@ -140,6 +142,7 @@ def create_run(
             thread = threads.load_thread(caller, thread["id"], consistent=True)  # it changed: decide again
     else:
         raise StaleRun(f"thread {request.thread_id} kept changing")
+    put_metrics({"RunsCreated": (1, COUNT)})
     if starts:
         start_execution(record)
     return view(record)
@@ -169,6 +172,7 @@ def start_execution(run: dict[str, Any]) -> None:
             clock.now_iso(),
             event_expiry(run),
         )
+        put_metrics({"RunsFailed": (1, COUNT)}, ErrorCode="internal_error")
         raise
 
 
@@ -220,6 +224,8 @@ def cancel_run(caller: Caller, run_id: str, reason: str | None) -> Run:
         return {**changes, "cancel_reason": reason}, [NewEvent("run.cancelled", data)], also
 
     before, after = change_run(caller, run_id, cancel)
+    if before["status"] != "cancelled":
+        put_metrics({"RunsCancelled": (1, COUNT)})
     if before["status"] not in ("created", "cancelled"):
         get_stores().executions.stop(run_id, reason or "cancelled by the API")
     return view(after)

@@ -122,17 +122,18 @@ def test_throttled_run_creation_is_a_5xx_and_writes_nothing(make_org, code):
     tenant = make_org()
     agent = agent_with(tenant.api, SCRIPT)
     before = runs_of_org(tenant.org_id)
+    fired: list[int] = []
 
     def throttle(params: dict[str, Any]) -> Any:
         puts = [item.get("Put", {}) for item in params["TransactItems"]]
-        creates_a_run = any(put.get("ConditionExpression") == "attribute_not_exists(id)" for put in puts)
-        return (
-            client_error(code, "Rate of requests exceeds the allowed throughput.") if creates_a_run else None
-        )
+        if any(put.get("ConditionExpression") == "attribute_not_exists(id)" for put in puts):
+            fired.append(len(puts))
+            return client_error(code, "Rate of requests exceeds the allowed throughput.")
+        return None
 
     with inject(dynamo.client(), "TransactWriteItems", throttle):
         response = tenant.api.post("/v1/runs", json={"agent": agent})
-    assert response.status >= 500, response.text
+    assert fired and response.status >= 500, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     problem = response.json()
     assert (
@@ -208,7 +209,7 @@ def test_other_transaction_cancellations_fail_the_run_cleanly(api):
 
 
 def test_a_step_lambda_timeout_fails_the_run_with_internal_error(api, monkeypatch):
-    """Lambda reports a timeout as errorType Sandbox.Timedout: not in the Retry list, so the Catch → FailRun."""
+    """Lambda reports a timeout as errorType Sandbox.Timedout: not retried, so the Catch → FailRun."""
     timed_out = type("Sandbox.Timedout", (Exception,), {})
     real = execution._step
     calls = {"n": 0}

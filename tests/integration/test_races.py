@@ -196,3 +196,22 @@ def test_concurrent_operator_patches_lose_no_run_debits(api, make_org, admin_api
     assert all(run["status"] == "completed" for run in finished)
     balance = api.get("/v1/org", key=tenant.key).json()["credits_balance"]
     assert 500 - 6 * runs <= balance <= 500 and (500 - balance) % 6 == 0, balance
+
+
+def test_concurrent_requests_to_one_function_keep_their_own_body_and_path(api):
+    """Regression (local stack): Powertools keeps the request being resolved in a process-wide class
+    attribute; concurrent requests on the in-process environments used to read each other's body."""
+    from tests.integration.test_execution import agent_with
+
+    agent = agent_with(api, [{"text": "x"}])
+    run_ids = [api.post("/v1/runs", json={"agent": agent, "start": False}).json()["id"] for _ in range(10)]
+    for round_ in range(20):
+        responses = _together(
+            *[
+                (lambda r=run_id, n=round_: api.put(f"/v1/runs/{r}/memory/k", json={"value": f"{r}:{n}"}))
+                for run_id in run_ids
+            ]
+        )
+        for run_id, response in zip(run_ids, responses, strict=True):
+            assert response.status == 200 and response.json()["value"] == f"{run_id}:{round_}"
+            assert api.get(f"/v1/runs/{run_id}/memory").json()["items"]["k"] == f"{run_id}:{round_}"

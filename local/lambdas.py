@@ -152,3 +152,54 @@ def _import_file(module_name: str, file: Path) -> ModuleType:
         del sys.modules[module_name]
         raise
     return module
+
+
+# ------------------------------------------------------------------ Powertools request state per thread
+
+_request_state = threading.local()
+_isolated = False
+
+
+def isolate_powertools_request_state() -> None:
+    """Give each thread its own Powertools event-handler request (current_event, lambda_context).
+
+    Powertools' resolvers keep the request being resolved in class attributes of BaseRouter, one per
+    process: right for Lambda, where an execution environment handles one request at a time. Locally
+    the environments of all functions are threads of one process, so two concurrent API requests would
+    read each other's event (one request's body with another's path). The resolvers' `current_event` and
+    `lambda_context` become per-thread properties, set by `resolve` from its own event (and restored after
+    it, for a nested resolve on the same thread). Idempotent.
+    """
+    global _isolated
+    if _isolated:
+        return
+    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+
+    def getter(name: str) -> Any:
+        def get(self: Any) -> Any:
+            return getattr(_request_state, name, None)
+
+        def set_(self: Any, value: Any) -> None:
+            setattr(_request_state, name, value)
+
+        return property(get, set_)
+
+    resolve = ApiGatewayResolver.resolve
+
+    def resolve_on_this_thread(self: Any, event: Any, context: Any) -> Any:
+        saved = (
+            getattr(_request_state, "current_event", None),
+            getattr(_request_state, "lambda_context", None),
+        )
+        raw = event.raw_event if hasattr(event, "raw_event") else event
+        _request_state.current_event = self._to_proxy_event(raw)
+        _request_state.lambda_context = context
+        try:
+            return resolve(self, event, context)
+        finally:
+            _request_state.current_event, _request_state.lambda_context = saved
+
+    ApiGatewayResolver.current_event = getter("current_event")  # type: ignore[assignment]
+    ApiGatewayResolver.lambda_context = getter("lambda_context")  # type: ignore[assignment]
+    ApiGatewayResolver.resolve = resolve_on_this_thread  # type: ignore[method-assign]
+    _isolated = True

@@ -28,7 +28,7 @@ from local.apigw import HttpResponse, RestApiEmulator
 from local.aws import start_moto
 from local.dynamodb import create_tables
 from local.executions import LocalExecutions, install
-from local.lambdas import LocalFunction
+from local.lambdas import LocalFunction, isolate_powertools_request_state
 from local.s3 import LocalS3Gateway
 from local.streams import StreamMappings, create_buses_and_queues
 from local.template import (
@@ -114,6 +114,7 @@ class LocalStack:
             raise RuntimeError("LocalStack already started")
         install()  # before moto starts: boto3 sessions made from now on carry it
         install_websocket()  # PostToConnection → the live local socket
+        isolate_powertools_request_state()  # concurrent requests on threads must not share one event
         self._mock = start_moto()
         try:
             template = self._template = Template(self.template_path)

@@ -75,3 +75,143 @@ def test_cancel_vs_finishing_step_50_times(api):
             assert run["output"] is None  # the late step wrote nothing
         outcomes[run["status"]] += 1
     assert sum(outcomes.values()) == 50
+
+
+# ------------------------------------------------------------------------ more races (issue 6, item 4)
+
+
+def _together(*calls) -> list:
+    """Run the calls at the same moment on real threads; their results in call order."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(index: int, call) -> None:
+        barrier.wait()
+        results[index] = call()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_two_inputs_at_once_exactly_one_is_taken(api):
+    from tests.integration.test_execution import ASK, agent_with, start, steps_of, wait
+    from tests.integration.test_faults import assert_contiguous, run_to_end
+
+    agent = agent_with(
+        api, [{"tool_calls": [{"name": "ask_user", "arguments": {"prompt": "?"}}]}, {"text": "ok"}], [ASK]
+    )
+    for _ in range(3):
+        run = start(api, agent)
+        assert wait(api, run["id"])["status"] == "waiting_for_input"
+        answers = [f"answer-{i}" for i in range(4)]
+        statuses = _together(
+            *[
+                (lambda a=answer, r=run["id"]: api.post(f"/v1/runs/{r}/input", json={"content": a}).status)
+                for answer in answers
+            ]
+        )
+        assert sorted(statuses) == [200, 409, 409, 409], statuses
+        assert run_to_end(api, run["id"])["status"] == "completed"
+        inputs = [step for step in steps_of(api, run["id"]) if step["type"] == "input"]
+        assert len(inputs) == 1 and inputs[0]["output"]["content"] == answers[statuses.index(200)]
+        _, types = assert_contiguous(api, run["id"])
+        assert types.count("run.input_received") == 1 and types.count("run.completed") == 1
+
+
+def test_cancel_the_queued_run_while_the_thread_is_handed_over(api):
+    """Run A holds the thread (waiting for input), B and C are queued. A finishes while B is cancelled:
+    whoever wins, nothing starts twice, C runs, and the thread ends idle."""
+    from tests.integration.test_execution import ASK, agent_with, wait
+    from tests.integration.test_faults import assert_contiguous, run_to_end
+    from tests.integration.test_threads import new_thread, thread_run, until_idle
+
+    asker = agent_with(
+        api, [{"tool_calls": [{"name": "ask_user", "arguments": {"prompt": "?"}}]}, {"text": "a"}], [ASK]
+    )
+    plain = agent_with(api, [{"text": "b"}])
+    outcomes: dict[str, int] = {}
+    for _ in range(4):
+        thread = new_thread(api)
+        first = thread_run(api, thread["id"], asker).json()
+        assert wait(api, first["id"])["status"] == "waiting_for_input"
+        second, third = (thread_run(api, thread["id"], plain).json() for _ in range(2))
+        assert second["status"] == third["status"] == "queued"
+        answered, cancelled = _together(
+            lambda f=first: api.post(f"/v1/runs/{f['id']}/input", json={"content": "go"}).status,
+            lambda s=second: api.post(f"/v1/runs/{s['id']}/cancel", json={"reason": "race"}).status,
+        )
+        assert answered == 200 and cancelled in (200, 409)
+        done = {run["id"]: run_to_end(api, run["id"]) for run in (first, second, third)}
+        assert done[first["id"]]["status"] == "completed" and done[third["id"]]["status"] == "completed"
+        assert done[second["id"]]["status"] == ("cancelled" if cancelled == 200 else "completed")
+        assert until_idle(api, thread["id"])["status"] == "idle"
+        for run_id in done:
+            _, types = assert_contiguous(api, run_id)
+            assert types.count("run.started") <= 1, (run_id, types)
+        _, second_types = assert_contiguous(api, second["id"])
+        started = "started" if "run.started" in second_types else "never started"
+        key = f"{done[second['id']]['status']}/{started}"
+        outcomes[key] = outcomes.get(key, 0) + 1
+    assert sum(outcomes.values()) == 4, outcomes
+
+
+def test_concurrent_operator_patches_lose_no_run_debits(api, make_org, admin_api):
+    """Runs debit the org's credits (SET balance = balance - c) while an operator PATCHes the org: a PATCH of
+    rate_limits never overwrites the balance; a PATCH of credits_balance sets it, and only debits after it
+    count against the new balance."""
+    from tests.integration.test_execution import agent_with, start
+    from tests.integration.test_faults import run_to_end
+
+    usage = {"input_tokens": 1000, "output_tokens": 200}  # $0.006 at the price below → 6 credits a run
+    tenant = make_org(credits=10_000)
+    agent = agent_with(api, [{"text": "x", "usage": usage}], key=tenant.key)
+    runs = 4
+
+    def patch(body):
+        return lambda: admin_api.patch(f"/v1/admin/orgs/{tenant.org_id}", json=body).status
+
+    limits = {"runs_per_minute": 100_000, "requests_per_minute": 1_000_000}
+    created = _together(
+        *[(lambda: start(api, agent, key=tenant.key)["id"]) for _ in range(runs)],
+        patch({"rate_limits": limits}),
+    )
+    run_ids = created[:runs]
+    assert created[runs] == 200
+    for _ in range(3):
+        assert _together(patch({"rate_limits": limits}), patch({"rate_limits": limits})) == [200, 200]
+    finished = [run_to_end(api.with_key(tenant.key), run_id) for run_id in run_ids]
+    assert {run["usage"]["credits_used"] for run in finished} == {6}
+    assert api.get("/v1/org", key=tenant.key).json()["credits_balance"] == 10_000 - 6 * runs
+
+    # an absolute PATCH while runs finish: the balance is 500 minus the debits that landed after it
+    created = _together(
+        *[(lambda: start(api, agent, key=tenant.key)["id"]) for _ in range(runs)],
+        patch({"credits_balance": 500}),
+    )
+    finished = [run_to_end(api.with_key(tenant.key), run_id) for run_id in created[:runs]]
+    assert all(run["status"] == "completed" for run in finished)
+    balance = api.get("/v1/org", key=tenant.key).json()["credits_balance"]
+    assert 500 - 6 * runs <= balance <= 500 and (500 - balance) % 6 == 0, balance
+
+
+def test_concurrent_requests_to_one_function_keep_their_own_body_and_path(api):
+    """Regression (local stack): Powertools keeps the request being resolved in a process-wide class
+    attribute; concurrent requests on the in-process environments used to read each other's body."""
+    from tests.integration.test_execution import agent_with
+
+    agent = agent_with(api, [{"text": "x"}])
+    run_ids = [api.post("/v1/runs", json={"agent": agent, "start": False}).json()["id"] for _ in range(10)]
+    for round_ in range(20):
+        responses = _together(
+            *[
+                (lambda r=run_id, n=round_: api.put(f"/v1/runs/{r}/memory/k", json={"value": f"{r}:{n}"}))
+                for run_id in run_ids
+            ]
+        )
+        for run_id, response in zip(run_ids, responses, strict=True):
+            assert response.status == 200 and response.json()["value"] == f"{run_id}:{round_}"
+            assert api.get(f"/v1/runs/{run_id}/memory").json()["items"]["k"] == f"{run_id}:{round_}"

@@ -4,6 +4,7 @@ import json
 import threading
 import time
 import uuid
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
@@ -106,7 +107,7 @@ def test_a_failing_model_fails_the_run_with_model_error(api, failing_model_url):
     assert assert_contiguous_log(run)[-1] == "run.failed"
 
 
-def test_max_duration_fails_the_run_with_timeout(api):
+def test_max_duration_fails_the_run_with_timeout(api, monkeypatch):
     name = f"slow-{uuid.uuid4().hex[:8]}"
     definition = {
         "model": {
@@ -114,14 +115,19 @@ def test_max_duration_fails_the_run_with_timeout(api):
             "script": [{"tool_calls": [{"name": "pay", "arguments": {}}]}, {"text": "x"}],
         },
         "actions": [{"name": "pay", "kind": "builtin", "builtin": "echo", "requires_approval": True}],
-        "limits": {"max_duration_seconds": 1},
+        "limits": {"max_duration_seconds": 60},
     }
     api.request("POST", "/v1/agents", json={"name": name, "definition": definition})
     run = api.request("POST", "/v1/runs", json={"agent": name}).json()
     assert api.request("POST", f"/v1/runs/{run['id']}/wait", query={"timeout": "20"}).json()["status"] == (
         "waiting_approval"
     )
-    time.sleep(1.2)  # let the run outlive its 1 s limit while it waits (setup, not a timing assertion)
+    # The run outlives its 60 s limit while it waits: move the clock on instead of sleeping (no load can
+    # make the first leg take that long, and the test does not depend on how fast the machine is).
+    from runs_core import clock
+
+    real_now = clock.now
+    monkeypatch.setattr(clock, "now", lambda: real_now() + timedelta(seconds=61))
     api.request("POST", f"/v1/runs/{run['id']}/approval", json={"decision": "approve"})
     done = run_to_end_existing(api, run["id"])
     assert done["status"] == "failed" and done["error"]["code"] == "timeout"

@@ -34,7 +34,7 @@ CHECKS = (
     "response_headers_conformance",
     "negative_data_rejection",
 )
-MAX_EXAMPLES = int(os.environ.get("RUNS_API_FUZZ_MAX_EXAMPLES", "12"))
+MAX_EXAMPLES = int(os.environ.get("RUNS_API_FUZZ_MAX_EXAMPLES", "5"))
 SEED = 20261123
 FUZZ_TIMEOUT_S = 600
 

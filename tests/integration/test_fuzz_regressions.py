@@ -108,3 +108,43 @@ def test_methods_no_route_serves_are_problem_json_over_http(stack, dev_key):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_concurrent_requests_in_two_copies_of_a_function_keep_their_own_event():
+    """Found as GET /v1/threads/{id}/memory answering a page of messages under concurrent fuzzing: Powertools
+    keeps the current event on a class, so a request in one copy of a function (the local stack's execution
+    environments are threads of one process) resolved the route, and authorized, with another's event."""
+    from aws_lambda_powertools.event_handler.api_gateway import Router
+
+    from runs_core.api.app import create_app
+
+    router = Router()
+    both_resolving = threading.Barrier(2, timeout=10)
+
+    @router.get("/v1/echo/<name>")
+    def echo(name: str) -> dict[str, str]:
+        both_resolving.wait()  # both requests are in flight now
+        return {"name": name, "path": router.current_event.path}
+
+    apps = [create_app(router), create_app(router)]  # two execution environments of one function
+    answers: dict[str, dict] = {}
+
+    def call(app, name: str) -> None:
+        event = {
+            "httpMethod": "GET",
+            "path": f"/v1/echo/{name}",
+            "resource": "/v1/echo/{name}",
+            "headers": {},
+            "requestContext": {"requestId": name, "resourcePath": "/v1/echo/{name}"},
+            "pathParameters": {"name": name},
+        }
+        answers[name] = json.loads(app.resolve(event, None)["body"])
+
+    threads = [
+        threading.Thread(target=call, args=(app, name)) for app, name in zip(apps, ("a", "b"), strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert answers == {"a": {"name": "a", "path": "/v1/echo/a"}, "b": {"name": "b", "path": "/v1/echo/b"}}

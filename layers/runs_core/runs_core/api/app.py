@@ -4,6 +4,12 @@ Routes live in routers (runs_core.api.routes_*) so that each function serves its
 function can include them all to publish one OpenAPI document generated from the same code.
 """
 
+import base64
+import binascii
+import json
+import math
+import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -17,13 +23,25 @@ from runs_core.api import idempotency
 from runs_core.api.limits import Quota, creates_run
 from runs_core.api.multipart import accepts_multipart, is_multipart_run_route, multipart_to_json
 from runs_core.api.problems import PROBLEM_JSON, from_error, problem, validation_problem
-from runs_core.errors import ApiError, PayloadTooLarge, UnknownApiVersion, UnsupportedMediaType
+from runs_core.errors import (
+    ApiError,
+    InvalidJson,
+    PayloadTooLarge,
+    UnknownApiVersion,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from runs_core.logic.rate_limits import REQUESTS, RUNS
 from runs_core.observability import api_keys, logger, observed
 from runs_core.settings import get_settings
 
 SUPPORTED_API_VERSIONS = frozenset({"2026-11-01"})
 MAX_JSON_BODY_BYTES = 1024 * 1024
+# DynamoDB numbers: 38 digits of precision, magnitudes from 1E-130 up to (not including) 1E+126.
+MAX_INTEGER_DIGITS = 38
+MIN_NUMBER_MAGNITUDE, MAX_NUMBER_MAGNITUDE = 1e-130, 1e126
+# A JSON \u escape of a UTF-16 surrogate: paired it is one character, alone it is no text at all.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 API_TITLE = "Runs API"
 
 
@@ -31,10 +49,43 @@ def _request_id(app: APIGatewayRestResolver) -> str | None:
     return app.current_event.request_context.request_id
 
 
+class _Resolver(APIGatewayRestResolver):
+    """Powertools keeps the current event and Lambda context on the BaseRouter *class*, shared by every
+    resolver in the process. A Lambda process serves one request at a time, but the local stack serves
+    concurrent requests in threads of one process (each with its own copy of the function's module), where
+    one request would resolve and authorize with another's event (another org's). Here: one per thread."""
+
+    _per_thread = threading.local()
+
+    @property  # type: ignore[override]
+    def current_event(self) -> Any:
+        return self._per_thread.event
+
+    @current_event.setter
+    def current_event(self, value: Any) -> None:
+        self._per_thread.event = value
+
+    @property  # type: ignore[override]
+    def lambda_context(self) -> Any:
+        return self._per_thread.lambda_context
+
+    @lambda_context.setter
+    def lambda_context(self, value: Any) -> None:
+        self._per_thread.lambda_context = value
+
+    def resolve(self, event: Any, context: LambdaContext) -> dict[str, Any]:
+        self.current_event = self._to_proxy_event(dict(event))
+        self.lambda_context = context
+        return super().resolve(event, context)
+
+
 def create_app(*routers: Router) -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = _Resolver(enable_validation=True)
     for router in routers:
         app.include_router(router)
+    # include_router copies the router's context, which is that of the resolver that included the router
+    # before: in the local stack, another copy of this function, possibly in the middle of a request.
+    app.clear_context()
 
     @app.exception_handler(ApiError)
     def _api_error(error: ApiError) -> Response[Any]:
@@ -76,7 +127,78 @@ def _precheck(event: dict[str, Any]) -> ApiError | None:
             return UnsupportedMediaType(f"Send application/json, not {content_type!r}.")
         if len(body) > MAX_JSON_BODY_BYTES:
             return PayloadTooLarge(f"JSON bodies are limited to {MAX_JSON_BODY_BYTES} bytes.")
+        return _not_json_text(body, bool(event.get("isBase64Encoded")))
     return None
+
+
+def _not_json_text(body: str, base64_encoded: bool) -> ApiError | None:
+    """A JSON body must be UTF-8 text of strict JSON (RFC 8259) that can be stored as it is: bytes that are
+    not UTF-8, an unpaired surrogate escape (`"\\ud800"`, which no UTF-8 text can hold), NaN or Infinity
+    are 400 invalid_json; an empty object key, an integer of more than 38 digits or a number beyond
+    DynamoDB's range (none fits an item) is 400 validation_error. Checked here, before routing, instead of
+    failing deeper in as a 500."""
+    if base64_encoded:  # API Gateway sends a body that is not UTF-8 base64-encoded
+        try:
+            body = base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return InvalidJson("The request body is not UTF-8 text.")
+    try:
+        document = json.loads(
+            body,
+            object_pairs_hook=_object_without_empty_keys,
+            parse_int=_storable_int,
+            parse_float=_finite_float,
+            parse_constant=_no_constant,
+        )
+        if _SURROGATE_ESCAPE.search(body):
+            json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except _Unstorable as error:
+        return error.problem
+    except UnicodeEncodeError:  # (a ValueError: caught first)
+        return InvalidJson("The request body holds an unpaired UTF-16 surrogate escape.")
+    except (ValueError, RecursionError):
+        return None  # not JSON at all: the resolver answers invalid_json with its own detail
+    return None
+
+
+class _Unstorable(Exception):
+    def __init__(self, problem: ApiError) -> None:
+        super().__init__(problem.detail)
+        self.problem = problem
+
+
+def _object_without_empty_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    if any(key == "" for key, _ in pairs):
+        message = "object keys must not be empty"
+        raise _Unstorable(
+            ValidationFailed(message, [{"field": "body", "code": "empty_key", "message": message}])
+        )
+    return dict(pairs)
+
+
+def _storable_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        message = f"integers have at most {MAX_INTEGER_DIGITS} digits"
+        raise _Unstorable(
+            ValidationFailed(message, [{"field": "body", "code": "number", "message": message}])
+        )
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Unstorable(InvalidJson(f"The number {text[:40]} is out of range."))
+    if value and not MIN_NUMBER_MAGNITUDE <= abs(value) < MAX_NUMBER_MAGNITUDE:
+        message = "numbers are 0 or between 1e-130 and 1e126 in magnitude"
+        raise _Unstorable(
+            ValidationFailed(message, [{"field": "body", "code": "number", "message": message}])
+        )
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise _Unstorable(InvalidJson(f"{name} is not JSON."))
 
 
 def make_handler(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:

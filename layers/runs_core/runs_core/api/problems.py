@@ -44,7 +44,9 @@ def _field_error(error: dict[str, Any]) -> dict[str, str]:
     # ("body", "definition", "model", "provider") → "definition.model.provider"; ("query", "limit") → "limit"
     if location and location[0] in ("body", "query", "path", "header"):
         location = location[1:]
-    location = [part for part in location if not part.startswith("function-after[")]
+    # pydantic's own markers: validators ("function-after[…]") and a dict's key ("[key]": the key itself is
+    # the part before it)
+    location = [part for part in location if not part.startswith("function-after[") and part != "[key]"]
     message = str(error.get("msg", "is invalid"))
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]

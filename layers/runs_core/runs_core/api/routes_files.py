@@ -28,6 +28,7 @@ MULTIPART_UPLOAD_BODY = {
                 "type": "object",
                 "required": ["file"],
                 "properties": {"file": {"type": "string", "format": "binary", "description": "≤ 5 MiB"}},
+                "examples": [{"file": "Invoice INV-1: 120.00 EUR"}],
             }
         }
     },

@@ -2,6 +2,7 @@
 
 import json
 from functools import cache
+from http import HTTPStatus
 from typing import Any
 
 from runs_core.api import (
@@ -32,7 +33,28 @@ Authenticate with `Authorization: Bearer <key>`, `Authorization: Api-Key <key>` 
 Every POST/PUT/PATCH accepts `Idempotency-Key` (≤ 255 characters): the first response is kept 24 h per
 org and key and replayed with `Idempotent-Replayed: true`. Each org has rate limits per minute (run
 creation, and all requests); over them the answer is 429 `rate_limited` with `Retry-After`, and every
-org response carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds)."""
+org response carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds).
+
+Every response carries `Request-Id` (errors repeat it in the body as `request_id`) and `Api-Version`: send
+`Api-Version: YYYY-MM-DD` to pin one (an unknown one is 400 unknown_api_version). `X-End-User` (≤ 128
+characters) names the end user a request acts for; `X-Org-Id`, if sent, must be the key's org (else 403).
+
+## Events
+
+`GET /v1/runs/{run_id}/events` polls a run's event log; with `Accept: text/event-stream` the same URL streams
+Server-Sent Events. Event types: `run.created`, `run.queued`, `run.started`, `step.started`,
+`step.completed`, `message.delta`, `message.completed`, `tool.call`, `tool.result`, `run.waiting_for_input`,
+`run.input_received`, `run.waiting_approval`, `run.approval_decided`, `run.completed`, `run.failed`,
+`run.cancelled`.
+
+## WebSocket
+
+Live events also flow over a WebSocket API (deployed: the stack's WebSocket endpoint; locally: `/ws` on the
+same port). Connect with the API key (`?api_key=<key>` or the usual headers), then send
+`{"action": "subscribe", "run_id": "run_…", "after_seq": 0}` to receive the backlog after `after_seq` and then
+every new event envelope `{"seq", "type", "run_id", "data", "created_at"}` as it happens;
+`{"action": "unsubscribe", "run_id": "run_…"}` stops them. Each event is also put on the stack's EventBridge
+bus (`source: runs-api`, `detail-type: <event type>`)."""
 
 
 def docs_app() -> Any:
@@ -43,6 +65,7 @@ def docs_app() -> Any:
     from runs_core.settings import get_settings
 
     app = create_app(*ROUTERS)
+    _document_success_responses(app)
     app.configure_openapi(
         title=API_TITLE,
         version=get_settings().api_version,
@@ -55,6 +78,20 @@ def docs_app() -> Any:
     )
     app.enable_swagger(path="/v1/docs")
     return app
+
+
+def _document_success_responses(app: Any) -> None:
+    """Powertools leaves a route's success response out of the document when the route passes `responses=`
+    (as every route here does, for its errors): put it back, from the route's status code and return model
+    (a response without `content` gets the return model), unless the route documents its 2xx itself."""
+    for route in app._static_routes + app._dynamic_routes:
+        if not route.responses or any(200 <= int(status) < 300 for status in route.responses):
+            continue
+        phrase = HTTPStatus(route.status_code).phrase
+        success: dict[str, Any] = {"description": route.response_description or phrase}
+        if route.status_code == HTTPStatus.NO_CONTENT:
+            success["content"] = {}  # no body; removed from the document below
+        route.responses = {route.status_code: success, **route.responses}
 
 
 PUBLIC_PATHS = ("/v1/health", "/v1/openapi.json")
@@ -77,7 +114,10 @@ def openapi_document() -> str:
             for status, response in responses.items():
                 if status.startswith("2"):
                     response.setdefault("headers", {}).update(openapi.RATE_LIMIT_HEADERS)
+                if not response.get("content", True):
+                    del response["content"]  # 204
     _document_multipart(schema)
+    _document_links(schema)
     for name in ("HTTPValidationError", "ValidationError"):
         schema.get("components", {}).get("schemas", {}).pop(name, None)
     return json.dumps(schema)
@@ -110,10 +150,16 @@ def _document_multipart(schema: dict[str, Any]) -> None:
             continue
         content = operation.get("requestBody", {}).get("content", {})
         if "application/json" in content:
+            run_body = (
+                {"input": {"name": "Ada"}}
+                if "{agent}" in path
+                else {"agent": "demo", "input": {"name": "Ada"}}
+            )
             content["multipart/form-data"] = {
                 "schema": {
                     "type": "object",
                     "required": ["json"],
+                    "examples": [{"json": json.dumps(run_body), "file": "Invoice INV-1: 120.00 EUR"}],
                     "properties": {
                         "json": {"type": "string", "description": "The JSON body, as for application/json."},
                         "file": {
@@ -124,3 +170,62 @@ def _document_multipart(schema: dict[str, Any]) -> None:
                     },
                 }
             }
+
+
+_RUN = {"run_id": "$response.body#/id"}
+_RUN_LINKS = {
+    "GetRun": ("get", "/v1/runs/{run_id}", _RUN),
+    "ListRunSteps": ("get", "/v1/runs/{run_id}/steps", _RUN),
+    "ListRunEvents": ("get", "/v1/runs/{run_id}/events", _RUN),
+    "InvokeRun": ("post", "/v1/runs/{run_id}/invoke", _RUN),
+    "WaitForRun": ("post", "/v1/runs/{run_id}/wait", _RUN),
+    "CancelRun": ("post", "/v1/runs/{run_id}/cancel", _RUN),
+    "GetRunMemory": ("get", "/v1/runs/{run_id}/memory", _RUN),
+}
+_AGENT = {"agent": "$response.body#/id"}
+_THREAD = {"thread_id": "$response.body#/id"}
+# OpenAPI links (where the ids in a response lead): documentation, and paths for stateful fuzzing.
+LINKS: dict[tuple[str, str, str], dict[str, tuple[str, str, dict[str, str]]]] = {
+    ("post", "/v1/runs", "201"): _RUN_LINKS,
+    ("post", "/v1/agents/{agent}/runs", "202"): _RUN_LINKS,
+    ("post", "/v1/threads/{thread_id}/runs", "201"): _RUN_LINKS,
+    ("post", "/v1/agents", "201"): {
+        "GetAgent": ("get", "/v1/agents/{agent}", _AGENT),
+        "ListAgentVersions": ("get", "/v1/agents/{agent}/versions", _AGENT),
+        "PublishAgentVersion": ("post", "/v1/agents/{agent}/versions", _AGENT),
+        "CreateAgentRun": ("post", "/v1/agents/{agent}/runs", _AGENT),
+    },
+    ("post", "/v1/agents/{agent}/versions", "201"): {
+        "GetAgentVersion": (
+            "get",
+            "/v1/agents/{agent}/versions/{version}",
+            {"agent": "$response.body#/agent_id", "version": "$response.body#/version"},
+        ),
+    },
+    ("post", "/v1/threads", "201"): {
+        "GetThread": ("get", "/v1/threads/{thread_id}", _THREAD),
+        "CreateThreadRun": ("post", "/v1/threads/{thread_id}/runs", _THREAD),
+        "ListThreadRuns": ("get", "/v1/threads/{thread_id}/runs", _THREAD),
+        "ListThreadMessages": ("get", "/v1/threads/{thread_id}/messages", _THREAD),
+        "GetThreadMemory": ("get", "/v1/threads/{thread_id}/memory", _THREAD),
+    },
+    ("post", "/v1/files", "201"): {
+        "GetFile": ("get", "/v1/files/{file_id}", {"file_id": "$response.body#/id"})
+    },
+    ("post", "/v1/files/uploads", "201"): {
+        "GetFile": ("get", "/v1/files/{file_id}", {"file_id": "$response.body#/file/id"})
+    },
+    ("post", "/v1/api-keys", "201"): {
+        "RevokeApiKey": ("delete", "/v1/api-keys/{key_id}", {"key_id": "$response.body#/id"})
+    },
+}
+
+
+def _document_links(schema: dict[str, Any]) -> None:
+    paths = schema.get("paths", {})
+    for (method, path, status), links in LINKS.items():
+        response = paths[path][method]["responses"][status]
+        response["links"] = {
+            name: {"operationId": paths[target_path][target_method]["operationId"], "parameters": parameters}
+            for name, (target_method, target_path, parameters) in links.items()
+        }

@@ -2,12 +2,16 @@
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from runs_core.models.common import RequestModel, ResponseModel
 
 
 class RateLimits(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"runs_per_minute": 20, "requests_per_minute": 600}]}
+    )
+
     runs_per_minute: int = Field(20, ge=0, le=1_000_000)
     requests_per_minute: int = Field(600, ge=0, le=10_000_000)
 
@@ -22,6 +26,8 @@ class Org(ResponseModel):
 
 
 class CreateApiKey(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "ci"}]})
+
     name: str = Field(min_length=1, max_length=128)
 
 
@@ -39,12 +45,35 @@ class CreatedApiKey(ApiKey):
 
 
 class CreateOrg(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "acme",
+                    "credits": 100000,
+                    "rate_limits": {"runs_per_minute": 20, "requests_per_minute": 600},
+                }
+            ]
+        }
+    )
+
     name: str = Field(min_length=1, max_length=128)
     credits: int = Field(0, ge=0, le=10**15)
     rate_limits: RateLimits | None = None
 
 
 class UpdateOrg(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "credits_balance": 500000,
+                    "rate_limits": {"runs_per_minute": 60, "requests_per_minute": 1200},
+                }
+            ]
+        }
+    )
+
     credits_balance: int | None = Field(None, ge=-(10**15), le=10**15)
     rate_limits: RateLimits | None = None
 

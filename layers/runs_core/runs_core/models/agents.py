@@ -2,7 +2,7 @@
 
 from typing import Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from runs_core.models.common import SLUG_PATTERN, RequestModel, ResponseModel
 
@@ -141,6 +141,34 @@ class Definition(RequestModel):
 
 
 class CreateAgent(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "invoice-triage",
+                    "description": "Approves or rejects invoices.",
+                    "version": "1.0.0",
+                    "definition": {
+                        "instructions": "You triage invoices. Approve those under 1000 EUR.",
+                        "model": {
+                            "provider": "scripted",
+                            "script": [{"text": "approve", "outputs": {"decision": "approve"}}],
+                        },
+                        "input_schema": {
+                            "type": "object",
+                            "required": ["invoice_id"],
+                            "properties": {"invoice_id": {"type": "string"}},
+                        },
+                        "outputs": [{"key": "decision", "description": "approve or reject"}],
+                        "actions": [{"name": "ask_user", "kind": "builtin"}],
+                        "limits": {"max_steps": 10},
+                    },
+                    "tags": ["latest"],
+                }
+            ]
+        }
+    )
+
     name: str = Field(pattern=SLUG_PATTERN, description="Unique per org; usable in paths instead of the id.")
     description: str | None = Field(None, max_length=4096)
     version: str = Field("0.1.0", pattern=SEMVER_PATTERN, max_length=128)
@@ -154,6 +182,26 @@ class CreateAgent(RequestModel):
 
 
 class PublishVersion(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "version": "1.1.0-beta.1",
+                    "definition": {
+                        "instructions": "You triage invoices.",
+                        "model": {
+                            "provider": "bedrock",
+                            "id": "anthropic.claude-3-5-sonnet-20240620-v1:0",
+                            "max_output_tokens": 2048,
+                            "price": {"input_per_mtok": 3.0, "output_per_mtok": 15.0},
+                        },
+                    },
+                    "tags": ["beta"],
+                }
+            ]
+        }
+    )
+
     version: str = Field(pattern=SEMVER_PATTERN, max_length=128)
     definition: Definition
     tags: list[str] | None = Field(
@@ -169,6 +217,8 @@ class PublishVersion(RequestModel):
 
 
 class MoveTag(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"version": "1.0.0"}]})
+
     version: str = Field(pattern=SEMVER_PATTERN, max_length=128)
 
 

@@ -1,6 +1,6 @@
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
@@ -23,4 +23,8 @@ class Page[T](BaseModel):
     )
 
 
-Metadata = dict[str, str]
+# Keys 1–40 characters (a stored map key can never be empty), values at most 500.
+Metadata = dict[
+    Annotated[str, StringConstraints(min_length=1, max_length=40)],
+    Annotated[str, StringConstraints(max_length=500)],
+]

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from runs_core.models.common import RequestModel, ResponseModel
 
@@ -32,6 +32,12 @@ class FileWithUrl(File):
 
 
 class CreateUpload(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"name": "invoice.pdf", "content_type": "application/pdf", "size_bytes": 482133}]
+        }
+    )
+
     name: str = Field(min_length=1, max_length=255)
     content_type: str = Field(pattern=CONTENT_TYPE_PATTERN, max_length=255)
     size_bytes: int = Field(ge=1, le=MAX_PRESIGNED_UPLOAD_BYTES)

@@ -2,7 +2,7 @@
 
 from typing import Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from runs_core.models.common import Metadata, RequestModel, ResponseModel
 
@@ -27,6 +27,12 @@ class NamedInput(RequestModel):
 
 class RunOptions(RequestModel):
     """Everything a run can be created with, but the agent (which agent-scoped routes take from the path)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"name": "greet Ada", "input": {"name": "Ada"}, "metadata": {"customer": "acme"}}]
+        }
+    )
 
     version: str | None = Field(
         None,
@@ -69,10 +75,26 @@ class RunOptions(RequestModel):
 
 
 class CreateRun(RunOptions):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "agent": "demo",
+                    "version": "latest",
+                    "input": {"name": "Ada"},
+                    "metadata": {"customer": "acme"},
+                },
+                {"agent": "demo", "inputs": [{"name": "name", "value": "Ada"}], "start": False},
+            ]
+        }
+    )
+
     agent: str = Field(min_length=1, max_length=64, description="Agent id or name.")
 
 
 class CancelRun(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "No longer needed."}]})
+
     reason: str | None = Field(None, max_length=1024)
 
 
@@ -152,6 +174,12 @@ class Run(ResponseModel):
 
 
 class SubmitInput(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"content": "The invoice is from ACME."}, {"data": {"invoice_id": "INV-1"}}]
+        }
+    )
+
     content: str | None = Field(None, max_length=32 * 1024, description="Text for the agent (≤ 32 KiB).")
     data: dict[str, Any] | None = Field(None, description="Structured input instead of `content`.")
 
@@ -163,6 +191,12 @@ class SubmitInput(RequestModel):
 
 
 class SubmitApproval(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"decision": "approve", "comment": "Checked with finance."}, {"decision": "reject"}]
+        }
+    )
+
     decision: Literal["approve", "reject"]
     comment: str | None = Field(None, max_length=4096)
 
@@ -187,6 +221,8 @@ class MemoryItems(ResponseModel):
 
 
 class MemoryValue(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"value": {"preferred_language": "en"}}]})
+
     value: Any = Field(description="Any JSON value (≤ 64 KiB serialised).")
 
 

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from runs_core.models.common import Metadata, RequestModel, ResponseModel
 from runs_core.models.runs import CreateRun, Run
@@ -11,6 +11,8 @@ MAX_MESSAGE_CHARS = 32 * 1024
 
 
 class CreateThread(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"metadata": {"user": "u_123"}}]})
+
     metadata: Metadata = Field(default_factory=dict, max_length=50)
 
 
@@ -28,6 +30,19 @@ class Thread(ResponseModel):
 
 class CreateThreadRun(CreateRun):
     """POST /v1/threads/{id}/runs: a run body plus the user's message and what to do if the thread is busy."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "agent": "demo",
+                    "message": "Hello, I am Ada.",
+                    "input": {"name": "Ada"},
+                    "multitask_strategy": "enqueue",
+                }
+            ]
+        }
+    )
 
     message: str | None = Field(
         None,

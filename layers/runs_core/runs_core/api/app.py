@@ -9,7 +9,6 @@ import binascii
 import json
 import math
 import re
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -49,42 +48,12 @@ def _request_id(app: APIGatewayRestResolver) -> str | None:
     return app.current_event.request_context.request_id
 
 
-class _Resolver(APIGatewayRestResolver):
-    """Powertools keeps the current event and Lambda context on the BaseRouter *class*, shared by every
-    resolver in the process. A Lambda process serves one request at a time, but the local stack serves
-    concurrent requests in threads of one process (each with its own copy of the function's module), where
-    one request would resolve and authorize with another's event (another org's). Here: one per thread."""
-
-    _per_thread = threading.local()
-
-    @property  # type: ignore[override]
-    def current_event(self) -> Any:
-        return self._per_thread.event
-
-    @current_event.setter
-    def current_event(self, value: Any) -> None:
-        self._per_thread.event = value
-
-    @property  # type: ignore[override]
-    def lambda_context(self) -> Any:
-        return self._per_thread.lambda_context
-
-    @lambda_context.setter
-    def lambda_context(self, value: Any) -> None:
-        self._per_thread.lambda_context = value
-
-    def resolve(self, event: Any, context: LambdaContext) -> dict[str, Any]:
-        self.current_event = self._to_proxy_event(dict(event))
-        self.lambda_context = context
-        return super().resolve(event, context)
-
-
 def create_app(*routers: Router) -> APIGatewayRestResolver:
-    app = _Resolver(enable_validation=True)
+    app = APIGatewayRestResolver(enable_validation=True)
     for router in routers:
         app.include_router(router)
     # include_router copies the router's context, which is that of the resolver that included the router
-    # before: in the local stack, another copy of this function, possibly in the middle of a request.
+    # before: in the local stack, another copy of this function (local.lambdas), maybe mid-request.
     app.clear_context()
 
     @app.exception_handler(ApiError)

@@ -1,9 +1,9 @@
 """An API Gateway REST API (Lambda proxy integration) emulator, configured from template.yaml.
 
 It does what the deployed API Gateway does in front of the handlers: route matching (literal path
-segments beat {params}, which beat {greedy+}), the Lambda REQUEST/TOKEN authorizer and its IAM
-policy, the REST (v1) proxy event, the proxy response, and the template's GatewayResponses for its
-own errors (unknown route, 401, 403, 413, 5xx).
+segments beat {params}, which beat {greedy+}; on the chosen resource its own method beats ANY), the
+Lambda REQUEST/TOKEN authorizer and its IAM policy, the REST (v1) proxy event, the proxy response,
+and the template's GatewayResponses for its own errors (unknown route, 401, 403, 413, 5xx).
 
 Streaming: a host that can stream (the HTTP server) calls `handle(..., stream=True)`. If the route's
 function module defines `stream_handler` (same signature as its Lambda handler; the local analogue of

@@ -79,14 +79,19 @@ def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return _resources_of_type(template, "AWS::Serverless::Function")
 
 
-def _api_events(template: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
-    """(function, METHOD, path, event properties) for every Api event."""
+def _api_events(
+    template: dict[str, Any], *, catch_all: bool = False
+) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(function, METHOD, path, event properties) for every Api event: the API's operations, or with
+    `catch_all` only the ANY routes (MethodNotAllowedFunction's 405s, not operations)."""
     events = []
     for name, res in _functions(template).items():
         for event in (res["Properties"].get("Events") or {}).values():
             if event["Type"] == "Api":
                 props = event["Properties"]
-                events.append((name, props["Method"].upper(), props["Path"], props))
+                method = props["Method"].upper()
+                if (method == "ANY") == catch_all:
+                    events.append((name, method, props["Path"], props))
     return events
 
 
@@ -147,7 +152,7 @@ def test_every_function_has_a_lambda_handler(template: dict[str, Any]) -> None:
 
 
 def test_every_route_appears_exactly_once(template: dict[str, Any]) -> None:
-    events = _api_events(template)
+    events = _api_events(template) + _api_events(template, catch_all=True)
     counts = Counter((method, path) for _, method, path, _ in events)
     duplicates = {route: n for route, n in counts.items() if n > 1}
     assert not duplicates, f"routes declared more than once: {duplicates}"
@@ -167,6 +172,35 @@ def test_only_public_routes_skip_the_authorizer(template: dict[str, Any]) -> Non
     for _, method, path, props in _api_events(template):
         unauthenticated = (props.get("Auth") or {}).get("Authorizer") == "NONE"
         assert unauthenticated == ((method, path) in PUBLIC_ROUTES), f"{method} {path}"
+
+
+def test_every_routed_path_has_one_catch_all_405_route(template: dict[str, Any]) -> None:
+    """API Gateway REST has no 405: each path with operations gets an ANY route to MethodNotAllowedFunction
+    (its own methods win over ANY), with the same auth as the path's operations; no ANY route elsewhere."""
+    operations: dict[str, set[str]] = {}
+    auth: dict[str, set[bool]] = {}
+    for _, method, path, props in _api_events(template):
+        operations.setdefault(path, set()).add(method)
+        auth.setdefault(path, set()).add((props.get("Auth") or {}).get("Authorizer") == "NONE")
+    catch_all = _api_events(template, catch_all=True)
+    assert Counter(path for _, _, path, _ in catch_all) == Counter(set(operations)), "one ANY per routed path"
+    for function, _, path, props in catch_all:
+        assert function == "MethodNotAllowedFunction", f"ANY {path} is served by {function}"
+        unauthenticated = (props.get("Auth") or {}).get("Authorizer") == "NONE"
+        assert auth[path] == {unauthenticated}, f"ANY {path}: not the auth of the path's operations"
+
+
+def test_allow_header_lists_each_paths_template_methods(template: dict[str, Any]) -> None:
+    from runs_core.api.spec import route_methods
+
+    operations: dict[str, set[str]] = {}
+    for _, method, path, _ in _api_events(template):
+        operations.setdefault(path, set()).add(method)
+    assert {path: set(methods) for path, methods in route_methods().items()} == operations
+
+
+def test_method_not_allowed_function_has_no_aws_access(template: dict[str, Any]) -> None:
+    assert not template["Resources"]["MethodNotAllowedFunction"]["Properties"].get("Policies")
 
 
 def test_authorizer_cache_is_off(template: dict[str, Any]) -> None:

@@ -27,11 +27,19 @@ def test_health_needs_no_key(base_url):
     assert response.headers["Content-Type"].startswith("application/json")
 
 
-def test_unknown_route_or_method_is_404_problem(base_url, dev_key):
+def test_unknown_route_is_404_and_wrong_method_405_problem(base_url, dev_key):
     auth = {"Authorization": f"Bearer {dev_key}"}
     assert_problem(requests.get(f"{base_url}/no-such-thing", headers=auth, timeout=TIMEOUT), 404, "not_found")
     assert_problem(requests.get(f"{base_url}/no-such-thing", timeout=TIMEOUT), 404, "not_found")
-    assert_problem(requests.delete(f"{base_url}/health", timeout=TIMEOUT), 404, "not_found")
+    wrong_method = requests.delete(f"{base_url}/health", timeout=TIMEOUT)
+    assert_problem(wrong_method, 405, "method_not_allowed")
+    assert wrong_method.headers["Allow"] == "GET"
+    on_run = requests.delete(
+        f"{base_url}/runs/run_01J000000000000000000000000", headers=auth, timeout=TIMEOUT
+    )
+    assert_problem(on_run, 405, "method_not_allowed")
+    assert on_run.headers["Allow"] == "GET"
+    assert requests.head(f"{base_url}/runs", headers=auth, timeout=TIMEOUT).status_code == 405
 
 
 def test_missing_or_bad_key_is_401_problem(base_url):

@@ -53,6 +53,16 @@ class NotFound(ApiError):
     status, code, title = 404, "not_found", "Not found"
 
 
+class MethodNotAllowed(ApiError):
+    """A known path, a method it does not serve; `allow` (the path's methods) goes in the Allow header."""
+
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+    def __init__(self, detail: str, allow: tuple[str, ...]) -> None:
+        super().__init__(detail)
+        self.allow = allow
+
+
 class InvalidState(ApiError):
     status, code, title = 409, "invalid_state", "Invalid state"
 

@@ -9,7 +9,7 @@ import binascii
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -25,6 +25,8 @@ from runs_core.api.problems import PROBLEM_JSON, from_error, problem, validation
 from runs_core.errors import (
     ApiError,
     InvalidJson,
+    MethodNotAllowed,
+    NotFound,
     PayloadTooLarge,
     UnknownApiVersion,
     UnsupportedMediaType,
@@ -191,28 +193,66 @@ def make_handler(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Lambd
                 rejected = error
         if rejected is not None:
             response = _problem_response(rejected, request_id)
-        sent = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
-        served_version = sent.get("api-version")
-        if served_version not in SUPPORTED_API_VERSIONS:
-            served_version = get_settings().api_version
-        response["headers"] = {
-            **(response.get("headers") or {}),
-            **(quota.headers() if quota else {}),
-            "Request-Id": request_id,
-            "Api-Version": served_version,
-        }
-        # One line per request (never headers or bodies: they carry API keys and secrets).
-        logger.info(
-            "request",
-            extra={
-                "method": event.get("httpMethod"),
-                "path": event.get("path"),
-                "status": response.get("statusCode"),
-            },
-        )
-        return response
+        return _finish(event, response, quota, request_id)
 
     return lambda_handler
+
+
+def make_method_not_allowed_handler(
+    allowed_methods: Callable[[], Mapping[str, tuple[str, ...]]],
+) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The handler of the API's catch-all `ANY` routes: API Gateway prefers a resource's own methods over
+    ANY, so only a method the path does not serve reaches it → 405 method_not_allowed with `Allow`.
+
+    `allowed_methods()`: resource path (template form, `/v1/runs/{run_id}`) → its methods. Answered before
+    the header and body rules and outside the idempotent section (nothing runs, so nothing is stored), and
+    not counted against the org's rate limits (a 405 does no work)."""
+
+    @observed(api_keys)
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        request_id = (event.get("requestContext") or {}).get("requestId")
+        method = str(event.get("httpMethod") or "").upper()
+        path = event.get("path") or ""
+        allow = allowed_methods().get(str(event.get("resource") or ""))
+        error: ApiError
+        if not allow:
+            error = NotFound(f"No route {method} {path}.")
+        else:
+            error = MethodNotAllowed(
+                f"{method} is not allowed on {path}; allowed: {', '.join(allow)}.", allow
+            )
+        response = _problem_response(error, request_id)
+        if isinstance(error, MethodNotAllowed):
+            response["headers"]["Allow"] = ", ".join(error.allow)
+        return _finish(event, response, None, request_id)
+
+    return lambda_handler
+
+
+def _finish(
+    event: dict[str, Any], response: dict[str, Any], quota: Quota | None, request_id: str | None
+) -> dict[str, Any]:
+    """The headers every response carries (API.md §1), and the one log line per request."""
+    sent = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    served_version = sent.get("api-version")
+    if served_version not in SUPPORTED_API_VERSIONS:
+        served_version = get_settings().api_version
+    response["headers"] = {
+        **(response.get("headers") or {}),
+        **(quota.headers() if quota else {}),
+        "Request-Id": request_id,
+        "Api-Version": served_version,
+    }
+    # One line per request (never headers or bodies: they carry API keys and secrets).
+    logger.info(
+        "request",
+        extra={
+            "method": event.get("httpMethod"),
+            "path": event.get("path"),
+            "status": response.get("statusCode"),
+        },
+    )
+    return response
 
 
 def _dispatch(

@@ -1,6 +1,7 @@
 """The OpenAPI 3.1 document of the whole API, generated from the routers and models."""
 
 import json
+import re
 from functools import cache
 from http import HTTPStatus
 from typing import Any
@@ -27,7 +28,10 @@ ROUTERS = (
     routes_admin.router,
     routes_files.router,
 )
-DESCRIPTION = """Durable, observable, controllable agent runs. Errors are RFC 9457 problem+json.
+DOCS_PATH = "/v1/docs"  # Swagger UI: served by the resolver itself, not by a router
+DESCRIPTION = """Durable, observable, controllable agent runs. Errors are RFC 9457 problem+json. An unknown
+path is 404 `not_found`; a method a known path does not serve is 405 `method_not_allowed`, with an `Allow`
+header listing the path's methods (after authentication, like the path's own operations).
 Authenticate with `Authorization: Bearer <key>`, `Authorization: Api-Key <key>` or `x-api-key: <key>`.
 
 Every POST/PUT/PATCH accepts `Idempotency-Key` (≤ 255 characters): the first response is kept 24 h per
@@ -57,6 +61,23 @@ every new event envelope `{"seq", "type", "run_id", "data", "created_at"}` as it
 bus (`source: runs-api`, `detail-type: <event type>`)."""
 
 
+_PATH_PARAMETER = re.compile(r"<(\w+)>")
+
+
+@cache
+def route_methods() -> dict[str, tuple[str, ...]]:
+    """Every path the API serves (template form: `/v1/runs/{run_id}`) → its methods, sorted: the `Allow`
+    header of a 405 (runs_core.api.app.make_method_not_allowed_handler)."""
+    methods: dict[str, set[str]] = {DOCS_PATH: {"GET"}}
+    for router in ROUTERS:
+        for key in router._routes:  # Powertools' route key: (rule, methods, …)
+            rule, route_methods_ = key[0], key[1]
+            methods.setdefault(_PATH_PARAMETER.sub(r"{\1}", rule), set()).update(
+                m.upper() for m in route_methods_
+            )
+    return {path: tuple(sorted(found)) for path, found in methods.items()}
+
+
 def docs_app() -> Any:
     """A resolver with every router: serves health, the document and Swagger UI (at /v1/docs)."""
     from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
@@ -76,7 +97,7 @@ def docs_app() -> Any:
         },
         security=[{"bearer": []}, {"apiKeyHeader": []}],
     )
-    app.enable_swagger(path="/v1/docs")
+    app.enable_swagger(path=DOCS_PATH)
     return app
 
 

@@ -7,12 +7,15 @@ The first request of each case is the one counted; the latency samples repeat it
 """
 
 import json
+import os
 import statistics
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import boto3
 
 from bench import calls
 from local.stack import LocalStack
@@ -123,10 +126,21 @@ class Fixtures:
         run_id = self.new_run(agent, start=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.client.json("GET", f"/v1/runs/{run_id}")["status"] in statuses:
+            if self.client.json("GET", f"/v1/runs/{run_id}")["status"] in statuses and self._parked(run_id):
                 return run_id
             time.sleep(0.05)
         raise TimeoutError(f"run {run_id} of {agent} never reached {statuses}")
+
+    @staticmethod
+    def _parked(run_id: str) -> bool:
+        """A waiting run's wait task has stored its task token (else the endpoint skips SendTaskSuccess and
+        the wait task resumes itself when the token arrives: a different call count)."""
+        item = boto3.client("dynamodb").get_item(
+            TableName=os.environ["RUNS_TABLE"], Key={"id": {"S": run_id}}, ConsistentRead=True
+        )["Item"]
+        return item.get("status", {}).get("S") not in ("waiting_for_input", "waiting_approval") or bool(
+            item.get("task_token", {}).get("S")
+        )
 
     def finished_run(self) -> str:
         return self.run_in("bench", {"completed"})

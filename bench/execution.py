@@ -28,7 +28,7 @@ PRICE = {
 }
 
 
-def run_bench(stack: LocalStack) -> None:
+def run_bench(stack: LocalStack) -> dict[str, Any]:
     from runs_core.storage import dynamo
 
     calls: Counter[str] = Counter()
@@ -77,18 +77,20 @@ def run_bench(stack: LocalStack) -> None:
         * (PRICE["lambda_request"] + ASSUMED_STEP_SECONDS * STEP_MEMORY_GB * PRICE["lambda_gb_second"]),
         "DynamoDB": units["write"] * PRICE["write_unit"] + units["read"] * PRICE["read_unit"],
     }
-    print(f"\nexecution bench: one run of {DECISIONS} decisions ({DECISIONS - 1} tool calls), scripted model")
-    print(f"  state transitions        {transitions:>6}   ({transitions / step_tasks:.1f} per Step task)")
-    print(f"  Lambda invocations       {invocations:>6}   ({invocations / step_tasks:.1f} per Step task)")
-    total_calls = sum(calls.values())
-    by_api = ", ".join(f"{name} {n}" for name, n in sorted(calls.items()))
-    per_task = total_calls / step_tasks
-    print(f"  DynamoDB calls           {total_calls:>6}   ({per_task:.1f} per Step task: {by_api})")
-    print(f"  DynamoDB units           write {units['write']}, read {units['read']}")
-    for name, dollars in cost.items():
-        print(f"  cost {name:20} ${dollars:.6f}")
-    assumed = f"Lambda at an assumed {ASSUMED_STEP_SECONDS}s x {STEP_MEMORY_GB:.0f} GB per invocation"
-    print(f"  orchestration cost/run   ${sum(cost.values()):.6f}  ({assumed}; model tokens not included)")
+    return {
+        "decisions": DECISIONS,
+        "transitions": transitions,
+        "invocations": invocations,
+        "step_tasks": step_tasks,
+        "dynamodb_calls": sum(calls.values()),
+        "dynamodb_by_api": ", ".join(f"{name} {n}" for name, n in sorted(calls.items())),
+        "write_units": units["write"],
+        "read_units": units["read"],
+        "cost": cost,
+        "assumption": (
+            f"Lambda at an assumed {ASSUMED_STEP_SECONDS}s x {STEP_MEMORY_GB:.0f} GB per invocation"
+        ),
+    }
 
 
 def _execution_arn(sfn: Any, run_id: str) -> str:

@@ -16,28 +16,31 @@ class FakeStore:
         self.subs: dict[tuple[str, str], int] = {}
         self.sending: dict[tuple[str, str], int] = {}
         self.deleted: list[str] = []
+        self.claims = 0
 
     def last_sent(self, run_id: str, connection_id: str) -> int | None:
         with self.lock:
             return self.subs.get((run_id, connection_id))
 
-    def claim(self, run_id: str, connection_id: str, seq: int) -> bool:
+    def claim(self, run_id: str, connection_id: str, first: int, last: int) -> bool:
         time.sleep(random.random() / 5000)  # widen the race window
         with self.lock:
             key = (run_id, connection_id)
-            if self.subs.get(key) != seq - 1 or key in self.sending:
+            if self.subs.get(key) != first - 1 or key in self.sending:
                 return False
-            self.sending[key] = seq
+            self.subs[key] = last
+            self.sending[key] = last
+            self.claims += 1
             return True
 
-    def release(self, run_id: str, connection_id: str, seq: int) -> None:
+    def release(self, run_id: str, connection_id: str, last: int, sent_through: int) -> None:
         time.sleep(random.random() / 5000)  # a slow post: another sender must not overtake it
         with self.lock:
             key = (run_id, connection_id)
-            if self.sending.get(key) == seq:
+            if self.sending.get(key) == last:
                 del self.sending[key]
-                if key in self.subs:
-                    self.subs[key] = seq
+                if key in self.subs and sent_through < last:
+                    self.subs[key] = sent_through
 
     def subscribers(self, run_id: str) -> dict[str, int]:
         with self.lock:
@@ -133,3 +136,40 @@ def test_backlog_stops_when_unsubscribed():
     log.append("run_a")
     assert websocket.send_backlog(store, log, poster, "c1", "run_a") == 0
     assert poster.sent == {}
+
+
+def test_router_sends_a_batch_under_one_claim():
+    store, log, poster = FakeStore(), FakeLog(), FakePoster()
+    items = [log.append("run_a") for _ in range(250)]
+    store.subs[("run_a", "c1")] = 0
+    websocket.push(store, poster, items)
+    assert poster.sent == {"c1": list(range(1, 251))}
+    assert store.claims == 3  # batches of at most MAX_BATCH (100) consecutive seqs
+    assert store.subs[("run_a", "c1")] == 250 and not store.sending
+
+
+def test_a_gap_in_the_batch_stops_at_the_gap():
+    store, log, poster = FakeStore(), FakeLog(), FakePoster()
+    items = [log.append("run_a") for _ in range(6)]
+    store.subs[("run_a", "c1")] = 0
+    websocket.push(store, poster, items[:3] + items[4:])  # seq 4 not in this stream batch
+    assert poster.sent == {"c1": [1, 2, 3]}
+    websocket.send_backlog(store, log, poster, "c1", "run_a")
+    assert poster.sent == {"c1": [1, 2, 3, 4, 5, 6]}
+
+
+def test_a_failed_post_hands_the_unsent_rest_back():
+    class Flaky(FakePoster):
+        def post(self, connection_id: str, data: bytes) -> None:
+            if json.loads(data)["seq"] == 3 and not getattr(self, "failed", False):
+                self.failed = True
+                raise RuntimeError("throttled")
+            super().post(connection_id, data)
+
+    store, log, poster = FakeStore(), FakeLog(), Flaky()
+    items = [log.append("run_a") for _ in range(5)]
+    store.subs[("run_a", "c1")] = 0
+    websocket.push(store, poster, items)  # logged, not raised
+    assert poster.sent == {"c1": [1, 2]} and store.subs[("run_a", "c1")] == 2 and not store.sending
+    websocket.push(store, poster, items)  # the redelivered stream batch sends the rest, once
+    assert poster.sent == {"c1": [1, 2, 3, 4, 5]}

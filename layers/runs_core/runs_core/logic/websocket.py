@@ -12,12 +12,15 @@ Routes (API Gateway WebSocket API, route selection `$request.body.action`):
   stream router.
 * `unsubscribe` `{run_id}` → `{"type": "unsubscribed", "run_id"}`.
 
-Exactly once and in order per subscription: before posting event `seq`, the sender (backlog or
-router) claims it by moving the subscription's last_sent_seq from seq - 1 to seq (a conditional
-update). A seq is claimed once, and only after its predecessor. The backlog sender reads the log until
-nothing is left after the claimed seq; an event written after that read comes through the stream
-router, which processes a run's records in order. A post to a gone connection (GoneException, 410)
-deletes the connection.
+Exactly once and in order per subscription, in batches: before posting events first..last (consecutive
+seqs, at most MAX_BATCH), the sender (backlog or router) claims them all with one conditional update
+that moves the subscription's last_sent_seq from first - 1 to last and takes a short lease; it posts
+the batch in order, then drops the lease (one more update). A seq is claimed once, and only after its
+predecessor; the lease keeps another sender from posting last + 1 before the batch is out. A post that
+fails midway hands the unsent rest back (last_sent_seq set to the last seq posted, under the lease).
+The backlog sender reads the log until nothing is left after the claimed seq; an event written after
+that read comes through the stream router, which processes a run's records in order. A post to a gone
+connection (GoneException, 410) deletes the connection.
 """
 
 import json
@@ -37,6 +40,7 @@ from runs_core.storage.connections import CONNECTION_TTL_S, Connections
 
 CLAIM_RETRY_SECONDS = 0.02
 BACKLOG_PAGE = 1000
+MAX_BATCH = 100  # events posted under one claim (posting them must fit well within the lease)
 
 
 class Gone(Exception):
@@ -50,9 +54,9 @@ class Poster(Protocol):
 class Store(Protocol):
     def last_sent(self, run_id: str, connection_id: str) -> int | None: ...
 
-    def claim(self, run_id: str, connection_id: str, seq: int) -> bool: ...
+    def claim(self, run_id: str, connection_id: str, first: int, last: int) -> bool: ...
 
-    def release(self, run_id: str, connection_id: str, seq: int) -> None: ...
+    def release(self, run_id: str, connection_id: str, last: int, sent_through: int) -> None: ...
 
     def subscribers(self, run_id: str) -> dict[str, int]: ...
 
@@ -86,24 +90,40 @@ def _dumps(value: Mapping[str, Any]) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
 
 
+def _batches(items: Iterable[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
+    """Runs of consecutive seqs (ascending input), at most MAX_BATCH long."""
+    batch: list[dict[str, Any]] = []
+    for item in items:
+        if batch and (int(item["seq"]) != int(batch[-1]["seq"]) + 1 or len(batch) >= MAX_BATCH):
+            yield batch
+            batch = []
+        batch.append(item)
+    if batch:
+        yield batch
+
+
 def send_in_order(
     store: Store, poster: Poster, connection_id: str, run_id: str, items: Iterable[dict[str, Any]]
 ) -> tuple[int, bool]:
-    """Claim and post each event (ascending seq) until a claim fails; (events sent, connection gone)."""
+    """Claim and post the events (ascending seq) batch by batch until a claim fails; (events sent, gone)."""
     sent = 0
-    for item in items:
-        seq = int(item["seq"])
-        if not store.claim(run_id, connection_id, seq):
+    for batch in _batches(items):
+        first, last = int(batch[0]["seq"]), int(batch[-1]["seq"])
+        if not store.claim(run_id, connection_id, first, last):
             return sent, False
+        posted_through = first - 1
         try:
-            poster.post(connection_id, _dumps(envelope(item)))
+            for item in batch:
+                poster.post(connection_id, _dumps(envelope(item)))
+                posted_through = int(item["seq"])
+                sent += 1
         except Gone:
             logger.info("connection gone; deleting it", extra={"connection_id": connection_id})
             store.delete_connection(connection_id)
             return sent, True
         finally:
-            store.release(run_id, connection_id, seq)  # after the post: nobody posts seq + 1 before it
-        sent += 1
+            # after the posts: nobody posts last + 1 before them; an unsent rest is handed back
+            store.release(run_id, connection_id, last, posted_through)
     return sent, False
 
 
@@ -137,14 +157,10 @@ def push(store: Store, poster: Poster, items: Iterable[dict[str, Any]]) -> None:
         for connection_id, last in subscribers.items():
             pending = [item for seq, item in ordered if seq > last]
             # A failed claim is a gap (the backlog sender is behind and will send it) or a duplicate.
-            for item in pending:
-                try:
-                    _, gone = send_in_order(store, poster, connection_id, run_id, [item])
-                except Exception:
-                    logger.exception("push failed", extra={"connection_id": connection_id, "run_id": run_id})
-                    break
-                if gone:
-                    break
+            try:
+                send_in_order(store, poster, connection_id, run_id, pending)
+            except Exception:
+                logger.exception("push failed", extra={"connection_id": connection_id, "run_id": run_id})
 
 
 # ---------------------------------------------------------------------- the WebSocketFunction

@@ -5,8 +5,9 @@
 
 Subscriptions are keyed by run, so the stream router finds a run's subscribers with one strongly
 consistent Query (no index that could lag behind a subscribe). `last_sent_seq` is the claim: whoever
-sends event `seq` to a subscription (the subscribe handler's backlog or the router) first moves it from
-seq - 1 to seq with a conditional update, so each event is sent at most once and in order.
+sends events first..last to a subscription (the subscribe handler's backlog or the router) first moves
+it from first - 1 to last with one conditional update that also takes a lease (sending_seq,
+sending_until), so each event is sent at most once and in order; releasing the lease is one more update.
 """
 
 import time
@@ -115,21 +116,22 @@ class Connections:
                 return found
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def claim(self, run_id: str, connection_id: str, seq: int) -> bool:
-        """Take the right to post `seq`: only when seq - 1 was the last one sent and no other sender holds
-        a live lease. The lease keeps a later seq from being posted before this one (order per run)."""
+    def claim(self, run_id: str, connection_id: str, first: int, last: int) -> bool:
+        """Take the right to post seqs first..last: only when first - 1 was the last one sent and no other
+        sender holds a live lease. last_sent_seq moves to `last` at once (nobody else can claim them);
+        the lease keeps last + 1 from being posted before this batch is out (order per run)."""
         now = time.time()
         try:
             dynamo.client().update_item(
                 TableName=self.table,
                 Key=_sub_key(run_id, connection_id),
-                UpdateExpression="SET sending_seq = :seq, sending_until = :until",
+                UpdateExpression="SET last_sent_seq = :last, sending_seq = :last, sending_until = :until",
                 ConditionExpression=(
                     "attribute_exists(pk) AND last_sent_seq = :prev"
                     " AND (attribute_not_exists(sending_until) OR sending_until < :now)"
                 ),
                 ExpressionAttributeValues=dynamo.values(
-                    seq=seq, prev=seq - 1, until=now + LEASE_SECONDS, now=now
+                    last=last, prev=first - 1, until=now + LEASE_SECONDS, now=now
                 ),
             )
         except Exception as error:
@@ -138,15 +140,21 @@ class Connections:
             raise
         return True
 
-    def release(self, run_id: str, connection_id: str, seq: int) -> None:
-        """`seq` was posted: record it as the last sent and free the lease (no-op if the lease was lost)."""
+    def release(self, run_id: str, connection_id: str, last: int, sent_through: int) -> None:
+        """The batch ending at `last` was posted through `sent_through`: free the lease, and hand back
+        any unsent rest (no-op if the lease was lost)."""
+        update = "REMOVE sending_seq, sending_until"
+        values: dict[str, Any] = {"last": last}
+        if sent_through < last:
+            update = "SET last_sent_seq = :through " + update
+            values["through"] = sent_through
         try:
             dynamo.client().update_item(
                 TableName=self.table,
                 Key=_sub_key(run_id, connection_id),
-                UpdateExpression="SET last_sent_seq = :seq REMOVE sending_seq, sending_until",
-                ConditionExpression="sending_seq = :seq",
-                ExpressionAttributeValues=dynamo.values(seq=seq),
+                UpdateExpression=update,
+                ConditionExpression="sending_seq = :last",
+                ExpressionAttributeValues=dynamo.values(**values),
             )
         except Exception as error:
             if not dynamo.is_conditional_failure(error):

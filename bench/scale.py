@@ -1,0 +1,101 @@
+"""GET and list latency with 1k vs 100k runs stored for one org, on the local stack.
+
+Runs are seeded straight into moto's Runs table with BatchWriteItem, cloned from a run the API
+created (same item shape as storage/runs.py writes, incl. the GSI attributes org_status, org_agent),
+with fresh time-ordered ids; 90% completed, 10% failed. moto evaluates a Query by reading the whole
+index (and deep-copies whole tables on every TransactWriteItems), so local latency growth is moto's:
+the DynamoDB calls and items read per request are what stays constant on real DynamoDB.
+"""
+
+import os
+import statistics
+import time
+from typing import Any
+
+import boto3
+from ulid import ULID
+
+from bench import calls
+from bench.endpoints import Client, Request
+from local.stack import LocalStack
+
+SIZES = (1_000, 100_000)
+SEED_BUDGET_S = 55.0  # for all seeding; if moto is slower, fewer runs are stored (and reported)
+SAMPLES = 10
+
+
+def _seed(dynamodb: Any, table: str, template: dict[str, Any], count: int, deadline: float) -> int:
+    org = template["org_id"]["S"]
+    seeded = 0
+    while seeded < count and time.monotonic() < deadline:
+        batch = []
+        for _ in range(min(25, count - seeded)):
+            status = "failed" if (seeded + len(batch)) % 10 == 0 else "completed"
+            item = {
+                **template,
+                "id": {"S": f"run_{ULID()}"},
+                "status": {"S": status},
+                "org_status": {"S": f"{org}#{status}"},
+            }
+            batch.append({"PutRequest": {"Item": item}})
+        pending: dict[str, Any] = {table: batch}
+        while pending:
+            pending = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+        seeded += len(batch)
+    return seeded
+
+
+def _time(client: Client, request: Request) -> dict[str, Any]:
+    client.call("GET", Request("/v1/org"))  # the authorizer's cache may have expired while seeding
+    with calls.counting() as counts:
+        status, _, _ = client.call("GET", request)
+    timings = []
+    for _ in range(SAMPLES):
+        started = time.perf_counter()
+        client.call("GET", request)
+        timings.append((time.perf_counter() - started) * 1000)
+    return {
+        "status": status,
+        "p50": statistics.median(timings),
+        "dynamodb_calls": counts.dynamodb,
+        "items_read": counts.items_read,
+        "by_api": counts.by_api(),
+    }
+
+
+def measure(stack: LocalStack, run_id: str) -> list[dict[str, Any]]:
+    """[{stored, seed_s, results: {case: {...}}}] for each size (run_id: a run of the dev org to clone)."""
+    client = Client(stack, stack.dev_key)
+    dynamodb = boto3.client("dynamodb", region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    table = os.environ["RUNS_TABLE"]
+    template = dynamodb.get_item(TableName=table, Key={"id": {"S": run_id}})["Item"]
+    org = template["org_id"]["S"]
+    template = {key: value for key, value in template.items() if key not in ("pending",)}
+    deadline = time.monotonic() + SEED_BUDGET_S
+    stored = dynamodb.query(
+        TableName=table,
+        IndexName="by_org",
+        KeyConditionExpression="org_id = :o",
+        ExpressionAttributeValues={":o": {"S": org}},
+        Select="COUNT",
+    )["Count"]
+    out = []
+    for size in SIZES:
+        started = time.monotonic()
+        if stored < size:
+            stored += _seed(dynamodb, table, template, size - stored, deadline)
+        seed_s = time.monotonic() - started
+        cases = {
+            "GET /v1/runs/{id}": Request(f"/v1/runs/{run_id}"),
+            "GET /v1/runs?limit=20": Request("/v1/runs", query="limit=20"),
+            "GET /v1/runs?status=failed&limit=20": Request("/v1/runs", query="status=failed&limit=20"),
+        }
+        out.append(
+            {
+                "target": size,
+                "stored": stored,
+                "seed_s": seed_s,
+                "results": {name: _time(client, request) for name, request in cases.items()},
+            }
+        )
+    return out

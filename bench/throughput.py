@@ -1,0 +1,118 @@
+"""Runs completed per minute on the local stack: a few threads each start a 3-decision scripted run and
+wait for it to finish, again and again, for a bounded time (closed loop). The org's rate limits are
+raised first so they do not cap it; a burst of creations in an org with the default limits shows
+where the limiter cuts in.
+Completion is read from the Runs table directly (no API polling that would count against the limits).
+"""
+
+import json
+import os
+import threading
+import time
+from typing import Any
+
+import boto3
+
+from local.stack import LocalStack
+
+THREADS = 3
+DURATION_S = 30.0
+BURST = 30
+DEFAULT_LIMITS = {"runs_per_minute": 20, "requests_per_minute": 600}
+HIGH_LIMITS = {"runs_per_minute": 1_000_000, "requests_per_minute": 1_000_000}
+TERMINAL = {"completed", "failed", "cancelled"}
+
+
+def _pass(stack: LocalStack, key: str, duration: float) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    dynamodb = boto3.client("dynamodb", region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    table = os.environ["RUNS_TABLE"]
+    lock = threading.Lock()
+    totals = {"started": 0, "completed": 0, "other_terminal": 0, "rate_limited": 0, "unfinished": 0}
+    stop_at = time.monotonic() + duration
+
+    def worker() -> None:
+        body = json.dumps({"agent": "bench-3"}).encode()
+        while time.monotonic() < stop_at:
+            status, _, payload = stack.request("POST", "/v1/runs", headers, body)
+            if status == 429:
+                with lock:
+                    totals["rate_limited"] += 1
+                time.sleep(0.5)
+                continue
+            if status != 201:
+                raise RuntimeError(f"POST /v1/runs → {status}: {payload[:200]!r}")
+            run_id = json.loads(payload)["id"]
+            with lock:
+                totals["started"] += 1
+            state = "queued"
+            while time.monotonic() < stop_at:
+                item = dynamodb.get_item(
+                    TableName=table,
+                    Key={"id": {"S": run_id}},
+                    ProjectionExpression="#s",
+                    ExpressionAttributeNames={"#s": "status"},
+                )["Item"]
+                state = item["status"]["S"]
+                if state in TERMINAL:
+                    break
+                time.sleep(0.1)
+            with lock:
+                if state == "completed":
+                    totals["completed"] += 1
+                elif state in TERMINAL:
+                    totals["other_terminal"] += 1
+                else:
+                    totals["unfinished"] += 1
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(duration + 30)
+    elapsed = time.monotonic() - started
+    return {**totals, "elapsed_s": elapsed, "per_minute": totals["completed"] * 60 / elapsed}
+
+
+def measure(stack: LocalStack, org_id: str) -> dict[str, Any]:
+    admin = {"Authorization": f"Bearer {stack.admin_key}", "Content-Type": "application/json"}
+    user = {"Authorization": f"Bearer {stack.dev_key}", "Content-Type": "application/json"}
+    script = [{"tool_calls": [{"name": "echo", "arguments": {"i": i}}]} for i in range(2)] + [{"text": "ok"}]
+    definition = {
+        "model": {"provider": "scripted", "script": script},
+        "actions": [{"name": "echo", "kind": "builtin"}],
+    }
+    # Raised before the dev key's first request: the authorizer caches the org's limits with the key.
+    body = json.dumps({"rate_limits": HIGH_LIMITS}).encode()
+    status, _, payload = stack.request("PATCH", f"/v1/admin/orgs/{org_id}", admin, body)
+    if status != 200:
+        raise RuntimeError(f"PATCH rate_limits → {status}: {payload[:200]!r}")
+    stack.request(
+        "POST", "/v1/agents", user, json.dumps({"name": "bench-3", "definition": definition}).encode()
+    )
+    high = _pass(stack, stack.dev_key, DURATION_S)
+    # A fresh org with the default limits (the dev org's counters are full of the bench's requests):
+    # a burst of BURST creations (start=false: nothing executes) shows where the limiter cuts in.
+    _, _, payload = stack.request(
+        "POST", "/v1/admin/orgs", admin, json.dumps({"name": "bench-limited", "credits": 1_000_000}).encode()
+    )
+    other = {**user, "Authorization": f"Bearer {json.loads(payload)['api_key']['key']}"}
+    stack.request(
+        "POST", "/v1/agents", other, json.dumps({"name": "bench-3", "definition": definition}).encode()
+    )
+    statuses: list[int] = []
+    retry_after = ""
+    for _ in range(BURST):
+        status, headers, _ = stack.request(
+            "POST", "/v1/runs", other, json.dumps({"agent": "bench-3", "start": False}).encode()
+        )
+        statuses.append(status)
+        retry_after = headers.get("Retry-After", retry_after)
+    burst = {
+        "sent": BURST,
+        "accepted": statuses.count(201),
+        "rate_limited": statuses.count(429),
+        "retry_after": retry_after,
+    }
+    return {"threads": THREADS, "high": high, "burst": burst, "default": DEFAULT_LIMITS}

@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from runs_core.local_seed import DEMO_AGENT  # the scripted agent the examples of run creation name
-from tests.e2e.conftest import LocalServer, start_server
+from tests.e2e.conftest import LocalServer, running_server
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
@@ -41,13 +41,8 @@ FUZZ_TIMEOUT_S = 600
 
 @pytest.fixture(scope="module")
 def server():
-    server = start_server()
-    try:
+    with running_server() as server:
         yield server
-    finally:
-        server.stop()
-        server.log.close()
-        os.unlink(server.log.name)
 
 
 def fuzz_org_key(server: LocalServer) -> str:

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -91,8 +92,9 @@ def start_server() -> LocalServer:
     return server
 
 
-@pytest.fixture(scope="session")
-def local_stack() -> Iterator[LocalServer]:
+@contextmanager
+def running_server() -> Iterator[LocalServer]:
+    """A local stack for the duration of the block, stopped by its process id afterwards."""
     server = start_server()
     try:
         yield server
@@ -100,6 +102,12 @@ def local_stack() -> Iterator[LocalServer]:
         server.stop()
         server.log.close()
         os.unlink(server.log.name)
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[LocalServer]:
+    with running_server() as server:
+        yield server
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ from runs_core.settings import get_settings
 from runs_core.storage import dynamo
 from runs_core.storage import executions as executions_storage
 from tests.integration.test_event_router import bus_queue, drain_run_events  # noqa: F401 (fixture)
-from tests.integration.test_execution import ASK, ECHO, agent_with, start, wait
-from tests.integration.test_threads import new_thread, thread_run, until_idle
+from tests.integration.test_execution import ASK, ECHO, agent_with, start
+from tests.integration.test_threads import asker_agent, held_thread, thread_run, until_idle
 
 TERMINAL = ("completed", "failed", "cancelled")
 SCRIPT = [{"tool_calls": [{"name": "echo", "arguments": {"n": 1}}]}, {"text": "done"}]
@@ -278,13 +278,8 @@ def test_start_execution_failing_fails_the_run_not_left_queued(make_org):
 
 def test_start_execution_failing_at_thread_hand_over_does_not_stick_the_thread(api):
     """The next run of a thread cannot be started: it fails, and the thread passes on to the one after."""
-    asker = agent_with(
-        api, [{"tool_calls": [{"name": "ask_user", "arguments": {"prompt": "?"}}]}, {"text": "a"}], [ASK]
-    )
     plain = agent_with(api, [{"text": "b"}])
-    thread = new_thread(api)
-    first = thread_run(api, thread["id"], asker).json()
-    assert wait(api, first["id"])["status"] == "waiting_for_input"
+    thread, first = held_thread(api, asker_agent(api))
     second = thread_run(api, thread["id"], plain).json()
     third = thread_run(api, thread["id"], plain).json()
     with inject(executions_storage._client(), "StartExecution", fail_start_of({second["id"]})):
@@ -363,13 +358,8 @@ def late_bus_messages(queue_url: str, run_id: str, polls: int = 5) -> list[dict[
 def test_a_terminal_event_delivered_many_times_hands_the_thread_over_once(api):
     """run.completed of the thread's active run, delivered several times at once (and by the real stream
     too): the next queued run starts once, and the one after it is not skipped."""
-    asker = agent_with(
-        api, [{"tool_calls": [{"name": "ask_user", "arguments": {"prompt": "?"}}]}, {"text": "a"}], [ASK]
-    )
     plain = agent_with(api, [{"text": "b"}])
-    thread = new_thread(api)
-    first = thread_run(api, thread["id"], asker).json()
-    assert wait(api, first["id"])["status"] == "waiting_for_input"
+    thread, first = held_thread(api, asker_agent(api))
     queued = [thread_run(api, thread["id"], plain).json() for _ in range(2)]
     assert api.post(f"/v1/runs/{first['id']}/input", json={"content": "go"}).status == 200
     assert run_to_end(api, first["id"])["status"] == "completed"

@@ -20,6 +20,21 @@ def until_idle(api, thread_id, polls=100):
     return thread
 
 
+def asker_agent(api):
+    """An agent whose run asks the user a question (and so holds its thread), then answers."""
+    return agent_with(
+        api, [{"tool_calls": [{"name": "ask_user", "arguments": {"prompt": "?"}}]}, {"text": "ok"}], [ASK]
+    )
+
+
+def held_thread(api, asker):
+    """A new thread and the run that holds it, waiting for input."""
+    thread = new_thread(api)
+    holder = thread_run(api, thread["id"], asker).json()
+    assert wait(api, holder["id"])["status"] == "waiting_for_input"
+    return thread, holder
+
+
 def new_thread(api, **body):
     response = api.post("/v1/threads", json=body)
     assert response.status == 201, response.text
@@ -89,13 +104,8 @@ def test_messages_in_order_and_runs_listed(api):
 
 def test_busy_thread_rejects_or_enqueues(api):
     """A run waiting for input holds the thread: `reject` is 409, `enqueue` waits and starts after it."""
-    asker = agent_with(
-        api, [{"tool_calls": [{"name": "ask_user", "arguments": {"prompt": "?"}}]}, {"text": "ok"}], [ASK]
-    )
     quick = agent_with(api, [{"text": "done"}])
-    thread = new_thread(api)
-    holder = thread_run(api, thread["id"], asker).json()
-    assert wait(api, holder["id"])["status"] == "waiting_for_input"
+    thread, holder = held_thread(api, asker_agent(api))
     busy = api.get(f"/v1/threads/{thread['id']}").json()
     assert busy["status"] == "busy" and busy["active_run_id"] == holder["id"]
 
@@ -190,13 +200,10 @@ def test_unknown_thread_on_run_creation_is_404_and_creates_nothing(api):
 
 
 def test_created_run_in_a_thread_waits_for_its_turn_when_invoked(api):
-    asker = agent_with(
-        api, [{"tool_calls": [{"name": "ask_user", "arguments": {"prompt": "?"}}]}, {"text": "ok"}], [ASK]
-    )
     quick = agent_with(api, [{"text": "done"}])
     thread = new_thread(api)
     later = thread_run(api, thread["id"], quick, start=False).json()
-    holder = thread_run(api, thread["id"], asker).json()
+    holder = thread_run(api, thread["id"], asker_agent(api)).json()
     assert wait(api, holder["id"])["status"] == "waiting_for_input"
     invoked = api.post(f"/v1/runs/{later['id']}/invoke")
     assert invoked.status == 200 and invoked.json()["status"] == "queued"

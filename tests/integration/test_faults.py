@@ -266,10 +266,13 @@ def test_start_execution_failing_fails_the_run_not_left_queued(make_org):
         response = tenant.api.post("/v1/runs", json={"agent": agent})
         created = tenant.api.post("/v1/runs", json={"agent": agent, "start": False}).json()
         invoked = tenant.api.post(f"/v1/runs/{created['id']}/invoke")
-    assert response.status >= 500 and response.json()["code"] == "internal_error"
-    assert invoked.status >= 500 and invoked.json()["code"] == "internal_error"
+    # The run exists, so the answer is the run, failed: the client learns its id and why (no 5xx whose
+    # retry would create a second run without knowing the first).
+    assert response.status == 201 and response.json()["status"] == "failed"
+    assert invoked.status == 200 and invoked.json()["status"] == "failed"
+    assert response.json()["error"] == {"code": "internal_error", "message": "The run could not be started."}
     runs = tenant.api.get("/v1/runs").json()["items"]
-    assert len(runs) == 2
+    assert {run["id"] for run in runs} == {response.json()["id"], created["id"]}
     for run in runs:
         assert run["status"] == "failed" and run["error"]["code"] == "internal_error", run
         _, types = assert_contiguous(tenant.api, run["id"])

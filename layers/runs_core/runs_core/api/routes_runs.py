@@ -36,7 +36,8 @@ TAGS = ["Runs"]
 
 @router.post("/v1/runs", status_code=201, tags=TAGS, responses=errors(402, 404, 413, 415))
 def create_run(body: CreateRun, caller: OrgCaller) -> Run:
-    """Create a run: `queued` (it starts) or, with `start=false`, `created` (start it with /invoke)."""
+    """Create a run: `queued` (it starts) or, with `start=false`, `created` (start it with /invoke). If its
+    execution cannot be started the run is returned `failed` (error internal_error): create another."""
     return runs.create_run(caller, body.agent, body)
 
 

@@ -144,7 +144,7 @@ def create_run(
         raise StaleRun(f"thread {request.thread_id} kept changing")
     put_metrics({"RunsCreated": (1, COUNT)})
     if starts:
-        start_execution(record)
+        record = start_execution(record)
     return view(record)
 
 
@@ -158,14 +158,16 @@ def with_version(request: RunOptions, version: str | None) -> RunOptions:
     return request.model_copy(update={"version": version})
 
 
-def start_execution(run: dict[str, Any]) -> None:
-    """Start the run's state machine. If that fails the run is failed, not left queued forever."""
+def start_execution(run: dict[str, Any]) -> dict[str, Any]:
+    """Start the run's state machine and return the run. If that fails the run is failed (and returned so),
+    not left queued forever: the caller learns the run's id and can create another."""
     try:
         get_stores().executions.start(run["id"])
+        return run
     except Exception:
         logger.exception("could not start the execution", extra={"run_id": run["id"]})
         error = {"code": "internal_error", "message": "The run could not be started."}
-        get_stores().runs.transition(
+        failed = get_stores().runs.transition(
             run,
             {"status": "failed", "failed_at": clock.now_iso(), "error": error},
             [NewEvent("run.failed", {"status": "failed", "error": error})],
@@ -173,7 +175,7 @@ def start_execution(run: dict[str, Any]) -> None:
             event_expiry(run),
         )
         put_metrics({"RunsFailed": (1, COUNT)}, ErrorCode="internal_error")
-        raise
+        return failed
 
 
 def load_run(caller: Caller, run_id: str, consistent: bool = False) -> dict[str, Any]:
@@ -204,7 +206,7 @@ def invoke_run(caller: Caller, run_id: str) -> Run:
 
     _, run = change_run(caller, run_id, start)
     if starts:
-        start_execution(run)
+        run = start_execution(run)
     return view(run)
 
 

@@ -12,8 +12,12 @@ in-process and shared with whatever else runs on the machine; the call counts ar
 """
 
 import math
+import os
 import sys
 import time
+
+# The handlers' INFO lines (one per request, per task) would bury the table: only warnings and errors.
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 from pathlib import Path
 from typing import Any
 

@@ -394,3 +394,16 @@ def test_a_terminal_event_delivered_many_times_hands_the_thread_over_once(api):
     assert api.get(f"/v1/threads/{thread['id']}").json()["status"] == "idle"
     authors = [m["run_id"] for m in api.get(f"/v1/threads/{thread['id']}/messages").json()["items"]]
     assert authors.count(queued[0]["id"]) == authors.count(queued[1]["id"]) == authors.count(first["id"])
+
+
+def test_a_run_whose_request_died_before_starting_it_is_started_by_the_router(api, monkeypatch):
+    """The request wrote the run and its events, then died before StartExecution (nothing started it):
+    the stream router, following up on `run.queued`, starts it."""
+    from runs_core.logic import runs as runs_logic
+
+    monkeypatch.setattr(runs_logic, "start_execution", lambda run: run)
+    agent = agent_with(api, SCRIPT, [ECHO])
+    run = api.post("/v1/runs", json={"agent": agent}).json()
+    assert run["status"] == "queued"
+    assert run_to_end(api, run["id"])["status"] == "completed"
+    assert assert_contiguous(api, run["id"])[1][-1] == "run.completed"

@@ -9,8 +9,8 @@ One Lambda on the event table's stream (INSERT records, NEW_IMAGE). Per batch:
 3. the rest is put in PutEvents calls of at most 10 entries; entries that fail are retried once inline;
 4. (before the bus) the events are pushed to the run's WebSocket subscribers (logic.websocket.push);
    a push failure is logged and never fails the EventBridge half;
-5. a terminal event of a run in a thread hands the thread on to its next queued run (logic.threads);
-   a failure there fails the record, so it is retried (the hand-over is idempotent);
+5. each event's follow-up (logic.follow_up: start a queued run's execution if its request did not, hand a
+   thread on after its run ends); a failure there fails the record, so it is retried (both idempotent);
 6. markers are written for the accepted entries, and the records whose entries still failed are reported
    as batch item failures (Powertools BatchProcessor + process_partial_response), so Lambda retries
    from the first of them (bounded retries, bisect on error, then the on-failure queue).
@@ -35,7 +35,6 @@ from runs_core.storage import dynamo
 from runs_core.storage.bus import MAX_ENTRIES_PER_CALL, BusEntry, EventBridgeBus, EventBus
 
 SOURCE = "runs-api"
-TERMINAL_EVENTS = frozenset({"run.completed", "run.failed", "run.cancelled"})
 INLINE_RETRIES = 1
 
 
@@ -84,13 +83,13 @@ class Router:
         markers: Markers | None = None,
         clock: Callable[[], float] = time.time,
         pusher: Callable[[list[dict[str, Any]]], None] | None = None,
-        hand_over: Callable[[str, str, str], None] | None = None,
+        follow_up: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.bus = bus
         self.markers = markers
         self.clock = clock
         self.pusher = pusher
-        self.hand_over = hand_over
+        self.follow_up = follow_up
 
     def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """The Lambda response: {"batchItemFailures": [{"itemIdentifier": <sequence number>}, ...]}."""
@@ -103,7 +102,8 @@ class Router:
             bus_event(image)  # a malformed record fails here
             if record.dynamodb is not None and record.dynamodb.sequence_number in failed:
                 raise DeliveryFailed(f"sequence number {record.dynamodb.sequence_number}")
-            self._hand_over_thread(dynamo.deserialize(image))
+            if self.follow_up is not None:
+                self.follow_up(dynamo.deserialize(image))
 
         processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
         response = process_partial_response(
@@ -146,10 +146,6 @@ class Router:
             logger.warning("events not accepted by EventBridge", extra={"event_ids": sorted(failed_ids)})
         return {number for event_id in failed_ids for number in sequence_numbers[event_id]}
 
-    def _hand_over_thread(self, item: dict[str, Any]) -> None:
-        if self.hand_over is not None and item.get("thread_id") and item.get("type") in TERMINAL_EVENTS:
-            self.hand_over(str(item["org_id"]), str(item["thread_id"]), str(item["run_id"]))
-
     def _push(self, new_images: list[dict[str, Any]]) -> None:
         if self.pusher is None:
             return
@@ -189,9 +185,9 @@ def default_router() -> Router:
         def pusher(items: list[dict[str, Any]]) -> None:
             websocket.push(websocket.connections(), websocket.default_poster(), items)
 
-    from runs_core.logic.threads import hand_over
+    from runs_core.logic.follow_up import follow_up
 
-    return Router(EventBridgeBus(settings.event_bus_name), markers, pusher=pusher, hand_over=hand_over)
+    return Router(EventBridgeBus(settings.event_bus_name), markers, pusher=pusher, follow_up=follow_up)
 
 
 MAX_LOGGED_RUN_IDS = 20

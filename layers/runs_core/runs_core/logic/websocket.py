@@ -8,8 +8,9 @@ Routes (API Gateway WebSocket API, route selection `$request.body.action`):
 * `$disconnect` — the connection and its subscriptions are deleted.
 * `subscribe` `{run_id, after_seq?}` — the run must be the connection's org's (else an error frame
   `{"type": "error", "code": "not_found"}`, the same for a missing run); answers
-  `{"type": "subscribed", ...}`, then the backlog after `after_seq`; later events are pushed by the
-  stream router.
+  `{"type": "subscribed", ...}` first (the subscription is written under the handler's lease, which the
+  router's claims respect, and released once the frame is out), then the backlog after `after_seq`;
+  later events are pushed by the stream router.
 * `unsubscribe` `{run_id}` → `{"type": "unsubscribed", "run_id"}`.
 
 Exactly once and in order per subscription, in batches: before posting events first..last (consecutive
@@ -243,10 +244,12 @@ def handle(
     store.subscribe(
         connection_id, str(connection["org_id"]), run_id, after_seq, int(clock()) + CONNECTION_TTL_S
     )
-    try:
+    try:  # the subscription is written under our lease: no event can overtake this frame
         poster.post(connection_id, _dumps({"type": "subscribed", "run_id": run_id, "after_seq": after_seq}))
     except Gone:
         store.delete_connection(connection_id)
         return {"statusCode": 200}
+    finally:
+        store.release(run_id, connection_id, after_seq, after_seq)
     send_backlog(store, event_log(), poster, connection_id, run_id)
     return {"statusCode": 200}

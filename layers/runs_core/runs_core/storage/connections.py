@@ -62,7 +62,10 @@ class Connections:
     def subscribe(
         self, connection_id: str, org_id: str, run_id: str, after_seq: int, expires_at: int
     ) -> None:
-        """(Re)subscribe: the subscription starts after `after_seq` (a resubscribe resets it)."""
+        """(Re)subscribe: the subscription starts after `after_seq` (a resubscribe resets it). It is
+        written under the subscriber's own lease, so the router cannot push an event before the
+        `subscribed` frame is out; the caller releases it (release(run_id, connection_id, after_seq,
+        after_seq)) once the frame is posted, then sends the backlog, which covers what the router skipped."""
         dynamo.client().update_item(
             TableName=self.table,
             Key=_conn_key(connection_id),
@@ -77,6 +80,8 @@ class Connections:
             "run_id": run_id,
             "org_id": org_id,
             "last_sent_seq": after_seq,
+            "sending_seq": after_seq,
+            "sending_until": time.time() + LEASE_SECONDS,
             "expires_at": expires_at,
         }
         dynamo.client().put_item(TableName=self.table, Item=dynamo.serialize(item))

@@ -37,6 +37,18 @@ def asking_run(base_url: str, key: str) -> str:
     return str(run.json()["id"])
 
 
+def other_org_key(base_url: str, admin_key: str) -> str:
+    """The API key of a new org (made through the operators' API), to try another org's runs with."""
+    created = requests.post(
+        f"{base_url}/admin/orgs",
+        json={"name": f"other-{uuid.uuid4().hex[:8]}", "credits": 100},
+        headers=auth(admin_key),
+        timeout=TIMEOUT,
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["api_key"]["key"])
+
+
 def answer(base_url: str, key: str, run_id: str) -> None:
     response = requests.post(
         f"{base_url}/runs/{run_id}/input", json={"content": "savings"}, headers=auth(key), timeout=TIMEOUT

@@ -4,12 +4,11 @@ Bounded waits only: every read has a socket timeout, and loops stop at the termi
 """
 
 import json
-import uuid
 from collections.abc import Iterator
 
 import requests
 
-from tests.e2e.live import TERMINAL, TIMEOUT, answer, asking_run, auth, polled
+from tests.e2e.live import TERMINAL, answer, asking_run, auth, other_org_key, polled
 
 STREAM_TIMEOUT = (5, 40)  # connect, and longest silence between chunks (heartbeats come every ~10 s)
 
@@ -93,14 +92,7 @@ def test_a_bad_key_cannot_stream(base_url, dev_key):
 
 def test_another_orgs_run_cannot_be_streamed(base_url, dev_key, admin_key):
     run_id = asking_run(base_url, dev_key)
-    created = requests.post(
-        f"{base_url}/admin/orgs",
-        json={"name": f"sse-{uuid.uuid4().hex[:8]}", "credits": 100},
-        headers=auth(admin_key),
-        timeout=TIMEOUT,
-    )
-    assert created.status_code == 201, created.text
-    other_key = created.json()["api_key"]["key"]
+    other_key = other_org_key(base_url, admin_key)
     with open_stream(base_url, other_key, run_id) as response:
         assert response.status_code == 404
         assert response.headers["Content-Type"].startswith("application/problem+json")

@@ -3,14 +3,12 @@
 The client is a small RFC 6455 client on the stdlib (socket, base64, os). Every read has a timeout.
 """
 
-import uuid
 from typing import Any
 
 import pytest
-import requests
 
 from local.ws_client import Client, Refused
-from tests.e2e.live import TERMINAL, TIMEOUT, answer, asking_run, auth, polled
+from tests.e2e.live import TERMINAL, answer, asking_run, auth, other_org_key, polled
 
 
 def events_until(client: Client, stop: set[str]) -> list[dict[str, Any]]:
@@ -77,14 +75,8 @@ def test_a_bad_key_cannot_connect(local_stack, query):
 
 def test_another_orgs_run_cannot_be_subscribed_to(local_stack, base_url, dev_key, admin_key):
     run_id = asking_run(base_url, dev_key)
-    created = requests.post(
-        f"{base_url}/admin/orgs",
-        json={"name": f"ws-{uuid.uuid4().hex[:8]}", "credits": 100},
-        headers=auth(admin_key),
-        timeout=TIMEOUT,
-    )
-    assert created.status_code == 201, created.text
-    other = Client(local_stack.port, f"?api_key={created.json()['api_key']['key']}")
+    other_key = other_org_key(base_url, admin_key)
+    other = Client(local_stack.port, f"?api_key={other_key}")
     try:
         other.send({"action": "subscribe", "run_id": run_id})
         error = other.receive()

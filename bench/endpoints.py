@@ -19,7 +19,7 @@ import boto3
 
 from bench import calls
 from local.stack import LocalStack
-from local.template import FUNCTION_TYPE, Template
+from local.template import Template
 
 SAMPLES = 10
 HIGH_LIMITS = {"runs_per_minute": 1_000_000, "requests_per_minute": 1_000_000}
@@ -40,17 +40,6 @@ class Case:
     prepare: Callable[[], Request]  # called before each sample (not timed)
     samples: int = SAMPLES
     note: str = ""
-
-
-def template_routes(template: Template) -> list[tuple[str, str, str]]:
-    """(METHOD, path, function) of every Api event, in template order."""
-    routes = []
-    for logical_id in template.resources_of(FUNCTION_TYPE):
-        for event in (template.function_properties(logical_id).get("Events") or {}).values():
-            if event.get("Type") == "Api":
-                props = event.get("Properties") or {}
-                routes.append((str(props["Method"]).upper(), str(props["Path"]), logical_id))
-    return routes
 
 
 class Client:
@@ -356,7 +345,7 @@ def measure(stack: LocalStack, org_id: str) -> list[dict[str, Any]]:
     table = recipes(fx)
     template = Template(stack.template_path)
     rows: list[dict[str, Any]] = []
-    for method, path, function in template_routes(template):
+    for function, _, method, path, _ in template.api_operations():
         route = f"{method} {path}"
         cases = table.get((method, path))
         if not cases:

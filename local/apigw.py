@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from local.lambdas import LocalFunction
-from local.template import ACCOUNT_ID, FUNCTION_TYPE, REGION, Template, logical_id_of
+from local.template import ACCOUNT_ID, REGION, Template, logical_id_of
 
 log = logging.getLogger("local.apigw")
 
@@ -148,31 +148,24 @@ class RestApiEmulator:
         apis: dict[str, RestApi] = {}
         routes: list[Route] = []
         seen: set[tuple[str, str]] = set()
-        for logical_id in template.resources_of(FUNCTION_TYPE):
-            events = template.function_properties(logical_id).get("Events") or {}
-            for event_name, event in events.items():
-                if event.get("Type") != "Api":
-                    continue
-                properties = event.get("Properties") or {}
-                api_id = logical_id_of(properties.get("RestApiId")) or IMPLICIT_API
-                if api_id not in apis:
-                    apis[api_id] = _build_api(template, api_id, functions)
-                api = apis[api_id]
-                resource = "/" + str(template.resolve(properties["Path"])).strip("/")
-                method = str(properties["Method"]).upper()
-                if (resource, method) in seen:
-                    raise ValueError(f"{logical_id}.{event_name}: duplicate route {method} {resource}")
-                seen.add((resource, method))
-                authorizer_name = (properties.get("Auth") or {}).get("Authorizer", api.default_authorizer)
-                if authorizer_name in (None, "NONE"):
-                    authorizer = None
-                elif authorizer_name in api.authorizers:
-                    authorizer = api.authorizers[authorizer_name]
-                else:
-                    raise ValueError(
-                        f"{logical_id}.{event_name}: authorizer {authorizer_name} is not emulated"
-                    )
-                routes.append(Route(resource, method, functions[logical_id], authorizer, api))
+        for event in template.api_events():
+            api_id = logical_id_of(event.properties.get("RestApiId")) or IMPLICIT_API
+            if api_id not in apis:
+                apis[api_id] = _build_api(template, api_id, functions)
+            api = apis[api_id]
+            resource = "/" + str(template.resolve(event.path)).strip("/")
+            where = f"{event.function}.{event.name}"
+            if (resource, event.method) in seen:
+                raise ValueError(f"{where}: duplicate route {event.method} {resource}")
+            seen.add((resource, event.method))
+            authorizer_name = (event.properties.get("Auth") or {}).get("Authorizer", api.default_authorizer)
+            if authorizer_name in (None, "NONE"):
+                authorizer = None
+            elif authorizer_name in api.authorizers:
+                authorizer = api.authorizers[authorizer_name]
+            else:
+                raise ValueError(f"{where}: authorizer {authorizer_name} is not emulated")
+            routes.append(Route(resource, event.method, functions[event.function], authorizer, api))
         return cls(routes, list(apis.values()))
 
     # ------------------------------------------------------------------ requests

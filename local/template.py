@@ -9,7 +9,7 @@ decides what the local process supplies instead.
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from local.cfn_yaml import load_template
 
@@ -44,6 +44,16 @@ BUCKET_TYPE = "AWS::S3::Bucket"
 _SUB_VARIABLE = re.compile(r"\$\{([^}]+)\}")
 
 
+class ApiEvent(NamedTuple):
+    """One `Type: Api` event of a function: a REST route."""
+
+    function: str  # the function's logical id
+    name: str  # the event's name
+    method: str  # upper case; ANY for the catch-all (405) routes
+    path: str
+    properties: dict[str, Any]
+
+
 class Unresolvable(Exception):
     """A template value that only exists in a deployed stack (a secret, a dynamic reference, …)."""
 
@@ -69,6 +79,21 @@ class Template:
         """A function's Properties with Globals.Function applied the way SAM applies them."""
         own = self.resources[logical_id].get("Properties") or {}
         return merge_globals(self.globals.get("Function") or {}, own)
+
+    def api_events(self) -> list[ApiEvent]:
+        """Every function's Api events, in template order."""
+        events = []
+        for logical_id in self.resources_of(FUNCTION_TYPE):
+            for name, event in (self.function_properties(logical_id).get("Events") or {}).items():
+                if event.get("Type") == "Api":
+                    properties = event.get("Properties") or {}
+                    method = str(properties["Method"]).upper()
+                    events.append(ApiEvent(logical_id, name, method, str(properties["Path"]), properties))
+        return events
+
+    def api_operations(self) -> list[ApiEvent]:
+        """The API's operations: every Api event but the ANY catch-alls (MethodNotAllowedFunction's 405s)."""
+        return [event for event in self.api_events() if event.method != "ANY"]
 
     def api_properties(self, logical_id: str | None) -> dict[str, Any]:
         """An AWS::Serverless::Api's Properties with Globals.Api (None: SAM's implicit API)."""

@@ -4,22 +4,14 @@ import json
 import re
 from pathlib import Path
 
-from local.cfn_yaml import load_template
+from local.template import Template
 
 REPO = Path(__file__).resolve().parents[2]
 SWAGGER_UI = ("GET", "/v1/docs")  # HTML for people; not an API operation
 
 
 def template_routes() -> set[tuple[str, str]]:
-    template = load_template(REPO / "template.yaml")
-    routes = set()
-    for resource in template["Resources"].values():
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
-        for event in (resource["Properties"].get("Events") or {}).values():
-            if event["Type"] == "Api" and event["Properties"]["Method"].upper() != "ANY":  # ANY: the 405s
-                routes.add((event["Properties"]["Method"].upper(), event["Properties"]["Path"]))
-    return routes
+    return {(event.method, event.path) for event in Template(REPO / "template.yaml").api_operations()}
 
 
 def spec_routes(document: dict) -> set[tuple[str, str]]:

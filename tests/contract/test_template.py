@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from local.cfn_yaml import load_template
+from local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -79,20 +80,11 @@ def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return _resources_of_type(template, "AWS::Serverless::Function")
 
 
-def _api_events(
-    template: dict[str, Any], *, catch_all: bool = False
-) -> list[tuple[str, str, str, dict[str, Any]]]:
+def _api_events(*, catch_all: bool = False) -> list[tuple[str, str, str, dict[str, Any]]]:
     """(function, METHOD, path, event properties) for every Api event: the API's operations, or with
     `catch_all` only the ANY routes (MethodNotAllowedFunction's 405s, not operations)."""
-    events = []
-    for name, res in _functions(template).items():
-        for event in (res["Properties"].get("Events") or {}).values():
-            if event["Type"] == "Api":
-                props = event["Properties"]
-                method = props["Method"].upper()
-                if (method == "ANY") == catch_all:
-                    events.append((name, method, props["Path"], props))
-    return events
+    events = Template(TEMPLATE).api_events()
+    return [(e.function, e.method, e.path, e.properties) for e in events if (e.method == "ANY") == catch_all]
 
 
 # ------------------------------------------------------------------------------ sam CLI
@@ -152,7 +144,7 @@ def test_every_function_has_a_lambda_handler(template: dict[str, Any]) -> None:
 
 
 def test_every_route_appears_exactly_once(template: dict[str, Any]) -> None:
-    events = _api_events(template) + _api_events(template, catch_all=True)
+    events = _api_events() + _api_events(catch_all=True)
     counts = Counter((method, path) for _, method, path, _ in events)
     duplicates = {route: n for route, n in counts.items() if n > 1}
     assert not duplicates, f"routes declared more than once: {duplicates}"
@@ -161,7 +153,7 @@ def test_every_route_appears_exactly_once(template: dict[str, Any]) -> None:
 
 
 def test_expected_routes_are_served(template: dict[str, Any]) -> None:
-    served = {(fn, method, path) for fn, method, path, _ in _api_events(template)}
+    served = {(fn, method, path) for fn, method, path, _ in _api_events()}
     missing = EXPECTED_ROUTES - served
     assert not missing, f"routes missing from template.yaml: {sorted(missing)}"
 
@@ -169,7 +161,7 @@ def test_expected_routes_are_served(template: dict[str, Any]) -> None:
 def test_only_public_routes_skip_the_authorizer(template: dict[str, Any]) -> None:
     api = template["Resources"]["RunsApi"]["Properties"]
     assert api["Auth"]["DefaultAuthorizer"] == "ApiKeyAuthorizer"
-    for _, method, path, props in _api_events(template):
+    for _, method, path, props in _api_events():
         unauthenticated = (props.get("Auth") or {}).get("Authorizer") == "NONE"
         assert unauthenticated == ((method, path) in PUBLIC_ROUTES), f"{method} {path}"
 
@@ -179,10 +171,10 @@ def test_every_routed_path_has_one_catch_all_405_route(template: dict[str, Any])
     (its own methods win over ANY), with the same auth as the path's operations; no ANY route elsewhere."""
     operations: dict[str, set[str]] = {}
     auth: dict[str, set[bool]] = {}
-    for _, method, path, props in _api_events(template):
+    for _, method, path, props in _api_events():
         operations.setdefault(path, set()).add(method)
         auth.setdefault(path, set()).add((props.get("Auth") or {}).get("Authorizer") == "NONE")
-    catch_all = _api_events(template, catch_all=True)
+    catch_all = _api_events(catch_all=True)
     assert Counter(path for _, _, path, _ in catch_all) == Counter(set(operations)), "one ANY per routed path"
     for function, _, path, props in catch_all:
         assert function == "MethodNotAllowedFunction", f"ANY {path} is served by {function}"
@@ -194,7 +186,7 @@ def test_allow_header_lists_each_paths_template_methods(template: dict[str, Any]
     from runs_core.api.spec import route_methods
 
     operations: dict[str, set[str]] = {}
-    for _, method, path, _ in _api_events(template):
+    for _, method, path, _ in _api_events():
         operations.setdefault(path, set()).add(method)
     assert {path: set(methods) for path, methods in route_methods().items()} == operations
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from local.template import FUNCTION_TYPE, Template
+from local.template import Template
 from runs_core.logic import websocket
 from tests.integration.conftest import GENEROUS_RATE_LIMITS, ApiClient
 from tests.integration.test_files import upload
@@ -30,16 +30,9 @@ MEMORY_SET = {"name": "memory_set", "kind": "builtin"}
 
 
 def template_routes() -> set[tuple[str, str]]:
-    """(METHOD, path) of every Api event in template.yaml but the catch-all ANY routes (405s, which read
+    """(METHOD, path) of every operation in template.yaml (not the catch-all ANY routes: 405s, which read
     nothing: tests/integration/test_method_not_allowed.py)."""
-    template = Template(TEMPLATE)
-    routes = set()
-    for resource in template.resources_of(FUNCTION_TYPE).values():
-        for event in ((resource.get("Properties") or {}).get("Events") or {}).values():
-            method = str((event.get("Properties") or {}).get("Method", "")).upper()
-            if event.get("Type") == "Api" and method != "ANY":
-                routes.add((method, str(event["Properties"]["Path"])))
-    return routes
+    return {(event.method, event.path) for event in Template(TEMPLATE).api_operations()}
 
 
 def definition(script: list[dict[str, Any]]) -> dict[str, Any]:

@@ -2,9 +2,10 @@
 
 Routes (API Gateway WebSocket API, route selection `$request.body.action`):
 * `$connect` — the API key from `?api_key=` or the usual headers (Authorization / x-api-key) is checked
-  here, in the handler, rather than by a REQUEST authorizer: an authorizer needs *every* identity source
-  present, and the contract allows either the query string or a header. A bad or missing key (or the
-  operators' admin key, which has no org) answers 401, so API Gateway refuses the handshake.
+  here, in the handler (one GetItem on the keys table, all its policy allows), rather than by a REQUEST
+  authorizer: an authorizer needs *every* identity source present, and the contract allows either the
+  query string or a header. A bad, revoked or missing key (or the operators' admin key, which is no
+  org's) answers 401, so API Gateway refuses the handshake.
 * `$disconnect` — the connection and its subscriptions are deleted.
 * `subscribe` `{run_id, after_seq?}` — the run must be the connection's org's (else an error frame
   `{"type": "error", "code": "not_found"}`, the same for a missing run); answers
@@ -30,9 +31,10 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from typing import Any, Protocol
 
-from runs_core.auth import key_from_headers, principal_for
+from runs_core.auth import key_from_headers
 from runs_core.context import Caller
 from runs_core.errors import NotFound
+from runs_core.logic.accounts import org_for_key
 from runs_core.logic.events import envelope, event_log
 from runs_core.logic.runs import load_run
 from runs_core.observability import logger
@@ -201,10 +203,10 @@ def handle(
     if route == "$connect":
         query = event.get("queryStringParameters") or {}
         secret = query.get("api_key") or key_from_headers(event.get("headers"))
-        principal = principal_for(secret) if secret else None
-        if principal is None or not principal.get("org_id"):
+        key = org_for_key(secret) if secret else None  # the operators' key is no org's: 401
+        if key is None:
             return {"statusCode": 401, "body": "Unauthorized"}
-        store.put_connection(connection_id, principal["org_id"], int(clock()))
+        store.put_connection(connection_id, str(key["org_id"]), int(clock()))
         return {"statusCode": 200}
     if route == "$disconnect":
         store.delete_connection(connection_id)

@@ -217,6 +217,24 @@ def test_multipart_run_creation_rejects_bad_json_part(api, agent, parts):
     assert _run_count(api, agent) == before
 
 
+@pytest.mark.parametrize(
+    ("json_part", "code"),
+    [
+        (b'{"agent": "%s", "input": {"x": NaN}}', "invalid_json"),
+        (b'{"agent": "%s", "input": {"": 1}}', "validation_error"),
+        (b'{"agent": "%s", "input": {"x": 1e400}}', "invalid_json"),
+        (b'{"agent": "%s", "input": {"x": 123456789012345678901234567890123456789}}', "validation_error"),
+    ],
+)
+def test_multipart_json_part_is_as_strict_as_a_json_body(api, agent, json_part, code):
+    """JSON DynamoDB cannot store is a 400 in a multipart request too, not a 500."""
+    before = _run_count(api, agent)
+    body, header = multipart(("json", None, None, json_part % agent.encode()))
+    response = api.request("POST", "/v1/runs", body=body, headers={"Content-Type": header})
+    assert response.status == 400 and response.json()["code"] == code, response.text
+    assert _run_count(api, agent) == before
+
+
 def test_multipart_is_refused_elsewhere(api, agent):
     body, header = multipart(("json", None, None, b"{}"))
     assert api.request("POST", "/v1/agents", body=body, headers={"Content-Type": header}).status == 415

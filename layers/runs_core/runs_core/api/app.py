@@ -6,9 +6,6 @@ function can include them all to publish one OpenAPI document generated from the
 
 import base64
 import binascii
-import json
-import math
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,6 +19,7 @@ from runs_core.api import idempotency
 from runs_core.api.limits import Quota, creates_run
 from runs_core.api.multipart import accepts_multipart, is_multipart_run_route, multipart_to_json
 from runs_core.api.problems import PROBLEM_JSON, from_error, problem, validation_problem
+from runs_core.api.strict_json import loads_storable
 from runs_core.errors import (
     ApiError,
     InvalidJson,
@@ -30,7 +28,6 @@ from runs_core.errors import (
     PayloadTooLarge,
     UnknownApiVersion,
     UnsupportedMediaType,
-    ValidationFailed,
 )
 from runs_core.logic.rate_limits import REQUESTS, RUNS
 from runs_core.observability import api_keys, logger, observed
@@ -38,11 +35,6 @@ from runs_core.settings import get_settings
 
 SUPPORTED_API_VERSIONS = frozenset({"2026-11-01"})
 MAX_JSON_BODY_BYTES = 1024 * 1024
-# DynamoDB numbers: 38 digits of precision, magnitudes from 1E-130 up to (not including) 1E+126.
-MAX_INTEGER_DIGITS = 38
-MIN_NUMBER_MAGNITUDE, MAX_NUMBER_MAGNITUDE = 1e-130, 1e126
-# A JSON \u escape of a UTF-16 surrogate: paired it is one character, alone it is no text at all.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 API_TITLE = "Runs API"
 
 
@@ -103,73 +95,20 @@ def _precheck(event: dict[str, Any]) -> ApiError | None:
 
 
 def _not_json_text(body: str, base64_encoded: bool) -> ApiError | None:
-    """A JSON body must be UTF-8 text of strict JSON (RFC 8259) that can be stored as it is: bytes that are
-    not UTF-8, an unpaired surrogate escape (`"\\ud800"`, which no UTF-8 text can hold), NaN or Infinity
-    are 400 invalid_json; an empty object key, an integer of more than 38 digits or a number beyond
-    DynamoDB's range (none fits an item) is 400 validation_error. Checked here, before routing, instead of
-    failing deeper in as a 500."""
+    """A JSON body must be UTF-8 text of strict, storable JSON (runs_core.api.strict_json), checked
+    here, before routing, instead of failing deeper in as a 500."""
     if base64_encoded:  # API Gateway sends a body that is not UTF-8 base64-encoded
         try:
             body = base64.b64decode(body, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             return InvalidJson("The request body is not UTF-8 text.")
     try:
-        document = json.loads(
-            body,
-            object_pairs_hook=_object_without_empty_keys,
-            parse_int=_storable_int,
-            parse_float=_finite_float,
-            parse_constant=_no_constant,
-        )
-        if _SURROGATE_ESCAPE.search(body):
-            json.dumps(document, ensure_ascii=False).encode("utf-8")
-    except _Unstorable as error:
-        return error.problem
-    except UnicodeEncodeError:  # (a ValueError: caught first)
-        return InvalidJson("The request body holds an unpaired UTF-16 surrogate escape.")
+        loads_storable(body)
+    except ApiError as error:
+        return error
     except (ValueError, RecursionError):
         return None  # not JSON at all: the resolver answers invalid_json with its own detail
     return None
-
-
-class _Unstorable(Exception):
-    def __init__(self, problem: ApiError) -> None:
-        super().__init__(problem.detail)
-        self.problem = problem
-
-
-def _object_without_empty_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    if any(key == "" for key, _ in pairs):
-        message = "object keys must not be empty"
-        raise _Unstorable(
-            ValidationFailed(message, [{"field": "body", "code": "empty_key", "message": message}])
-        )
-    return dict(pairs)
-
-
-def _storable_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
-        message = f"integers have at most {MAX_INTEGER_DIGITS} digits"
-        raise _Unstorable(
-            ValidationFailed(message, [{"field": "body", "code": "number", "message": message}])
-        )
-    return int(text)
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _Unstorable(InvalidJson(f"The number {text[:40]} is out of range."))
-    if value and not MIN_NUMBER_MAGNITUDE <= abs(value) < MAX_NUMBER_MAGNITUDE:
-        message = "numbers are 0 or between 1e-130 and 1e126 in magnitude"
-        raise _Unstorable(
-            ValidationFailed(message, [{"field": "body", "code": "number", "message": message}])
-        )
-    return value
-
-
-def _no_constant(name: str) -> Any:
-    raise _Unstorable(InvalidJson(f"{name} is not JSON."))
 
 
 def make_handler(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:

@@ -16,6 +16,7 @@ from email.message import Message
 from email.policy import HTTP
 from typing import Any
 
+from runs_core.api.strict_json import loads_storable
 from runs_core.errors import Forbidden, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from runs_core.models.files import MAX_DIRECT_UPLOAD_BYTES
 
@@ -148,8 +149,8 @@ def multipart_to_json(event: dict[str, Any]) -> dict[str, Any]:
             [{"field": "json", "code": "missing", "message": "exactly one `json` part is required"}],
         )
     try:
-        document = json.loads(json_parts[0].data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        document = loads_storable(json_parts[0].data.decode("utf-8"))  # NaN, "" keys, …: 400, as a body
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise ValidationFailed(
             "The `json` part is not valid JSON.",
             [{"field": "json", "code": "json_invalid", "message": "is not valid JSON"}],

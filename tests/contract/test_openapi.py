@@ -35,9 +35,10 @@ def test_every_operation_documents_its_errors_as_problems():
             if path in ("/v1/health", "/v1/openapi.json"):
                 continue
             responses = operation["responses"]
-            # This API answers validation errors with 400; its only 422 is idempotency_conflict (writes).
+            # This API answers validation errors with 400; its 422s: idempotency_conflict on every write,
+            # run_failed on the synchronous run.
             if method in ("post", "put", "patch"):
-                assert responses["422"]["description"].startswith("idempotency_conflict"), (method, path)
+                assert "idempotency_conflict" in responses["422"]["description"], (method, path)
                 assert "idempotency_in_progress" in responses["409"]["description"], (method, path)
                 assert "Idempotency-Key" in [p["name"] for p in operation.get("parameters", [])]
             else:
@@ -115,3 +116,16 @@ def test_the_description_documents_websocket_and_events():
     description = json.loads(openapi_document())["info"]["description"]
     for needle in ("/ws", '"action": "subscribe"', "text/event-stream", "run.completed", "Request-Id"):
         assert needle in description, needle
+
+
+def test_a_routes_own_error_statuses_survive_the_shared_ones():
+    """The sync run's 422 run_failed (a status the contract is silent on) and a route's 409 stay documented
+    next to the idempotency errors that share their status codes."""
+    from runs_core.api.spec import openapi_document
+
+    paths = json.loads(openapi_document())["paths"]
+    sync = paths["/v1/agents/{agent}/run"]["post"]["responses"]
+    assert "run_failed" in sync["422"]["description"] and "idempotency_conflict" in sync["422"]["description"]
+    thread_run = paths["/v1/threads/{thread_id}/runs"]["post"]["responses"]
+    assert "thread_busy" in thread_run["409"]["description"]
+    assert "idempotency_in_progress" in thread_run["409"]["description"]

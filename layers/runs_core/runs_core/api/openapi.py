@@ -30,7 +30,7 @@ _DESCRIPTIONS = {
     402: "insufficient_credits",
     403: "forbidden: X-Org-Id mismatch, or the wrong kind of key for this route",
     404: "not_found (another org's resources are not found too)",
-    409: "invalid_state, version_exists or name_taken",
+    409: "invalid_state, version_exists, name_taken or thread_busy",
     422: "idempotency_conflict: this Idempotency-Key was used with a different request body",
     413: "payload_too_large",
     415: "unsupported_media_type",

@@ -126,7 +126,8 @@ def openapi_document() -> str:
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             # Powertools documents request validation as 422; this API answers 400 problem+json instead.
-            responses.pop("422", None)
+            if _is_powertools_validation(responses.get("422")):
+                del responses["422"]
             if path in PUBLIC_PATHS:
                 operation["security"] = []  # no key needed
                 continue
@@ -144,16 +145,23 @@ def openapi_document() -> str:
     return json.dumps(schema)
 
 
+def _is_powertools_validation(response: dict[str, Any] | None) -> bool:
+    return response is not None and "HTTPValidationError" in json.dumps(response.get("content", {}))
+
+
 def _document_idempotency(operation: dict[str, Any], responses: dict[str, Any]) -> None:
     """Every POST/PUT/PATCH takes Idempotency-Key (API.md §7): the header, its replay header and errors."""
     operation.setdefault("parameters", []).append(openapi.IDEMPOTENCY_KEY_PARAMETER)
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    conflict = responses.get("409")
-    if conflict is None:
-        responses["409"] = {"description": openapi.IDEMPOTENCY_IN_PROGRESS, "content": problem}
-    else:
-        conflict["description"] = f"{conflict['description']}, or {openapi.IDEMPOTENCY_IN_PROGRESS}"
-    responses["422"] = {"description": openapi.IDEMPOTENCY_CONFLICT, "content": problem}
+    for status, description in (
+        ("409", openapi.IDEMPOTENCY_IN_PROGRESS),
+        ("422", openapi.IDEMPOTENCY_CONFLICT),
+    ):
+        documented = responses.get(status)  # the route's own (409 invalid_state, 422 run_failed): kept
+        if documented is None:
+            responses[status] = {"description": description, "content": problem}
+        else:
+            documented["description"] = f"{documented['description'].rstrip('.')}; or {description}"
     for status, response in responses.items():
         if status.startswith("2"):
             response.setdefault("headers", {}).update(openapi.IDEMPOTENT_REPLAYED_HEADER)

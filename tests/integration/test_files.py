@@ -235,6 +235,25 @@ def test_multipart_json_part_is_as_strict_as_a_json_body(api, agent, json_part, 
     assert _run_count(api, agent) == before
 
 
+def test_a_retried_upload_with_a_new_boundary_replays_under_its_idempotency_key(api):
+    """Clients pick a new multipart boundary per encoding: the same parts under the same key are the same
+    request (replayed, one file); other content under that key is a conflict."""
+    key = f"upload-{uuid.uuid4()}"
+
+    def post(data: bytes, boundary: str):
+        body, header = multipart(("file", "a.txt", "text/plain", data), boundary=boundary)
+        headers = {"Content-Type": header, "Idempotency-Key": key}
+        return api.request("POST", "/v1/files", body=body, headers=headers)
+
+    first = post(b"same bytes", "boundary-one")
+    assert first.status == 201, first.text
+    retry = post(b"same bytes", "boundary-two")
+    assert retry.status == 201 and retry.headers.get("Idempotent-Replayed") == "true", retry.text
+    assert retry.json()["id"] == first.json()["id"]
+    other = post(b"other bytes", "boundary-three")
+    assert other.status == 422 and other.json()["code"] == "idempotency_conflict", other.text
+
+
 def test_multipart_is_refused_elsewhere(api, agent):
     body, header = multipart(("json", None, None, b"{}"))
     assert api.request("POST", "/v1/agents", body=body, headers={"Content-Type": header}).status == 415

@@ -39,6 +39,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
+from runs_core.api.multipart import MULTIPART, media_type, parts_of
 from runs_core.errors import ApiError, IdempotencyConflict, IdempotencyInProgress, ValidationFailed
 from runs_core.observability import logger
 from runs_core.settings import get_settings
@@ -96,8 +97,19 @@ def scope_of(event: dict[str, Any], key: str) -> list[str]:
 
 
 def fingerprint_of(event: dict[str, Any]) -> str:
+    """sha256 of the body as canonical JSON, of a multipart body's parts (not its bytes: clients pick a new
+    boundary for every encoding, so a retry's bytes differ), else of the raw bytes."""
     body = event.get("body") or ""
     raw = base64.b64decode(body) if event.get("isBase64Encoded") else str(body).encode("utf-8")
+    if media_type(event.get("headers")) == MULTIPART:
+        try:
+            parts = [
+                [part.name, part.filename, part.content_type, hashlib.sha256(part.data).hexdigest()]
+                for part in parts_of(event)
+            ]
+        except ApiError:  # malformed: the route answers 400 from the same bytes
+            return hashlib.sha256(raw).hexdigest()
+        return hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()
     try:
         canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     except ValueError:

@@ -50,8 +50,11 @@ def media_type(headers: dict[str, Any] | None) -> str:
     return ""
 
 
-def _content_type_header(headers: dict[str, Any] | None) -> str:
-    return next((str(v) for k, v in (headers or {}).items() if k.lower() == "content-type"), "")
+def parts_of(event: dict[str, Any]) -> list[Part]:
+    """The parts of the event's multipart/form-data body (415 for another media type, 400 if malformed)."""
+    headers = event.get("headers") or {}
+    content_type = next((str(v) for k, v in headers.items() if k.lower() == "content-type"), "")
+    return parse_multipart(content_type, body_bytes(event))
 
 
 def is_multipart_run_route(event: dict[str, Any]) -> bool:
@@ -141,7 +144,7 @@ def multipart_to_json(event: dict[str, Any]) -> dict[str, Any]:
     org_id = authorizer.get("org_id")
     if authorizer.get("role") != "org" or not org_id:
         raise Forbidden("This route needs an org's API key.")
-    parts = parse_multipart(_content_type_header(headers), body_bytes(event))
+    parts = parts_of(event)
     json_parts = [part for part in parts if part.name == "json" and part.filename is None]
     if len(json_parts) != 1:
         raise ValidationFailed(

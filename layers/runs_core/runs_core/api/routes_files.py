@@ -7,10 +7,10 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from runs_core.api.caller import org_caller
-from runs_core.api.multipart import MULTIPART, body_bytes, media_type, parse_multipart
+from runs_core.api.multipart import MULTIPART, parts_of
 from runs_core.api.openapi import errors
 from runs_core.context import Caller
-from runs_core.errors import UnsupportedMediaType, ValidationFailed
+from runs_core.errors import ValidationFailed
 from runs_core.logic import files
 from runs_core.models.files import CreateUpload, File, FileWithUrl, Upload
 
@@ -39,11 +39,7 @@ MULTIPART_UPLOAD_BODY = {
 def upload_file(caller: OrgCaller) -> File:
     """Upload a file of at most 5 MiB as multipart/form-data, part `file` (its filename and Content-Type
     are kept). Larger files: POST /v1/files/uploads."""
-    event = router.current_event.raw_event
-    if media_type(event.get("headers")) != MULTIPART:
-        raise UnsupportedMediaType(f"Send {MULTIPART} with a part named `file`.")
-    content_type = next(v for k, v in (event.get("headers") or {}).items() if k.lower() == "content-type")
-    parts = [part for part in parse_multipart(content_type, body_bytes(event)) if part.name == "file"]
+    parts = [part for part in parts_of(router.current_event.raw_event) if part.name == "file"]
     if len(parts) != 1:
         raise ValidationFailed(
             "Send exactly one part named `file`.",

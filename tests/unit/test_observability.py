@@ -61,14 +61,14 @@ def test_api_keys_never_include_headers() -> None:
 
 
 def test_traced_functions_run_plainly_without_a_tracer(monkeypatch) -> None:
-    monkeypatch.setattr(observability, "_lazy", {})
+    monkeypatch.setattr(observability, "_tracer", None)
 
     @observability.traced
     def add(a: int, b: int) -> int:
         return a + b
 
     assert add(1, 2) == 3
-    assert "tracer" not in observability._lazy
+    assert observability._tracer is None
 
 
 def test_metrics_are_not_printed_when_disabled(monkeypatch, capsys) -> None:

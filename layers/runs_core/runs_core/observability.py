@@ -28,26 +28,22 @@ from aws_lambda_powertools import Logger
 SERVICE = "runs-api"
 NAMESPACE = "RunsApi"
 logger = Logger(service=SERVICE)
-_lazy: dict[str, Any] = {}
+_tracer: Any = None  # see _make_tracer
 _cold_start = True
 
 Event = dict[str, Any]
 KeysOf = Callable[[Event], dict[str, Any]]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in ("tracer", "metrics"):
-        raise AttributeError(name)
-    if name not in _lazy:
-        if name == "tracer":
-            from aws_lambda_powertools import Tracer
+def _make_tracer() -> Any:
+    """The process's Tracer, made by the first traced invocation (importing it patches botocore and costs
+    cold start; functions and tests that trace nothing never pay it)."""
+    global _tracer
+    if _tracer is None:
+        from aws_lambda_powertools import Tracer
 
-            _lazy[name] = Tracer(service=SERVICE)
-        else:
-            from aws_lambda_powertools import Metrics
-
-            _lazy[name] = Metrics(namespace=_namespace(), service=SERVICE)
-    return _lazy[name]
+        _tracer = Tracer(service=SERVICE)
+    return _tracer
 
 
 def _namespace() -> str:
@@ -88,8 +84,7 @@ def observed[F: Callable[..., Any]](keys: KeysOf | None = None, *, traced: bool 
                 if not traced:
                     return handler(event, context)
                 if not wrapped:  # the first traced invocation makes the Tracer (patches botocore)
-                    tracer = __getattr__("tracer")
-                    wrapped.append(tracer.capture_lambda_handler(handler, capture_response=False))
+                    wrapped.append(_make_tracer().capture_lambda_handler(handler, capture_response=False))
                 return wrapped[0](event, context)
             finally:
                 logger.thread_safe_clear_keys()
@@ -137,11 +132,10 @@ def traced[T: Callable[..., Any]](function: T) -> T:
 
     @functools.wraps(function)
     def call(*args: Any, **kwargs: Any) -> Any:
-        tracer = _lazy.get("tracer")
-        if tracer is None:
+        if _tracer is None:
             return function(*args, **kwargs)
         if not captured:
-            captured.append(tracer.capture_method(function, capture_response=False))
+            captured.append(_tracer.capture_method(function, capture_response=False))
         return captured[0](*args, **kwargs)
 
     return call  # type: ignore[return-value]

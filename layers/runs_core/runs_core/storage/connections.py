@@ -44,11 +44,7 @@ class Connections:
         dynamo.client().put_item(TableName=self.table, Item=dynamo.serialize(item))
 
     def get_connection(self, connection_id: str) -> dict[str, Any] | None:
-        response = dynamo.client().get_item(
-            TableName=self.table, Key=_conn_key(connection_id), ConsistentRead=True
-        )
-        item = response.get("Item")
-        return dynamo.deserialize(item) if item else None
+        return dynamo.get(self.table, {"pk": f"conn#{connection_id}", "sk": "conn"}, consistent=True)
 
     def delete_connection(self, connection_id: str) -> None:
         """The connection and every subscription of it."""
@@ -97,11 +93,8 @@ class Connections:
 
     def last_sent(self, run_id: str, connection_id: str) -> int | None:
         """The subscription's last claimed seq; None when there is no subscription."""
-        response = dynamo.client().get_item(
-            TableName=self.table, Key=_sub_key(run_id, connection_id), ConsistentRead=True
-        )
-        item = response.get("Item")
-        return int(dynamo.deserialize(item)["last_sent_seq"]) if item else None
+        item = dynamo.get(self.table, {"pk": f"run#{run_id}", "sk": connection_id}, consistent=True)
+        return int(item["last_sent_seq"]) if item else None
 
     def subscribers(self, run_id: str) -> dict[str, int]:
         """connection_id → last_sent_seq for every subscription to the run (strongly consistent)."""
@@ -126,24 +119,15 @@ class Connections:
         sender holds a live lease. last_sent_seq moves to `last` at once (nobody else can claim them);
         the lease keeps last + 1 from being posted before this batch is out (order per run)."""
         now = time.time()
-        try:
-            dynamo.client().update_item(
-                TableName=self.table,
-                Key=_sub_key(run_id, connection_id),
-                UpdateExpression="SET last_sent_seq = :last, sending_seq = :last, sending_until = :until",
-                ConditionExpression=(
-                    "attribute_exists(pk) AND last_sent_seq = :prev"
-                    " AND (attribute_not_exists(sending_until) OR sending_until < :now)"
-                ),
-                ExpressionAttributeValues=dynamo.values(
-                    last=last, prev=first - 1, until=now + LEASE_SECONDS, now=now
-                ),
-            )
-        except Exception as error:
-            if dynamo.is_conditional_failure(error):
-                return False
-            raise
-        return True
+        claimed = dynamo.update_if(
+            self.table,
+            {"pk": f"run#{run_id}", "sk": connection_id},
+            {"last_sent_seq": last, "sending_seq": last, "sending_until": now + LEASE_SECONDS},
+            "attribute_exists(pk) AND last_sent_seq = :prev"
+            " AND (attribute_not_exists(sending_until) OR sending_until < :now)",
+            condition_values={"prev": first - 1, "now": now},
+        )
+        return claimed is not None
 
     def release(self, run_id: str, connection_id: str, last: int, sent_through: int) -> None:
         """The batch ending at `last` was posted through `sent_through`: free the lease, and hand back

@@ -13,7 +13,6 @@ from typing import Any
 from runs_core.storage import dynamo
 
 MARKER_TTL_S = 2 * 24 * 3600
-_GET_CHUNK = 100  # BatchGetItem's limit
 _WRITE_CHUNK = 25  # BatchWriteItem's limit
 _UNPROCESSED_ROUNDS = 5
 
@@ -24,26 +23,8 @@ class DeliveryMarkers:
 
     def delivered(self, event_ids: Iterable[str]) -> set[str]:
         """The ids among `event_ids` already put on the bus (strongly consistent reads)."""
-        ids = list(dict.fromkeys(event_ids))
-        found: set[str] = set()
-        for start in range(0, len(ids), _GET_CHUNK):
-            request: dict[str, Any] = {
-                self.table: {
-                    "Keys": [{"event_id": {"S": event_id}} for event_id in ids[start : start + _GET_CHUNK]],
-                    "ConsistentRead": True,
-                    "ProjectionExpression": "event_id",
-                }
-            }
-            for _ in range(_UNPROCESSED_ROUNDS):
-                response = dynamo.client().batch_get_item(RequestItems=request)
-                items = response.get("Responses", {}).get(self.table, [])
-                found.update(item["event_id"]["S"] for item in items)
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-            else:
-                raise RuntimeError("BatchGetItem left keys unprocessed")
-        return found
+        keys = [{"event_id": event_id} for event_id in dict.fromkeys(event_ids)]
+        return {item["event_id"] for item in dynamo.batch_get(self.table, keys, projection="event_id")}
 
     def mark(self, event_ids: Iterable[str], now_epoch: int) -> None:
         ids = list(dict.fromkeys(event_ids))

@@ -107,6 +107,36 @@ def update_if(
     return deserialize(response["Attributes"])
 
 
+_BATCH_GET_LIMIT = 100  # keys per BatchGetItem
+_BATCH_GET_ROUNDS = 5  # rounds of UnprocessedKeys retried before giving up
+
+
+def batch_get(
+    table: str, keys: list[dict[str, Any]], consistent: bool = True, projection: str | None = None
+) -> list[dict[str, Any]]:
+    """The items among `keys` (plain dicts; absent ones are simply missing), in chunks of 100, retrying
+    unprocessed keys a few rounds (then RuntimeError: the caller's retry mechanism takes over)."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(keys), _BATCH_GET_LIMIT):
+        chunk = [serialize(key) for key in keys[start : start + _BATCH_GET_LIMIT]]
+        request: dict[str, Any] = {
+            table: {
+                "Keys": chunk,
+                "ConsistentRead": consistent,
+                **({"ProjectionExpression": projection} if projection else {}),
+            }
+        }
+        for _ in range(_BATCH_GET_ROUNDS):
+            response = client().batch_get_item(RequestItems=request)
+            found.extend(deserialize(item) for item in response.get("Responses", {}).get(table, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        else:
+            raise RuntimeError(f"BatchGetItem on {table} kept returning unprocessed keys")
+    return found
+
+
 def get(table: str, key: dict[str, Any], consistent: bool = False) -> dict[str, Any] | None:
     response = client().get_item(TableName=table, Key=serialize(key), ConsistentRead=consistent)
     item = response.get("Item")

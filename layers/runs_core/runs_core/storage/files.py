@@ -13,7 +13,6 @@ from typing import Any
 from runs_core.storage import dynamo
 
 PENDING_PREFIX = "pending/"
-BATCH_GET_ATTEMPTS = 5
 
 
 def object_key(org_id: str, file_id: str) -> str:
@@ -48,18 +47,8 @@ class FileStore:
 
     def get_many(self, org_id: str, file_ids: list[str]) -> dict[str, dict[str, Any]]:
         """The org's records among `file_ids` (≤ 100), by id; missing ids are simply absent."""
-        found: dict[str, dict[str, Any]] = {}
-        keys = [dynamo.serialize({"org_id": org_id, "id": file_id}) for file_id in dict.fromkeys(file_ids)]
-        request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}} if keys else {}
-        for _ in range(BATCH_GET_ATTEMPTS):
-            if not request:
-                return found
-            response = dynamo.client().batch_get_item(RequestItems=request)
-            for raw in response.get("Responses", {}).get(self.table, []):
-                item = dynamo.deserialize(raw)
-                found[item["id"]] = item
-            request = response.get("UnprocessedKeys") or {}
-        raise RuntimeError("FilesTable kept returning unprocessed keys")
+        keys = [{"org_id": org_id, "id": file_id} for file_id in dict.fromkeys(file_ids)]
+        return {item["id"]: item for item in dynamo.batch_get(self.table, keys)}
 
     def finish_upload(self, org_id: str, file_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
         """Apply `changes` to a `pending` record; None if there is none (unknown, or already finished)."""

@@ -54,13 +54,9 @@ class NotFound(ApiError):
 
 
 class MethodNotAllowed(ApiError):
-    """A known path, a method it does not serve; `allow` (the path's methods) goes in the Allow header."""
+    """A known path, a method it does not serve (the handler adds the path's methods as `Allow`)."""
 
     status, code, title = 405, "method_not_allowed", "Method not allowed"
-
-    def __init__(self, detail: str, allow: tuple[str, ...]) -> None:
-        super().__init__(detail)
-        self.allow = allow
 
 
 class InvalidState(ApiError):

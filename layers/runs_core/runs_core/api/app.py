@@ -153,16 +153,13 @@ def make_method_not_allowed_handler(
         method = str(event.get("httpMethod") or "").upper()
         path = event.get("path") or ""
         allow = allowed_methods().get(str(event.get("resource") or ""))
-        error: ApiError
         if not allow:
-            error = NotFound(f"No route {method} {path}.")
-        else:
-            error = MethodNotAllowed(
-                f"{method} is not allowed on {path}; allowed: {', '.join(allow)}.", allow
+            return _finish(
+                event, _problem_response(NotFound(f"No route {method} {path}."), request_id), None, request_id
             )
-        response = _problem_response(error, request_id)
-        if isinstance(error, MethodNotAllowed):
-            response["headers"]["Allow"] = ", ".join(error.allow)
+        detail = f"{method} is not allowed on {path}; allowed: {', '.join(allow)}."
+        response = _problem_response(MethodNotAllowed(detail), request_id)
+        response["headers"]["Allow"] = ", ".join(allow)
         return _finish(event, response, None, request_id)
 
     return lambda_handler

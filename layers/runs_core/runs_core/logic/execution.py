@@ -85,12 +85,10 @@ def _commit(run: dict[str, Any], change: Change) -> dict[str, Any]:
 
 @dataclass
 class Progress:
-    """What one invocation knows besides the run, read once: its steps so far, the org's credits and, in a
-    thread, the conversation before it."""
+    """What one invocation knows besides the run, read once: its steps so far and the org's credits."""
 
     steps: list[dict[str, Any]]
     credits: int
-    history: list[dict[str, Any]] = field(default_factory=list)  # the thread's messages before this run
 
 
 def _done(run_id: str) -> dict[str, Any]:
@@ -134,9 +132,7 @@ def _step(run_id: str) -> dict[str, Any]:
 
     definition = definition_of(run)
     org = get_stores().orgs.get(run["org_id"])
-    progress = Progress(
-        get_stores().steps.all(run_id), org["credits_balance"] if org else 0, threads.history(run)
-    )
+    progress = Progress(get_stores().steps.all(run_id), org["credits_balance"] if org else 0)
     run, paused = _resolve_calls(run, definition, progress)
     if paused is not None:
         return paused
@@ -383,7 +379,8 @@ def _decide(
     breach = _limit_breach(run, progress)
     if breach:
         return _fail(run, *breach), True
-    request = _model_request(run, definition, progress.steps, progress.history)
+    # the thread's conversation before this run: read only when the model is asked
+    request = _model_request(run, definition, progress.steps, threads.history(run))
     deltas: list[str] = []
     started_at = clock.now_iso()
     try:

@@ -377,7 +377,7 @@ def run_handler(function: LocalFunction, event: Any) -> tuple[bytes, str | None]
     """Run the handler as the Lambda Python runtime does: (JSON payload, FunctionError or None)."""
     context = function.new_context()
     try:
-        result = function.handler(event, context)
+        result = function.invoke(event, context)  # in an execution environment of its own
     except Exception as error:
         log.error("%s failed (request %s)", function.name, context.aws_request_id, exc_info=True)
         return _error_payload(error, context.aws_request_id), "Unhandled"

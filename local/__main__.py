@@ -11,8 +11,8 @@ import signal
 import sys
 import threading
 
-from local.server import DEFAULT_HOST, DEFAULT_PORT, LocalApiServer
-from local.stack import DEV_ORG_CREDITS, DEV_ORG_NAME, LocalStack
+from local.server import DEFAULT_HOST, LocalApiServer
+from local.stack import DEFAULT_PORT, DEV_ORG_CREDITS, DEV_ORG_NAME, LocalStack
 
 
 def main() -> int:

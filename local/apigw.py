@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from local.lambdas import LocalFunction
+from local.lambdas import LocalFunction, streamed_body
 from local.template import ACCOUNT_ID, REGION, Template, logical_id_of
 
 log = logging.getLogger("local.apigw")
@@ -225,23 +225,25 @@ class RestApiEmulator:
         else:
             event["body"], event["isBase64Encoded"] = body.decode("utf-8"), False
 
-        stream_handler = route.function.stream_handler if stream else None
         try:
-            if stream_handler is None:
-                result = route.function.invoke(event)
-            else:
-                result = stream_handler(event, route.function.new_context())
+            # Through the function's pool either way: a streamed body keeps its execution environment
+            # until the server has written it (or the client left) and closes it (local.lambdas).
+            result = route.function.invoke(event, stream=stream)
         except Exception:
             log.exception(
                 "%s raised for %s %s (request %s)", route.function.logical_id, method, path, request_id
             )
             return self._gateway_error(api, "BAD_GATEWAY", request_id, request_headers)
-        chunks = _streamed_body(result)
+        chunks = streamed_body(result)
         if chunks is not None:
             result = {**result, "body": None, "isBase64Encoded": False}
         response = _proxy_response(result)
-        if response is not None and chunks is not None:
-            response = HttpResponse(response.status, response.headers, b"", _encoded(chunks))
+        if chunks is not None:
+            encoded = _EncodedChunks(chunks)
+            if response is None:
+                encoded.close()  # not sent: stop the producer and give its environment back
+            else:
+                response = HttpResponse(response.status, response.headers, b"", encoded)
         if response is None:
             log.error(
                 "%s returned a malformed Lambda proxy response for %s %s (request %s): %r",
@@ -450,24 +452,22 @@ def _proxy_event(
     }
 
 
-def _streamed_body(result: Any) -> Iterable[str | bytes] | None:
-    """The chunks of a streamed proxy response (its body is an iterable, not a str), else None."""
-    if not isinstance(result, dict):
-        return None
-    body = result.get("body")
-    if body is None or isinstance(body, str | bytes | bytearray) or not isinstance(body, Iterable):
-        return None
-    return body
+class _EncodedChunks(Iterator[bytes]):
+    """A streamed body as bytes. Closing it closes its source (the producer), even if never started:
+    the host closes it when the client went away, or without reading it (HEAD)."""
 
+    def __init__(self, chunks: Iterable[str | bytes]) -> None:
+        self._source = chunks
+        self._chunks = iter(chunks)
 
-def _encoded(chunks: Iterable[str | bytes]) -> Iterator[bytes]:
-    try:
-        for chunk in chunks:
-            yield chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)
-    finally:
-        close = getattr(chunks, "close", None)
+    def __next__(self) -> bytes:
+        chunk = next(self._chunks)
+        return chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)
+
+    def close(self) -> None:
+        close = getattr(self._source, "close", None)
         if callable(close):
-            close()  # the client went away: stop the producer (e.g. an SSE poll loop) now
+            close()  # e.g. stop an SSE poll loop now, and give the function's environment back
 
 
 def _is_utf8(body: bytes) -> bool:

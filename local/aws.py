@@ -13,10 +13,13 @@ Step Functions executes state machines (moto's ASL interpreter, in its own daemo
 
 import os
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
+from botocore.handlers import BUILTIN_HANDLERS
 
 from local.template import REGION
 
@@ -40,6 +43,7 @@ MOTO_CONFIG: "DefaultConfig" = {"stepfunctions": {"execute_state_machine": True}
 # Re-entrant: a moto backend that itself calls boto3 on the same thread must not deadlock.
 _MOTO_LOCK = threading.RLock()
 _patched = False
+_REGISTRY_LOCK = threading.Lock()
 
 
 def start_moto() -> Any:
@@ -71,6 +75,22 @@ def _make_moto_requests_atomic() -> None:
 
         BotocoreStubber.process_request = atomic_process_request  # type: ignore[method-assign]
         _patched = True
+
+
+def register_before_call(event_name: str, handler: Callable[..., Any]) -> None:
+    """Add a botocore `before-call.<service>.<Operation>` handler to every botocore session created
+    from now on (botocore.handlers.BUILTIN_HANDLERS) and to boto3's default session if one exists
+    already (it copied BUILTIN_HANDLERS when it was made). Idempotent per (event_name, handler).
+
+    A `before-call` handler that returns (http response, parsed response) answers the call itself: it
+    never reaches moto (local.executions, local.websocket).
+    """
+    with _REGISTRY_LOCK:
+        if (event_name, handler) in BUILTIN_HANDLERS:
+            return
+        BUILTIN_HANDLERS.append((event_name, handler))
+        if boto3.DEFAULT_SESSION is not None:
+            boto3.DEFAULT_SESSION.events.register(event_name, handler)
 
 
 def short_circuit_response(params: dict[str, Any], status: int, headers: dict[str, str]) -> AWSResponse:

@@ -63,11 +63,10 @@ from io import BytesIO
 from typing import Any
 from urllib.parse import unquote
 
-import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 
-from local.aws import response_metadata, short_circuit_response
+from local.aws import register_before_call, response_metadata, short_circuit_response
 from local.lambdas import LocalFunction
 from local.template import MOTO_ACCOUNT_ID, STATE_MACHINE_TYPES, Template, state_machine_arn
 
@@ -82,7 +81,7 @@ _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$"
 # Function name → the function that answers an Invoke of it (by name, partial ARN or ARN).
 _functions: dict[str, LocalFunction] = {}
 _functions_lock = threading.Lock()
-_installed = False
+_moto_patched = False  # _patch_moto_step_functions done
 # How long StartExecution waits for moto to build the execution's environment (normally milliseconds).
 _ENVIRONMENT_WAIT_S = 10.0
 
@@ -232,17 +231,12 @@ def install() -> None:
 
     Call it before moto starts (mock_aws resets boto3's default session, so the next one has it).
     """
-    global _installed
-    from botocore.handlers import BUILTIN_HANDLERS
-
+    global _moto_patched
     with _functions_lock:
-        if not _installed:
+        if not _moto_patched:
             _patch_moto_step_functions()
-            BUILTIN_HANDLERS.append(("before-call.lambda.Invoke", _intercept_invoke))
-            if boto3.DEFAULT_SESSION is not None:  # made before this: it did not copy BUILTIN_HANDLERS
-                handler: Any = _intercept_invoke  # botocore types handlers as returning None
-                boto3.DEFAULT_SESSION.events.register("before-call.lambda.Invoke", handler)
-            _installed = True
+            _moto_patched = True
+    register_before_call("before-call.lambda.Invoke", _intercept_invoke)
 
 
 def _patch_moto_step_functions() -> None:
@@ -377,7 +371,7 @@ def run_handler(function: LocalFunction, event: Any) -> tuple[bytes, str | None]
     """Run the handler as the Lambda Python runtime does: (JSON payload, FunctionError or None)."""
     context = function.new_context()
     try:
-        result = function.handler(event, context)
+        result = function.invoke(event, context)  # in an execution environment of its own
     except Exception as error:
         log.error("%s failed (request %s)", function.name, context.aws_request_id, exc_info=True)
         return _error_payload(error, context.aws_request_id), "Unhandled"

@@ -5,7 +5,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -35,51 +35,62 @@ class LambdaContext:
         return max(0, self.deadline_ms - int(time.time() * 1000))
 
 
+@dataclass(frozen=True)
+class Environment:
+    """One execution environment: one copy of the handler module, its handler and its optional
+    `stream_handler` (the same module's, so a streamed invocation has the environment to itself too)."""
+
+    handler: Handler
+    stream_handler: Handler | None = None
+
+
 @dataclass
 class LocalFunction:
     """One AWS::Serverless::Function. The timeout is reported to the handler, not enforced.
 
     Like Lambda, each invocation has an execution environment to itself: concurrent invocations get
     their own copies of the handler module (its module-level state, e.g. a Powertools resolver, is not
-    meant to serve two requests at once), made on demand and reused when idle.
+    meant to serve two requests at once), made on demand and reused when idle. Every invocation goes
+    through `invoke`, which lends it one; an idle copy 0 (the module tests import) is lent first.
     """
 
     logical_id: str
     name: str
-    handler: Handler
+    handler: Handler  # copy 0's; call it through invoke()
     memory_mb: int
     timeout_s: int
-    # The handler module's optional `stream_handler`, for hosts that can stream a response (local.apigw).
+    # Copy 0's `stream_handler`, for hosts that can stream a response (local.apigw): invoke(stream=True).
     stream_handler: Handler | None = None
-    # Loads one more copy of the handler (another execution environment); None: invocations share one.
-    load_copy: Callable[[int], Handler] | None = None
+    # Loads one more copy of the module (another execution environment); None: invocations share one.
+    load_copy: Callable[[int], Environment] | None = None
     arn: str = field(init=False)
-    _idle: list[Handler] = field(init=False, default_factory=list)
+    _idle: dict[int, Environment] = field(init=False, default_factory=dict)  # copy number → environment
     _copies: int = field(init=False, default=0)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.arn = function_arn(self.name)
-        self._idle.append(self.handler)
+        self._idle[0] = Environment(self.handler, self.stream_handler)
 
     @classmethod
     def load(cls, logical_id: str, properties: dict[str, Any], root: Path) -> "LocalFunction":
         """Import the handler module. The environment must already be set: modules read it at import."""
         name = properties.get("FunctionName")
         code_uri, handler = str(properties["CodeUri"]), str(properties["Handler"])
-        try:  # same module, attribute `stream_handler` (already imported: no second import)
-            stream_handler = load_handler(root, code_uri, handler.rpartition(".")[0] + ".stream_handler")
-        except (AttributeError, ValueError):
-            stream_handler = None
+        first = load_environment(root, code_uri, handler)
         return cls(
             logical_id=logical_id,
             name=name if isinstance(name, str) else logical_id,
-            handler=load_handler(root, code_uri, handler),
+            handler=first.handler,
             memory_mb=int(properties.get("MemorySize", 128)),
             timeout_s=int(properties.get("Timeout", 3)),
-            stream_handler=stream_handler,
-            load_copy=lambda copy: load_handler(root, code_uri, handler, copy),
+            stream_handler=first.stream_handler,
+            load_copy=lambda copy: load_environment(root, code_uri, handler, copy),
         )
+
+    @property
+    def can_stream(self) -> bool:
+        return self.stream_handler is not None
 
     def new_context(self) -> LambdaContext:
         return LambdaContext(
@@ -91,28 +102,88 @@ class LocalFunction:
             log_group_name=f"/aws/lambda/{self.name}",
         )
 
-    def invoke(self, event: Any) -> Any:
-        """Call the handler like the Lambda runtime would (exceptions propagate to the caller)."""
-        handler = self._acquire()
-        try:
-            return handler(event, self.new_context())
-        finally:
-            with self._lock:
-                self._idle.append(handler)
+    def invoke(self, event: Any, context: LambdaContext | None = None, *, stream: bool = False) -> Any:
+        """Call the handler like the Lambda runtime would (exceptions propagate to the caller), in an
+        execution environment of its own.
 
-    def _acquire(self) -> Handler:
+        `stream=True` calls the module's `stream_handler` instead (the Lambda handler if it has none).
+        When that answers a proxy response whose `body` is an iterator of chunks (local.apigw), the
+        environment stays lent until the body is exhausted or closed: the chunks are produced by the
+        handler module's code while the host writes them, as in Lambda response streaming, where the
+        execution environment is busy until the stream ends. So the caller must close the body (or
+        read it to the end); a body dropped unclosed only costs the pool that copy.
+        """
+        copy, environment = self._acquire()
+        streaming = stream and environment.stream_handler is not None
+        handler = environment.stream_handler if streaming else environment.handler
+        assert handler is not None
+        try:
+            result = handler(event, context or self.new_context())
+        except BaseException:
+            self._release(copy, environment)
+            raise
+        chunks = streamed_body(result) if streaming else None
+        if chunks is None:
+            self._release(copy, environment)
+            return result
+        return {**result, "body": _HeldBody(chunks, lambda: self._release(copy, environment))}
+
+    def _acquire(self) -> tuple[int, Environment]:
         with self._lock:
             if self._idle:
-                return self._idle.pop()
+                copy = min(self._idle)  # the lowest idle copy: sequential invocations keep using copy 0
+                return copy, self._idle.pop(copy)
             if self.load_copy is None:
-                return self.handler
+                return 0, Environment(self.handler, self.stream_handler)  # shared, not pooled
             self._copies += 1
             copy = self._copies
-        return self.load_copy(copy)
+        return copy, self.load_copy(copy)
+
+    def _release(self, copy: int, environment: Environment) -> None:
+        with self._lock:
+            self._idle[copy] = environment
 
 
-def load_handler(root: Path, code_uri: str, handler: str, copy: int = 0) -> Handler:
-    """CodeUri `functions/runs_api/` + Handler `app.lambda_handler` → that file's lambda_handler.
+class _HeldBody(Iterator[Any]):
+    """A streamed body that gives its execution environment back once exhausted or closed (once)."""
+
+    def __init__(self, chunks: Iterable[Any], release: Callable[[], None]) -> None:
+        self._source = chunks
+        self._chunks = iter(chunks)
+        self._release: Callable[[], None] | None = release
+
+    def __next__(self) -> Any:
+        try:
+            return next(self._chunks)
+        except BaseException:  # the end, or the producer failed: either way it produces no more
+            self.close()
+            raise
+
+    def close(self) -> None:
+        release, self._release = self._release, None
+        if release is None:
+            return
+        try:
+            close = getattr(self._source, "close", None)
+            if callable(close):
+                close()  # stop the producer (e.g. an SSE poll loop) before its environment is lent again
+        finally:
+            release()
+
+
+def streamed_body(result: Any) -> Iterable[Any] | None:
+    """The chunks of a streamed proxy response (its body is an iterable, not a str), else None."""
+    if not isinstance(result, dict):
+        return None
+    body = result.get("body")
+    if body is None or isinstance(body, str | bytes | bytearray) or not isinstance(body, Iterable):
+        return None
+    return body
+
+
+def load_environment(root: Path, code_uri: str, handler: str, copy: int = 0) -> Environment:
+    """CodeUri `functions/runs_api/` + Handler `app.lambda_handler` → that file's lambda_handler, and
+    the same module's `stream_handler` if it defines a callable one.
 
     The module is registered under a name derived from its path ("functions.runs_api.app"), so each
     function's `app.py` is its own module, and a test importing `functions.runs_api.app` gets the
@@ -134,7 +205,8 @@ def load_handler(root: Path, code_uri: str, handler: str, copy: int = 0) -> Hand
     function = getattr(module, attribute, None)
     if not callable(function):
         raise AttributeError(f"{file} has no callable {attribute!r}")
-    return function
+    stream_handler = getattr(module, "stream_handler", None)
+    return Environment(function, stream_handler if callable(stream_handler) else None)
 
 
 def _import_file(module_name: str, file: Path) -> ModuleType:

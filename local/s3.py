@@ -2,7 +2,8 @@
 template's S3 event sources (function events of Type S3) delivered to the real handlers in-process.
 
 Presigned URLs point here because the local stack sets FILES_PUBLIC_ENDPOINT to
-http://127.0.0.1:<RUNS_API_PORT>/_s3 (path-style: /_s3/<bucket>/<key>?X-Amz-…), so curl can use them.
+http://127.0.0.1:<the port its HTTP server bound>/_s3 (path-style: /_s3/<bucket>/<key>?X-Amz-…), so
+curl can use them.
 
 What `LocalS3Gateway` checks, and what it does not:
 * PUT and GET (and HEAD) of one object, with a presigned query string (X-Amz-Algorithm, X-Amz-Date,
@@ -37,14 +38,10 @@ PATH_PREFIX = "/_s3/"
 MAX_EXPIRES_SECONDS = 7 * 24 * 3600  # SigV4 presigned URLs live at most 7 days
 
 
-def create_buckets(template: Template, s3: Any) -> dict[str, str]:
-    """Create the template's AWS::S3::Bucket resources in moto; logical id → bucket name."""
-    names: dict[str, str] = {}
+def create_buckets(template: Template, s3: Any) -> None:
+    """Create the template's AWS::S3::Bucket resources in moto."""
     for logical_id in template.resources_of(BUCKET_TYPE):
-        name = template.named(logical_id, "BucketName")
-        s3.create_bucket(Bucket=name)
-        names[logical_id] = name
-    return names
+        s3.create_bucket(Bucket=template.named(logical_id, "BucketName"))
 
 
 @dataclass(frozen=True)
@@ -97,7 +94,8 @@ class LocalS3Gateway:
     def __init__(self, s3: Any, subscribed: list[Subscription]) -> None:
         self.s3 = s3
         self.subscriptions = subscribed
-        self._deliveries: list[threading.Thread] = []
+        self._deliveries: list[threading.Thread] = []  # notifications possibly still running
+        self._deliveries_lock = threading.Lock()
 
     @classmethod
     def from_template(
@@ -168,14 +166,18 @@ class LocalS3Gateway:
             thread = threading.Thread(
                 target=_deliver, args=(subscription, event), name=f"s3-{subscription.name}", daemon=True
             )
-            self._deliveries.append(thread)
+            with self._deliveries_lock:  # requests arrive on many threads; drop the finished ones
+                self._deliveries = [t for t in self._deliveries if t.is_alive()] + [thread]
             thread.start()
 
     def wait_idle(self, timeout_s: float = 10.0) -> None:
         """Wait for the notifications sent so far (tests)."""
-        for thread in list(self._deliveries):
+        with self._deliveries_lock:
+            running = list(self._deliveries)
+        for thread in running:
             thread.join(timeout_s)
-        self._deliveries = [thread for thread in self._deliveries if thread.is_alive()]
+        with self._deliveries_lock:
+            self._deliveries = [thread for thread in self._deliveries if thread.is_alive()]
 
 
 def _deliver(subscription: Subscription, event: dict[str, Any]) -> None:

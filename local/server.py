@@ -15,11 +15,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from local.apigw import MAX_REQUEST_BYTES
 from local.s3 import PATH_PREFIX as S3_PATH_PREFIX
-from local.stack import LocalStack
+from local.stack import DEFAULT_PORT, LocalStack
 from local.websocket import serve as serve_websocket
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 3000
 
 
 class BodyTooLarge(Exception):
@@ -33,6 +32,7 @@ class LocalApiServer(ThreadingHTTPServer):
     def __init__(self, stack: LocalStack, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
         self.stack = stack
         super().__init__((host, port), _RequestHandler)
+        stack.served_at(self.url)  # the port actually bound (port 0: a free one), for presigned URLs
 
     @property
     def url(self) -> str:

@@ -61,7 +61,7 @@ LOCAL_DEFAULTS = {
     "POWERTOOLS_METRICS_DISABLED": "true",  # EMF would only be printed
     "API_KEY_PREFIX": "sk_test",  # keys minted locally are test keys
 }
-DEFAULT_PORT = 3000
+DEFAULT_PORT = 3000  # where `python -m local` listens unless RUNS_API_PORT says otherwise (local.server)
 # What start() builds besides tables; secrets are not built but replaced by local values.
 _EMULATED_TYPES = (
     frozenset(
@@ -106,8 +106,24 @@ class LocalStack:
         self._api: RestApiEmulator | None = None
         self.websocket: WebSocketApi | None = None  # the template's WebSocket API, served at /ws
         self.s3: LocalS3Gateway | None = None  # the template's buckets; presigned URLs at /_s3 (local.s3)
+        self.public_url: str | None = None  # the HTTP server's, once it told us (served_at)
 
     # ------------------------------------------------------------------ lifecycle
+
+    def served_at(self, url: str) -> None:
+        """The HTTP server in front of this stack has bound `url` (local.server.LocalApiServer calls it):
+        presigned file URLs point at its /_s3 route.
+
+        Only before start() takes effect: the handlers read FILES_PUBLIC_ENDPOINT once and keep it.
+        """
+        if self._mock is not None and url != self.public_url:
+            log.warning(
+                "a server at %s joined a started stack: presigned file URLs still point at %s",
+                url,
+                os.environ.get("FILES_PUBLIC_ENDPOINT"),
+            )
+            return
+        self.public_url = url
 
     def start(self) -> "LocalStack":
         if self._mock is not None:
@@ -302,9 +318,14 @@ class LocalStack:
                 os.environ[name] = value
         for name, value in LOCAL_DEFAULTS.items():
             os.environ.setdefault(name, value)
-        # Presigned file URLs point at this stack's own S3 route (local.s3), so curl can use them.
-        port = os.environ.get("RUNS_API_PORT") or DEFAULT_PORT
-        os.environ.setdefault("FILES_PUBLIC_ENDPOINT", f"http://127.0.0.1:{port}/_s3")
+        # Presigned file URLs point at this stack's own S3 route (local.s3), so curl can use them: at the
+        # port its server actually bound. That wins over an inherited value (a test process whose own
+        # in-process stack set it starts servers on other ports). Without a server (requests through
+        # request / s3_request) only the path matters; a value already set is kept.
+        if self.public_url is not None:
+            os.environ["FILES_PUBLIC_ENDPOINT"] = f"{self.public_url}/_s3"
+        else:
+            os.environ.setdefault("FILES_PUBLIC_ENDPOINT", f"http://127.0.0.1:{DEFAULT_PORT}/_s3")
         os.environ["RUNS_API_ADMIN_KEY"] = self.admin_key
         os.environ.pop("ADMIN_KEY_SECRET_ARN", None)
         # runs_core reads its settings once per process; if anything read them before this point

@@ -50,13 +50,10 @@ _QUEUE_ATTRIBUTES = (
 )
 
 
-def create_buses_and_queues(template: Template, events: Any, sqs: Any) -> dict[str, str]:
-    """Create the template's AWS::Events::EventBus and AWS::SQS::Queue resources; logical id → name."""
-    names: dict[str, str] = {}
+def create_buses_and_queues(template: Template, events: Any, sqs: Any) -> None:
+    """Create the template's AWS::Events::EventBus and AWS::SQS::Queue resources."""
     for logical_id in template.resources_of(EVENT_BUS_TYPE):
-        name = template.named(logical_id, "Name")
-        events.create_event_bus(Name=name)
-        names[logical_id] = name
+        events.create_event_bus(Name=template.named(logical_id, "Name"))
     for logical_id, resource in template.resources_of(QUEUE_TYPE).items():
         name = template.named(logical_id, "QueueName")
         properties = template.resolve(resource.get("Properties") or {})
@@ -64,8 +61,6 @@ def create_buses_and_queues(template: Template, events: Any, sqs: Any) -> dict[s
         if str(properties.get("FifoQueue", "")).lower() == "true":
             attributes["FifoQueue"] = "true"
         sqs.create_queue(QueueName=name, Attributes=attributes)
-        names[logical_id] = name
-    return names
 
 
 class StreamMappings:
@@ -171,8 +166,6 @@ class StreamPoller(threading.Thread):
         self.streams = streams
         self.sqs = sqs
         self._halt = stop
-        self.invocations = 0
-        self.dead_lettered = 0
 
     def run(self) -> None:
         # A fresh iterator each poll, AFTER the last record seen, not NextShardIterator: moto rolls a
@@ -262,7 +255,6 @@ class StreamPoller(threading.Thread):
 
     def _invoke(self, batch: list[dict[str, Any]]) -> int | None:
         """Run the handler; None when the batch succeeded, else the index to retry from."""
-        self.invocations += 1
         try:
             response = self.function.invoke({"Records": batch})
         except Exception:
@@ -283,7 +275,6 @@ class StreamPoller(threading.Thread):
         return min(indexes)
 
     def _dead_letter(self, batch: list[dict[str, Any]]) -> None:
-        self.dead_lettered += len(batch)
         log.error("%s: %d record(s) sent to the on-failure destination", self.name, len(batch))
         if self.on_failure_queue_url is None:
             return

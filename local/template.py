@@ -161,8 +161,7 @@ class Template:
 
     def function_name(self, logical_id: str) -> str:
         """FunctionName when the template sets one, else the logical id."""
-        name = (self.resources[logical_id].get("Properties") or {}).get("FunctionName")
-        return str(self.resolve(name)) if name is not None else logical_id
+        return self.named(logical_id, "FunctionName")
 
     def named(self, logical_id: str, name_property: str) -> str:
         """A resource's name property when the template sets one, else the logical id."""

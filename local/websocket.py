@@ -27,7 +27,7 @@ from urllib.parse import unquote
 
 from botocore.awsrequest import AWSResponse
 
-from local.aws import response_metadata, short_circuit_response
+from local.aws import register_before_call, response_metadata, short_circuit_response
 from local.lambdas import LocalFunction
 from local.template import Template, logical_id_of
 
@@ -50,7 +50,6 @@ WEBSOCKET_TYPES = frozenset(
 
 _connections: dict[str, "LocalConnection"] = {}
 _lock = threading.Lock()
-_installed = False
 
 
 def accept_value(key: str) -> str:
@@ -279,19 +278,7 @@ def close_all() -> None:
 
 def install() -> None:
     """Add the PostToConnection interceptor to every botocore session created from now on. Idempotent."""
-    global _installed
-    import boto3
-    from botocore.handlers import BUILTIN_HANDLERS
-
-    with _lock:
-        if _installed:
-            return
-        event_name = "before-call.apigatewaymanagementapi.PostToConnection"
-        BUILTIN_HANDLERS.append((event_name, _intercept_post))
-        if boto3.DEFAULT_SESSION is not None:
-            handler: Any = _intercept_post
-            boto3.DEFAULT_SESSION.events.register(event_name, handler)
-        _installed = True
+    register_before_call("before-call.apigatewaymanagementapi.PostToConnection", _intercept_post)
 
 
 def _intercept_post(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:

@@ -26,36 +26,38 @@ from bench.table import Table, machine, write_results
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
-NOTES = [
-    "The machine is shared (2 cores, other test runs in parallel): every latency here is noisy; "
-    "the call counts, items read, transitions and invocations are deterministic.",
-    "Import time: the sum of `-X importtime` self-times of the modules imported after `import boto3` "
-    "(Lambda's runtime provides boto3), median of 3 fresh interpreters per function.",
-    "AWS calls: counted on the request's thread by wrapping botocore's `BaseClient._make_api_call` "
-    "(every client: DynamoDB, Step Functions, S3), authorizer principal cache warm (a cold authorizer "
-    "adds one GetItem(ApiKeysTable)). Latency is in-process (API Gateway emulator + handler + moto), "
-    "not what Lambda would show. Every authenticated request does one UpdateItem(RateLimitsTable) "
-    "(run creation two: the request and the runs-per-minute counters).",
-    "Idempotent replay is answered from the idempotency layer before the handler runs.",
-    "1k vs 100k runs: moto evaluates a Query by reading the whole index (and deep-copies whole tables "
-    "on every TransactWriteItems), so the local latency growth is moto's. On DynamoDB a GetItem and a "
-    "Query with Limit=20 read the same items at any table size: the calls and items read are the "
-    "real cost signal.",
-    "Orchestration cost: AWS list prices, us-east-1 (Step Functions Standard $0.025 per 1,000 "
-    "transitions; Lambda arm64 $0.20 per million requests + $0.0000133334 per GB-s; DynamoDB "
-    "on-demand $0.625 per million WRU, $0.125 per million RRU, transactional writes 2 WRU per item); "
-    "model tokens not included.",
-    "Throughput is measured first, on a fresh stack: moto slows down as its tables grow (an earlier "
-    "run of this bench, after the endpoint cases, measured 11/min instead of ~50/min). It is a closed "
-    "loop (each thread starts a run and waits for it), so it is bounded by one run's latency on 2 "
-    "shared cores, not by the API.",
-    "WebSocket push before batching (claim + post + release per event per subscriber, with the "
-    "local stream poller fix already in), same bench on this machine: p50 41.1 s, p99 112 s "
-    "(1,058 events); SSE in the same run: p50 562 ms, p99 5.1 s.",
-    "Event latency: created_at of each event vs its arrival at a client on the same machine; the local "
-    "SSE stream polls the log every 0.5 s; WebSocket pushes come from the stream router via the local "
-    "DynamoDB stream poller.",
-]
+
+def notes(info: dict[str, str]) -> list[str]:
+    """The notes under the table; the core count is this machine's (bench.table.machine)."""
+    cores = info.get("cores", "?")
+    return [
+        f"The machine may be shared ({cores} cores; other test runs may run in parallel): every latency "
+        "here is noisy; the call counts, items read, transitions and invocations are deterministic.",
+        "Import time: the sum of `-X importtime` self-times of the modules imported after `import boto3` "
+        "(Lambda's runtime provides boto3), median of 3 fresh interpreters per function.",
+        "AWS calls: counted on the request's thread by wrapping botocore's `BaseClient._make_api_call` "
+        "(every client: DynamoDB, Step Functions, S3), authorizer principal cache warmed by a GET /v1/org "
+        "with the same key right before each counted request (a cold authorizer adds GetItem(ApiKeysTable) "
+        "and GetItem(OrgsTable)). Latency is in-process (API Gateway emulator + handler + moto), not what "
+        f"Lambda would show: p50 and max of the case's samples (≤ {endpoints.SAMPLES}: too few for a "
+        "p99). Every authenticated request does one UpdateItem(RateLimitsTable) (run creation two: the "
+        "request and the runs-per-minute counters).",
+        "Idempotent replay is answered from the idempotency layer before the handler runs.",
+        "1k vs 100k runs: moto evaluates a Query by reading the whole index (and deep-copies whole tables "
+        "on every TransactWriteItems), so the local latency growth is moto's. On DynamoDB a GetItem and a "
+        "Query with Limit=20 read the same items at any table size: the calls and items read are the "
+        "real cost signal.",
+        "Orchestration cost: AWS list prices, us-east-1 (Step Functions Standard $0.025 per 1,000 "
+        "transitions; Lambda arm64 $0.20 per million requests + $0.0000133334 per GB-s; DynamoDB "
+        "on-demand $0.625 per million WRU, $0.125 per million RRU, transactional writes 2 WRU per item); "
+        "model tokens not included.",
+        "Throughput is measured first, on a fresh stack, because moto slows down as its tables grow "
+        "(earlier measurements: see bench/README.md). It is a closed loop (each thread starts a run and "
+        f"waits for it), so it is bounded by one run's latency on {cores} cores, not by the API.",
+        "Event latency: created_at of each event vs its arrival at a client on the same machine, over the "
+        "events written after both clients had subscribed; the local SSE stream polls the log every 0.5 s; "
+        "WebSocket pushes come from the stream router via the local DynamoDB stream poller.",
+    ]
 
 
 def _ms(value: float) -> str:
@@ -95,9 +97,10 @@ def main() -> None:
         burst = tp["burst"]
         table.add(
             "throughput",
-            f"burst of {burst['sent']} run creations, default limits",
+            f"burst of {burst['sent']} run creations, a new org's limits",
             f"{burst['accepted']} accepted, {burst['rate_limited']} × 429",
-            f"limits {tp['default']}; Retry-After {burst['retry_after'] or '—'} s",
+            f"limits {burst['limits']} (from the org creation response); "
+            f"Retry-After {burst['retry_after'] or '—'} s",
         )
 
         print("[3/6] AWS calls per request …", flush=True)
@@ -107,7 +110,8 @@ def main() -> None:
             if "calls" not in row:
                 table.add("AWS calls/request", label, "—", row["note"])
                 continue
-            latency_ms = f"p50 {_ms(row['p50'])}, p99 {_ms(row['p99'])}"
+            tail = "p99" if "p99" in row else "max"
+            latency_ms = f"p50 {_ms(row['p50'])}, {tail} {_ms(row[tail])} ({row['samples']} samples)"
             detail = f"{row['status']}; {row['by_api'] or 'no AWS call'}; {latency_ms}"
             if row["note"]:
                 detail += f"; {row['note']}"
@@ -179,12 +183,14 @@ def main() -> None:
             "event latency",
             f"write → {channel} p50 / p99",
             f"{_ms(result['p50'])} / {_ms(result['p99'])}",
-            f"{result['events']:.0f} events of one {latency.TURNS}-tool-call run; max {_ms(result['max'])}",
+            f"{result['events']:.0f} events of one {latency.TURNS}-tool-call run, written while both "
+            f"clients watched ({result['before_watching']:.0f} earlier ones not counted); "
+            f"max {_ms(result['max'])}",
         )
     table.add("bench", "total runtime", f"{time.monotonic() - began:.0f} s", "")
     print()
     print(table.render())
-    write_results(RESULTS, table, info, NOTES)
+    write_results(RESULTS, table, info, notes(info))
     print(
         f"\nwritten to {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}"
     )

@@ -2,8 +2,10 @@
 
 One scripted run with enough tool calls to write ≥ 1,000 events; an SSE client and a WebSocket client
 watch it from before it starts and compare each event's arrival with its `created_at` (same machine,
-same clock). The local SSE stream polls the log every 0.5 s; WebSocket pushes come from the stream router
-(the local stream mapping polls the DynamoDB stream). Both share 2 cores with the run itself.
+same clock). The run is created (run.created) before the clients can subscribe to it, so only events
+written after both had subscribed count: a backlog event's "latency" would be the setup time.
+The local SSE stream polls the log every 0.5 s; WebSocket pushes come from the stream router
+(the local stream mapping polls the DynamoDB stream). Both share the machine's cores with the run itself.
 """
 
 import json
@@ -62,12 +64,17 @@ def _epoch(timestamp: str) -> float:
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
 
 
-def _latency_ms(envelope: dict) -> float:
-    return (time.time() - _epoch(envelope["created_at"])) * 1000
+# (created_at as epoch seconds, write → arrival in ms) of each event a watcher received
+Arrivals = list[tuple[float, float]]
 
 
-def _watch_sse(base: str, headers: dict[str, str], run_id: str) -> list[float]:
-    latencies: list[float] = []
+def _arrival(envelope: dict) -> tuple[float, float]:
+    written = _epoch(envelope["created_at"])
+    return written, (time.time() - written) * 1000
+
+
+def _watch_sse(base: str, headers: dict[str, str], run_id: str, subscribed: threading.Event) -> Arrivals:
+    latencies: Arrivals = []
     after, started = 0, time.monotonic()
     while time.monotonic() - started < DEADLINE_S:
         stream = requests.get(
@@ -76,11 +83,12 @@ def _watch_sse(base: str, headers: dict[str, str], run_id: str) -> list[float]:
             stream=True,
             timeout=60,
         )
+        subscribed.set()  # the response has begun: the stream is polling the log
         try:
             for line in stream.iter_lines(decode_unicode=True):
                 if line and line.startswith("data: "):
                     envelope = json.loads(line[6:])
-                    latencies.append(_latency_ms(envelope))
+                    latencies.append(_arrival(envelope))
                     after = envelope["seq"]
                     if envelope["type"] in TERMINAL:
                         return latencies
@@ -89,18 +97,20 @@ def _watch_sse(base: str, headers: dict[str, str], run_id: str) -> list[float]:
     return latencies
 
 
-def _watch_websocket(base: str, key: str, run_id: str) -> list[float]:
+def _watch_websocket(base: str, key: str, run_id: str, subscribed: threading.Event) -> Arrivals:
     port = int(base.split(":")[2].split("/")[0])
     client = Client(port, query=f"?api_key={key}")
     client.sock.settimeout(60)
-    latencies: list[float] = []
+    latencies: Arrivals = []
     try:
         client.send({"action": "subscribe", "run_id": run_id, "after_seq": 0})
         started = time.monotonic()
         while time.monotonic() - started < DEADLINE_S:
             message = client.receive()
-            if "seq" in message:
-                latencies.append(_latency_ms(message))
+            if message.get("type") == "subscribed":
+                subscribed.set()
+            elif "seq" in message:
+                latencies.append(_arrival(message))
                 if message["type"] in TERMINAL:
                     break
     finally:
@@ -123,29 +133,39 @@ def run_bench() -> dict[str, dict[str, float]]:
         requests.post(
             f"{base}/agents", json={"name": "latency", "definition": definition}, headers=headers, timeout=10
         )
-        # Created first, started once both clients listen: every event is written while they watch.
+        # Created first (run.created is written now, before anyone watches), started once both clients
+        # have subscribed; only events written from then on are measured.
         run = requests.post(
             f"{base}/runs", json={"agent": "latency", "start": False}, headers=headers, timeout=10
         ).json()
-        results: dict[str, list[float]] = {}
+        results: dict[str, Arrivals] = {}
+        sse_ready, ws_ready = threading.Event(), threading.Event()
         watchers = [
-            threading.Thread(target=lambda: results.update(SSE=_watch_sse(base, headers, run["id"]))),
-            threading.Thread(target=lambda: results.update(WebSocket=_watch_websocket(base, key, run["id"]))),
+            threading.Thread(
+                target=lambda: results.update(SSE=_watch_sse(base, headers, run["id"], sse_ready))
+            ),
+            threading.Thread(
+                target=lambda: results.update(WebSocket=_watch_websocket(base, key, run["id"], ws_ready))
+            ),
         ]
         for watcher in watchers:
             watcher.start()
-        time.sleep(1)  # let both subscribe (setup, not a measurement)
+        for ready in (sse_ready, ws_ready):
+            ready.wait(30)  # setup, not a measurement (bounded)
+        watching_from = time.time()  # created_at is truncated to ms: run.created is always before it
         requests.post(f"{base}/runs/{run['id']}/invoke", headers=headers, timeout=10)
         for watcher in watchers:
             watcher.join(DEADLINE_S)
         summary: dict[str, dict[str, float]] = {}
         for channel in ("SSE", "WebSocket"):
-            latencies = sorted(results.get(channel) or [])
+            arrivals = results.get(channel) or []
+            latencies = sorted(ms for written, ms in arrivals if written >= watching_from)
             if not latencies:
                 summary[channel] = {"events": 0}
                 continue
             summary[channel] = {
                 "events": len(latencies),
+                "before_watching": len(arrivals) - len(latencies),
                 "p50": statistics.median(latencies),
                 "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
                 "max": latencies[-1],

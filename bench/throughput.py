@@ -1,7 +1,8 @@
 """Runs completed per minute on the local stack: a few threads each start a 3-decision scripted run and
 wait for it to finish, again and again, for a bounded time (closed loop). The org's rate limits are
-raised first so they do not cap it; a burst of creations in an org with the default limits shows
-where the limiter cuts in.
+raised first so they do not cap it; a burst of creations in a new org (created without rate_limits,
+so it gets the defaults) shows where the limiter cuts in; the row reports the limits the org
+creation response gave it.
 Completion is read from the Runs table directly (no API polling that would count against the limits).
 """
 
@@ -18,7 +19,6 @@ from local.stack import LocalStack
 THREADS = 3
 DURATION_S = 30.0
 BURST = 30
-DEFAULT_LIMITS = {"runs_per_minute": 20, "requests_per_minute": 600}
 HIGH_LIMITS = {"runs_per_minute": 1_000_000, "requests_per_minute": 1_000_000}
 TERMINAL = {"completed", "failed", "cancelled"}
 
@@ -94,10 +94,14 @@ def measure(stack: LocalStack, org_id: str) -> dict[str, Any]:
     high = _pass(stack, stack.dev_key, DURATION_S)
     # A fresh org with the default limits (the dev org's counters are full of the bench's requests):
     # a burst of BURST creations (start=false: nothing executes) shows where the limiter cuts in.
-    _, _, payload = stack.request(
+    status, _, payload = stack.request(
         "POST", "/v1/admin/orgs", admin, json.dumps({"name": "bench-limited", "credits": 1_000_000}).encode()
     )
-    other = {**user, "Authorization": f"Bearer {json.loads(payload)['api_key']['key']}"}
+    if status != 201:
+        raise RuntimeError(f"POST /v1/admin/orgs → {status}: {payload[:200]!r}")
+    created = json.loads(payload)  # CreatedOrg: {org: Org (with rate_limits), api_key: CreatedApiKey}
+    limits = created["org"]["rate_limits"]
+    other = {**user, "Authorization": f"Bearer {created['api_key']['key']}"}
     stack.request(
         "POST", "/v1/agents", other, json.dumps({"name": "bench-3", "definition": definition}).encode()
     )
@@ -114,5 +118,6 @@ def measure(stack: LocalStack, org_id: str) -> dict[str, Any]:
         "accepted": statuses.count(201),
         "rate_limited": statuses.count(429),
         "retry_after": retry_after,
+        "limits": limits,
     }
-    return {"threads": THREADS, "high": high, "burst": burst, "default": DEFAULT_LIMITS}
+    return {"threads": THREADS, "high": high, "burst": burst}

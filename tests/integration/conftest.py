@@ -2,19 +2,23 @@
 built from template.yaml (local.stack.LocalStack) — the same path as `make dev`, without sockets.
 
 Fixtures: `stack` (one per session, seeded: org "dev" + demo agent), `dev_key`, `admin_key`,
-`api` (a client; the dev key unless told otherwise), `make_org` (another tenant via the admin API).
+`api` (a client; the dev key unless told otherwise), `make_org` (another tenant via the admin API),
+`bus_queue` (an SQS queue that receives the stack's bus events). Shared helpers: tests/integration/helpers.py.
 """
 
 import json as jsonlib
 import secrets
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import pytest
 from requests.structures import CaseInsensitiveDict
 
 from local.stack import LocalStack
+from local.template import REGION
 
 QueryValue = str | int | Sequence[str]
 
@@ -186,3 +190,23 @@ def make_org(stack: LocalStack) -> Callable[..., Tenant]:
         )
 
     return make
+
+
+@pytest.fixture
+def bus_queue(stack: LocalStack) -> Iterator[str]:
+    """An SQS queue behind a rule on the stack's bus that matches source runs-api; yields its URL."""
+    events = boto3.client("events", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    bus = next(b["Name"] for b in events.list_event_buses()["EventBuses"] if b["Name"].endswith("-runs"))
+    suffix = uuid.uuid4().hex[:8]
+    queue_url = sqs.create_queue(QueueName=f"bus-target-{suffix}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    rule = f"all-run-events-{suffix}"
+    events.put_rule(Name=rule, EventBusName=bus, EventPattern=jsonlib.dumps({"source": ["runs-api"]}))
+    events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "queue", "Arn": queue_arn}])
+    yield queue_url
+    events.remove_targets(Rule=rule, EventBusName=bus, Ids=["queue"])
+    events.delete_rule(Name=rule, EventBusName=bus)
+    sqs.delete_queue(QueueUrl=queue_url)

@@ -1,7 +1,7 @@
 """Agent-scoped runs (API.md §4): fire-and-forget POST /v1/agents/{agent}/runs and synchronous
 POST /v1/agents/{agent}/run."""
 
-from tests.integration.test_execution import ASK, PRICE, agent_with, wait
+from tests.integration.helpers import ASK, PRICE, agent_with, wait
 
 OUTPUTS = [{"key": "decision", "description": "approve or reject", "data_type": "text/plain"}]
 

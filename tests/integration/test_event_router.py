@@ -2,60 +2,9 @@
 EventRouterFunction in-process, which puts every event on the stack's EventBridge bus (moto). A rule
 with an SQS target receives each event of a run exactly once (API.md §6, EventBridge)."""
 
-import json
-import time
 import uuid
-from typing import Any
 
-import boto3
-import pytest
-
-from local.template import REGION
-
-DRAIN_DEADLINE_S = 30
-
-
-@pytest.fixture
-def bus_queue(stack: Any) -> Any:
-    """An SQS queue behind a rule on the stack's bus that matches source runs-api; yields its URL."""
-    events = boto3.client("events", region_name=REGION)
-    sqs = boto3.client("sqs", region_name=REGION)
-    bus = next(b["Name"] for b in events.list_event_buses()["EventBuses"] if b["Name"].endswith("-runs"))
-    suffix = uuid.uuid4().hex[:8]
-    queue_url = sqs.create_queue(QueueName=f"bus-target-{suffix}")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    rule = f"all-run-events-{suffix}"
-    events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps({"source": ["runs-api"]}))
-    events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "queue", "Arn": queue_arn}])
-    yield queue_url
-    events.remove_targets(Rule=rule, EventBusName=bus, Ids=["queue"])
-    events.delete_rule(Name=rule, EventBusName=bus)
-    sqs.delete_queue(QueueUrl=queue_url)
-
-
-def drain_run_events(queue_url: str, run_id: str, last_seq: int) -> list[dict[str, Any]]:
-    """The bus messages of `run_id`, read until `last_seq` has arrived and the queue is then empty."""
-    sqs = boto3.client("sqs", region_name=REGION)
-    received: list[dict[str, Any]] = []
-    deadline = time.monotonic() + DRAIN_DEADLINE_S
-    empty_after_last = 0
-    while time.monotonic() < deadline:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        for message in messages:
-            body = json.loads(message["Body"])
-            if body["detail"]["run_id"] == run_id:
-                received.append(body)
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        seen_last = any(m["detail"]["seq"] == last_seq for m in received)
-        if seen_last and not messages:
-            empty_after_last += 1
-            if empty_after_last >= 3:  # a late duplicate would have had three polls to show up
-                break
-        elif not messages:
-            time.sleep(0.1)
-    return received
+from tests.integration.helpers import drain_run_events
 
 
 def test_every_event_of_a_run_reaches_the_bus_once(api, stack, bus_queue):

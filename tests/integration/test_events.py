@@ -1,37 +1,18 @@
 """The event log over HTTP (API.md §6): polling pages and buffered Server-Sent Events."""
 
 import json
-import uuid
 
 import pytest
 
+from tests.integration.helpers import ASK, agent_with, start, wait
+
 SSE = {"Accept": "text/event-stream"}
 TERMINAL = {"run.completed", "run.failed", "run.cancelled"}
-ASK = {"name": "ask_user", "kind": "builtin"}
 
 
-def make_agent(api, script, actions=(), key=None):
-    definition = {
-        "instructions": "Test agent.",
-        "model": {"provider": "scripted", "script": list(script)},
-        "actions": list(actions),
-    }
-    body = {"name": f"events-{uuid.uuid4().hex[:10]}", "definition": definition}
-    response = api.request("POST", "/v1/agents", json=body, **({"key": key} if key else {}))
-    assert response.status == 201, response.text
-    return body["name"]
-
-
-def start(api, agent):
-    response = api.post("/v1/runs", json={"agent": agent})
-    assert response.status == 201, response.text
-    return response.json()["id"]
-
-
-def wait(api, run_id):
-    response = api.post(f"/v1/runs/{run_id}/wait", query={"timeout": "20"})
-    assert response.status == 200, response.text
-    return response.json()
+def make_agent(api, script, actions=()):
+    """An agent of this module: a scripted model without a price."""
+    return agent_with(api, script, actions, price=None, prefix="events")
 
 
 def events(api, run_id, **query):
@@ -67,7 +48,7 @@ def completed_run(stack):
 
     api = ApiClient(stack, stack.dev_key)
     agent = make_agent(api, [{"text": "Hello there."}])
-    run_id = start(api, agent)
+    run_id = start(api, agent)["id"]
     assert wait(api, run_id)["status"] == "completed"
     return run_id
 
@@ -180,7 +161,7 @@ def test_sse_on_a_waiting_run_ends_after_wait_with_retry(api):
         [{"tool_calls": [{"name": "ask_user", "arguments": {"prompt": "Which?"}}]}, {"text": "Ok."}],
         [ASK],
     )
-    run_id = start(api, agent)
+    run_id = start(api, agent)["id"]
     assert wait(api, run_id)["status"] == "waiting_for_input"
     response = api.get(f"/v1/runs/{run_id}/events", headers=SSE, query={"wait": 0})
     assert response.status == 200

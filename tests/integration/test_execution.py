@@ -2,52 +2,12 @@
 
 import threading
 import time
-import uuid
 
 import pytest
 
-PRICE = {"input_per_mtok": 3.0, "output_per_mtok": 15.0}
+from tests.integration.helpers import ASK, ECHO, PAY, agent_with, start, steps_of, wait
+
 USAGE = {"input_tokens": 1000, "output_tokens": 200, "cache_read_tokens": 500}
-
-
-def as_org(key: str | None) -> dict:
-    """The dev org unless another org's key is given."""
-    return {"key": key} if key else {}
-
-
-def agent_with(api, script, actions=(), outputs=(), limits=None, key=None, price=PRICE):
-    name = f"exec-{uuid.uuid4().hex[:10]}"
-    definition = {
-        "instructions": "Test agent.",
-        "model": {"provider": "scripted", "script": list(script), "price": price},
-        "actions": list(actions),
-        "outputs": list(outputs),
-        **({"limits": limits} if limits else {}),
-    }
-    response = api.request("POST", "/v1/agents", json={"name": name, "definition": definition}, **as_org(key))
-    assert response.status == 201, response.json()
-    return name
-
-
-def start(api, agent, key=None, **body):
-    response = api.request("POST", "/v1/runs", json={"agent": agent, **body}, **as_org(key))
-    assert response.status == 201, response.json()
-    return response.json()
-
-
-def wait(api, run_id, key=None):
-    response = api.request("POST", f"/v1/runs/{run_id}/wait", query={"timeout": "20"}, **as_org(key))
-    assert response.status == 200
-    return response.json()
-
-
-def steps_of(api, run_id):
-    return api.request("GET", f"/v1/runs/{run_id}/steps", query={"limit": "100"}).json()["items"]
-
-
-ECHO = {"name": "echo", "kind": "builtin"}
-PAY = {"name": "pay_invoice", "kind": "builtin", "builtin": "echo", "requires_approval": True}
-ASK = {"name": "ask_user", "kind": "builtin"}
 
 
 def test_tool_approval_input_and_answer(api):

@@ -2,7 +2,6 @@
 
 import json
 import threading
-import time
 import uuid
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +13,7 @@ from boto3.dynamodb.conditions import Key
 from runs_core.settings import get_settings
 from runs_core.storage import runs as runs_storage
 from runs_core.stores import get_stores
+from tests.integration.helpers import run_to_end, start
 
 SCRIPT = [{"tool_calls": [{"name": "echo", "arguments": {"n": 1}}]}, {"text": "done"}]
 
@@ -25,9 +25,9 @@ def create_agent(api, model) -> str:
     return name
 
 
-def run_to_end(api, agent: str) -> dict:
-    run = api.request("POST", "/v1/runs", json={"agent": agent}).json()
-    return run_to_end_existing(api, run["id"])
+def run_agent_to_end(api, agent: str) -> dict:
+    """A new run of `agent`, once it has ended."""
+    return run_to_end(api, start(api, agent)["id"])
 
 
 def assert_contiguous_log(run: dict) -> list[str]:
@@ -46,7 +46,7 @@ def test_a_crashing_step_fails_the_run_with_internal_error(api, monkeypatch):
         raise RuntimeError("disk on fire: secret-token-123")
 
     monkeypatch.setattr(store, "all", broken)
-    run = run_to_end(api, agent)
+    run = run_agent_to_end(api, agent)
     assert run["status"] == "failed" and run["error"]["code"] == "internal_error"
     assert "secret-token-123" not in json.dumps(run) and "disk" not in run["error"]["message"]
     assert assert_contiguous_log(run)[-1] == "run.failed"
@@ -67,7 +67,7 @@ def test_a_lost_write_race_is_retried_and_the_run_completes(api, monkeypatch):
         return real(self, run, *args, **kwargs)
 
     monkeypatch.setattr(runs_storage.RunStore, "transition", flaky)
-    run = run_to_end(api, agent)
+    run = run_agent_to_end(api, agent)
     assert failures["left"] == 0
     assert run["status"] == "completed" and run["output"] == {"answer": "done"}
     types = assert_contiguous_log(run)
@@ -102,7 +102,7 @@ def failing_model_url():
 
 def test_a_failing_model_fails_the_run_with_model_error(api, failing_model_url):
     agent = create_agent(api, {"provider": "openai", "id": "test-model", "base_url": failing_model_url})
-    run = run_to_end(api, agent)
+    run = run_agent_to_end(api, agent)
     assert run["status"] == "failed" and run["error"]["code"] == "model_error", run
     assert assert_contiguous_log(run)[-1] == "run.failed"
 
@@ -129,14 +129,5 @@ def test_max_duration_fails_the_run_with_timeout(api, monkeypatch):
     real_now = clock.now
     monkeypatch.setattr(clock, "now", lambda: real_now() + timedelta(seconds=61))
     api.request("POST", f"/v1/runs/{run['id']}/approval", json={"decision": "approve"})
-    done = run_to_end_existing(api, run["id"])
+    done = run_to_end(api, run["id"])
     assert done["status"] == "failed" and done["error"]["code"] == "timeout"
-
-
-def run_to_end_existing(api, run_id: str) -> dict:
-    deadline = time.monotonic() + 30
-    while (current := api.request("POST", f"/v1/runs/{run_id}/wait", query={"timeout": "5"}).json())[
-        "status"
-    ] not in ("completed", "failed", "cancelled"):
-        assert time.monotonic() < deadline, current
-    return current

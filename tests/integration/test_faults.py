@@ -22,53 +22,24 @@ from runs_core.logic import execution, router
 from runs_core.settings import get_settings
 from runs_core.storage import dynamo
 from runs_core.storage import executions as executions_storage
-from tests.integration.test_event_router import bus_queue, drain_run_events  # noqa: F401 (fixture)
-from tests.integration.test_execution import ASK, ECHO, agent_with, start
-from tests.integration.test_threads import asker_agent, held_thread, thread_run, until_idle
+from tests.integration.helpers import (
+    ASK,
+    ECHO,
+    agent_with,
+    asker_agent,
+    assert_contiguous,
+    drain_run_events,
+    held_thread,
+    run_to_end,
+    start,
+    thread_run,
+    until_idle,
+)
 
-TERMINAL = ("completed", "failed", "cancelled")
 SCRIPT = [{"tool_calls": [{"name": "echo", "arguments": {"n": 1}}]}, {"text": "done"}]
 
 
 # ------------------------------------------------------------------------------------------ helpers
-
-
-def event_log(api, run_id: str, page: int = 3) -> list[dict[str, Any]]:
-    """The whole event log through GET /v1/runs/{id}/events (small pages: paging is exercised too)."""
-    events: list[dict[str, Any]] = []
-    after = 0
-    while True:
-        response = api.get(f"/v1/runs/{run_id}/events", query={"after_seq": str(after), "limit": str(page)})
-        assert response.status == 200, response.text
-        items = response.json()["items"]
-        if not items:
-            return events
-        events += items
-        after = items[-1]["seq"]
-
-
-def assert_contiguous(api, run_id: str) -> tuple[dict[str, Any], list[str]]:
-    """The run is in a defined state and its log is 1..last_event_seq, each seq once, one terminal last."""
-    run = api.get(f"/v1/runs/{run_id}").json()
-    events = event_log(api, run_id)
-    assert [event["seq"] for event in events] == list(range(1, run["last_event_seq"] + 1)), run
-    types = [event["type"] for event in events]
-    assert types[0] == "run.created"
-    terminal = [t for t in types if t in ("run.completed", "run.failed", "run.cancelled")]
-    if run["status"] in TERMINAL:
-        assert terminal == [f"run.{run['status']}"] and types[-1] == terminal[0], types
-    else:
-        assert terminal == [], types
-    return run, types
-
-
-def run_to_end(api, run_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while (run := api.request("POST", f"/v1/runs/{run_id}/wait", query={"timeout": "5"}).json())[
-        "status"
-    ] not in TERMINAL:
-        assert time.monotonic() < deadline, run
-    return run
 
 
 def client_error(code: str, message: str = "injected", **extra: Any) -> tuple[AWSResponse, dict[str, Any]]:
@@ -212,11 +183,11 @@ def test_a_step_lambda_timeout_fails_the_run_with_internal_error(api, monkeypatc
     """Lambda reports a timeout as errorType Sandbox.Timedout: not retried, so the Catch → FailRun."""
     timed_out = type("Sandbox.Timedout", (Exception,), {})
     real = execution._step
-    calls = {"n": 0}
+    calls: dict[str, int] = {}  # per run: a run of another module still stepping cannot shift the count
 
     def slow(run_id: str) -> dict[str, Any]:
-        calls["n"] += 1
-        if calls["n"] == 2:  # the second step (after the tool call) "times out"
+        calls[run_id] = calls.get(run_id, 0) + 1
+        if calls[run_id] == 2:  # the run's second step (after the tool call) "times out"
             raise timed_out("Task timed out after 300.00 seconds")
         return real(run_id)
 
@@ -328,7 +299,7 @@ def stream_records(run_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def test_duplicate_stream_deliveries_put_each_event_on_the_bus_once(api, bus_queue):  # noqa: F811
+def test_duplicate_stream_deliveries_put_each_event_on_the_bus_once(api, bus_queue):
     """Lambda redelivers a batch after a partial failure or a timeout (one batch per shard at a time):
     events already on the bus are not put again, duplicates within a batch are put once."""
     run = start(api, agent_with(api, SCRIPT, [ECHO]))

@@ -2,34 +2,13 @@
 
 import hashlib
 import json
-import os
 import time
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-PDF = b"%PDF-1.4\n" + os.urandom(2048) + b"\r\n--not-a-boundary--\r\n%%EOF"
-
-
-def multipart(
-    *parts: tuple[str, str | None, str | None, bytes], boundary: str = "b0undary"
-) -> tuple[bytes, str]:
-    """(body, Content-Type) for parts (name, filename, content type, data)."""
-    chunks: list[bytes] = []
-    for name, filename, content_type, data in parts:
-        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
-        head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
-        if content_type:
-            head += f"Content-Type: {content_type}\r\n"
-        chunks.append(head.encode() + b"\r\n" + data + b"\r\n")
-    chunks.append(f"--{boundary}--\r\n".encode())
-    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
-
-
-def upload(api, data=PDF, name="invoice.pdf", content_type="application/pdf"):
-    body, header = multipart(("file", name, content_type, data))
-    return api.request("POST", "/v1/files", body=body, headers={"Content-Type": header})
+from tests.integration.helpers import PDF, multipart, upload
 
 
 def s3(stack, method, url, body=None, headers=None):

@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from local.server import LocalApiServer
+from tests.support import serving
 
 
 @pytest.fixture
@@ -93,10 +94,7 @@ def test_a_base64_utf8_json_body_still_works(api):
 
 def test_methods_no_route_serves_are_problem_json_over_http(stack, dev_key):
     """Found: TRACE and QUERY requests to the local stack got http.server's HTML 501."""
-    server = LocalApiServer(stack, "127.0.0.1", 0)
-    serving = threading.Thread(target=server.serve_forever, daemon=True)
-    serving.start()
-    try:
+    with serving(LocalApiServer(stack, "127.0.0.1", 0)) as server:
         for method in ("TRACE", "QUERY", f"X{uuid.uuid4().hex[:6].upper()}"):
             connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
             connection.request(method, "/v1/agents", headers={"Authorization": f"Bearer {dev_key}"})
@@ -105,9 +103,6 @@ def test_methods_no_route_serves_are_problem_json_over_http(stack, dev_key):
             connection.close()
             assert 400 <= response.status < 500, (method, response.status, body)
             assert response.getheader("Content-Type", "").startswith("application/problem+json"), method
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_concurrent_requests_in_two_copies_of_a_function_keep_their_own_event():

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_files import multipart
-from tests.integration.test_tenant_isolation import (
+from tests.integration.helpers import (
     TERMINAL,
     definition,
+    fill,
+    multipart,
     new_org,
     ok,
     settle,
@@ -162,14 +163,6 @@ CASES = [
     for route, (_, _, fields) in BODY_ROUTES.items()
     for forbidden in fields
 ]
-
-
-def fill(value: Any, ids: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        return value.format(**ids)
-    if isinstance(value, dict):
-        return {key: fill(item, ids) for key, item in value.items()}
-    return value
 
 
 def test_a_field_the_client_must_not_set_is_400_and_changes_nothing(tenant, admin_api):

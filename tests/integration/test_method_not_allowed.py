@@ -2,6 +2,8 @@
 catch-all ANY routes (MethodNotAllowedFunction) and the emulator's precedence (a resource's own method
 wins over ANY); an unknown path stays 404, and a caller without a key gets 401 first."""
 
+import uuid
+
 import pytest
 
 RUN = "run_01J000000000000000000000000"
@@ -44,11 +46,21 @@ def test_a_method_the_path_does_not_serve_is_405_with_allow(api, method, path, a
 
 
 def test_a_405_has_no_side_effects_and_is_not_kept_for_idempotency(api):
-    key = {"Idempotency-Key": "405-once"}
-    first = api.request("PUT", "/v1/agents", json={"name": "x"}, headers=key)
-    again = api.request("PUT", "/v1/agents", json={"name": "x"}, headers=key)
+    name = f"405-{uuid.uuid4().hex[:8]}"
+    agents_before = api.get("/v1/agents", query={"limit": "100"}).json()
+    key = {"Idempotency-Key": f"405-once-{name}"}
+    definition = {"model": {"provider": "scripted", "script": [{"text": "x"}]}}
+    first = api.request("PUT", "/v1/agents", json={"name": name, "definition": definition}, headers=key)
+    again = api.request("PUT", "/v1/agents", json={"name": name, "definition": definition}, headers=key)
     assert first.status == again.status == 405
     assert "Idempotent-Replayed" not in again.headers
+    # the agent the PUT would have created does not exist, and the list did not change
+    assert api.get(f"/v1/agents/{name}").status == 404
+    assert api.get("/v1/agents", query={"limit": "100"}).json() == agents_before
+    # and the Idempotency-Key was not kept: a real request with it now is not a replay
+    created = api.post("/v1/agents", json={"name": name, "definition": definition}, headers=key)
+    assert created.status == 201, created.text
+    assert "Idempotent-Replayed" not in created.headers
 
 
 def test_405_comes_before_body_rules(api):

@@ -5,7 +5,6 @@ import io
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -14,12 +13,12 @@ import pytest
 
 from runs_core.actions.config import get_actions_config
 from runs_core.stores import get_stores
+from tests.integration.helpers import agent_with
 from tests.support import serving
 
 WEBHOOK_KEY = b"observability-test-webhook-key"
 WHSEC = "whsec_" + base64.b64encode(WEBHOOK_KEY).decode()
 USAGE = {"input_tokens": 1000, "output_tokens": 200}
-PRICE = {"input_per_mtok": 3.0, "output_per_mtok": 15.0}
 
 
 class Hook(BaseHTTPRequestHandler):
@@ -84,18 +83,6 @@ def emf(monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> C
     return read
 
 
-def _agent(api: Any, script: list[dict[str, Any]], actions: list[dict[str, Any]]) -> str:
-    name = f"obs-{uuid.uuid4().hex[:10]}"
-    definition = {
-        "instructions": "Observability test.",
-        "model": {"provider": "scripted", "script": script, "price": PRICE},
-        "actions": actions,
-    }
-    response = api.request("POST", "/v1/agents", json={"name": name, "definition": definition})
-    assert response.status == 201, response.json()
-    return name
-
-
 def _run_with_http_action(api: Any, url: str) -> tuple[dict[str, Any], str]:
     """A run that calls an http action behind an approval (so a task token exists); returns (run, token)."""
     script = [
@@ -103,18 +90,19 @@ def _run_with_http_action(api: Any, url: str) -> tuple[dict[str, Any], str]:
         {"text": "Done.", "usage": USAGE},
     ]
     action = {"name": "notify", "kind": "http", "url": url, "requires_approval": True}
-    agent = _agent(api, script, [action])
+    agent = agent_with(api, script, [action], prefix="obs", instructions="Observability test.")
     created = api.request("POST", "/v1/runs", json={"agent": agent})
     assert created.status == 201, created.json()
     run_id = created.json()["id"]
     waited = api.request("POST", f"/v1/runs/{run_id}/wait", query={"timeout": "20"}).json()
     assert waited["status"] == "waiting_approval", waited
     token = ""
-    for _ in range(100):  # the wait task parks its token just after the status changes
+    deadline = time.monotonic() + 30  # the wait task parks its token just after the status changes
+    while not token:
         token = (get_stores().runs.get(run_id, consistent=True) or {}).get("task_token") or ""
-        if token:
-            break
-        time.sleep(0.05)
+        if not token:
+            assert time.monotonic() < deadline, f"run {run_id} never stored its task token"
+            time.sleep(0.05)
     approved = api.request("POST", f"/v1/runs/{run_id}/approval", json={"decision": "approve"})
     assert approved.status == 200, approved.json()
     run = api.request("POST", f"/v1/runs/{run_id}/wait", query={"timeout": "20"}).json()
@@ -155,7 +143,7 @@ def test_every_line_has_the_invocation_keys(api, hook, log_lines):
 
 def test_a_run_writes_its_metrics(api, emf):
     script = [{"text": "Hello.", "usage": USAGE}]
-    agent = _agent(api, script, [])
+    agent = agent_with(api, script, [], prefix="obs", instructions="Observability test.")
     created = api.request("POST", "/v1/runs", json={"agent": agent})
     assert created.status == 201
     run = api.request("POST", f"/v1/runs/{created.json()['id']}/wait", query={"timeout": "20"}).json()

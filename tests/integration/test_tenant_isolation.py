@@ -6,42 +6,25 @@ checked against the template's Api events, so a new route without a case fails `
 """
 
 import json
-import secrets
-import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local.template import Template
 from runs_core.logic import websocket
-from tests.integration.conftest import GENEROUS_RATE_LIMITS, ApiClient
-from tests.integration.test_files import upload
-
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
-TERMINAL = ("completed", "failed", "cancelled")
-
-ECHO = {"name": "echo", "kind": "builtin"}
-PAY = {"name": "pay_invoice", "kind": "builtin", "builtin": "echo", "requires_approval": True}
-ASK = {"name": "ask_user", "kind": "builtin"}
-MEMORY_SET = {"name": "memory_set", "kind": "builtin"}
-
-
-def template_routes() -> set[tuple[str, str]]:
-    """(METHOD, path) of every operation in template.yaml (not the catch-all ANY routes: 405s, which read
-    nothing: tests/integration/test_method_not_allowed.py)."""
-    return {(event.method, event.path) for event in Template(TEMPLATE).api_operations()}
-
-
-def definition(script: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "instructions": "Isolation test agent.",
-        "model": {"provider": "scripted", "script": script},
-        "actions": [ECHO, PAY, ASK, MEMORY_SET],
-    }
-
+from tests.integration.conftest import ApiClient
+from tests.integration.helpers import (
+    TERMINAL,
+    definition,
+    fill,
+    new_org,
+    ok,
+    settle,
+    template_routes,
+    until_idle,
+    upload,
+)
 
 DONE = [
     {"tool_calls": [{"name": "echo", "arguments": {"x": 1}}]},
@@ -50,35 +33,6 @@ DONE = [
 ]
 APPROVAL = [{"tool_calls": [{"name": "pay_invoice", "arguments": {"amount": 1}}]}, {"text": "paid"}]
 INPUT = [{"tool_calls": [{"name": "ask_user", "arguments": {"prompt": "which?"}}]}, {"text": "thanks"}]
-
-
-def ok(response, status: int = 200) -> Any:
-    assert response.status == status, response.text
-    return response.json() if response.body else None
-
-
-def new_org(stack) -> ApiClient:
-    admin = ApiClient(stack, stack.admin_key)
-    body = {"name": f"iso-{secrets.token_hex(4)}", "credits": 100_000, "rate_limits": GENEROUS_RATE_LIMITS}
-    created = ok(admin.post("/v1/admin/orgs", json=body), 201)
-    return ApiClient(stack, created["api_key"]["key"])
-
-
-def settle(api: ApiClient, run_id: str, wanted: tuple[str, ...]) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
-    while True:
-        run = ok(api.request("POST", f"/v1/runs/{run_id}/wait", query={"timeout": "5"}))
-        if run["status"] in wanted:
-            return run
-        assert time.monotonic() < deadline, run
-
-
-def until_idle(api: ApiClient, thread_id: str) -> None:
-    for _ in range(200):
-        if ok(api.get(f"/v1/threads/{thread_id}"))["status"] == "idle":
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"thread {thread_id} stayed busy")
 
 
 def cursor_of(api: ApiClient, path: str, **query: Any) -> str:
@@ -314,16 +268,6 @@ CASES: dict[tuple[str, str], list[Case]] = {
 }
 # Last: after it, B has an agent of its own under A's agent's name (so `agent_name` then resolves to B's).
 CASES[("POST", "/v1/agents")] = CASES.pop(("POST", "/v1/agents"))
-
-
-def fill(value: Any, ids: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        return value.format(**ids) if "{" in value else value
-    if isinstance(value, dict):
-        return {key: fill(item, ids) for key, item in value.items()}
-    if isinstance(value, list):
-        return [fill(item, ids) for item in value]
-    return value
 
 
 def call(world: World, route: tuple[str, str], case: Case):

@@ -2,47 +2,19 @@
 
 import itertools
 import threading
-import time
 
-from tests.integration.test_execution import ASK, agent_with, steps_of, wait
-
-MEMORY_SET = {"name": "memory_set", "kind": "builtin"}
-MEMORY_GET = {"name": "memory_get", "kind": "builtin"}
-
-
-def until_idle(api, thread_id, polls=100):
-    """The thread once the event router has handed it on after its last run (asynchronously)."""
-    for _ in range(polls):
-        thread = api.get(f"/v1/threads/{thread_id}").json()
-        if thread["status"] == "idle":
-            return thread
-        time.sleep(0.1)
-    return thread
-
-
-def asker_agent(api):
-    """An agent whose run asks the user a question (and so holds its thread), then answers."""
-    return agent_with(
-        api, [{"tool_calls": [{"name": "ask_user", "arguments": {"prompt": "?"}}]}, {"text": "ok"}], [ASK]
-    )
-
-
-def held_thread(api, asker):
-    """A new thread and the run that holds it, waiting for input."""
-    thread = new_thread(api)
-    holder = thread_run(api, thread["id"], asker).json()
-    assert wait(api, holder["id"])["status"] == "waiting_for_input"
-    return thread, holder
-
-
-def new_thread(api, **body):
-    response = api.post("/v1/threads", json=body)
-    assert response.status == 201, response.text
-    return response.json()
-
-
-def thread_run(api, thread_id, agent, **body):
-    return api.post(f"/v1/threads/{thread_id}/runs", json={"agent": agent, **body})
+from tests.integration.helpers import (
+    MEMORY_GET,
+    MEMORY_SET,
+    agent_with,
+    asker_agent,
+    held_thread,
+    new_thread,
+    steps_of,
+    thread_run,
+    until_idle,
+    wait,
+)
 
 
 def test_thread_create_get_list(api, make_org):

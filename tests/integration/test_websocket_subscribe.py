@@ -7,7 +7,7 @@ from typing import Any
 
 from runs_core.logic import websocket
 from runs_core.logic.events import event_log
-from tests.integration.test_events import make_agent, start, wait
+from tests.integration.helpers import agent_with, start, wait
 
 
 class RouterFiresDuringTheAck:
@@ -27,7 +27,7 @@ class RouterFiresDuringTheAck:
 
 
 def test_subscribed_frame_precedes_events_the_router_pushes_meanwhile(api):
-    run_id = start(api, make_agent(api, [{"text": "Hello there."}]))
+    run_id = start(api, agent_with(api, [{"text": "Hello there."}], price=None, prefix="events"))["id"]
     assert wait(api, run_id)["status"] == "completed"
     connection_id = f"conn-{uuid.uuid4().hex[:12]}"
     poster = RouterFiresDuringTheAck(run_id)

@@ -2,4 +2,5 @@
 
 `make dev` runs `python -m local` (see local/__main__.py); tests build `local.stack.LocalStack` directly.
 Everything (tables, functions, routes, environment, gateway responses) comes from template.yaml.
+While a function's handler runs, its AWS calls are checked against its template policy (local.iam).
 """

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from local.iam import Policy, Principal, acting_as
 from local.template import function_arn
 
 Handler = Callable[[Any, Any], Any]
@@ -63,6 +64,9 @@ class LocalFunction:
     stream_handler: Handler | None = None
     # Loads one more copy of the module (another execution environment); None: invocations share one.
     load_copy: Callable[[int], Environment] | None = None
+    # Its execution role's statements (local.iam): while its handler runs, the AWS calls it makes are
+    # checked against them. None: not checked.
+    policy: Policy | None = None
     arn: str = field(init=False)
     _idle: dict[int, Environment] = field(init=False, default_factory=dict)  # copy number → environment
     _copies: int = field(init=False, default=0)
@@ -73,7 +77,9 @@ class LocalFunction:
         self._idle[0] = Environment(self.handler, self.stream_handler)
 
     @classmethod
-    def load(cls, logical_id: str, properties: dict[str, Any], root: Path) -> "LocalFunction":
+    def load(
+        cls, logical_id: str, properties: dict[str, Any], root: Path, policy: Policy | None = None
+    ) -> "LocalFunction":
         """Import the handler module. The environment must already be set: modules read it at import."""
         name = properties.get("FunctionName")
         code_uri, handler = str(properties["CodeUri"]), str(properties["Handler"])
@@ -86,7 +92,13 @@ class LocalFunction:
             timeout_s=int(properties.get("Timeout", 3)),
             stream_handler=first.stream_handler,
             load_copy=lambda copy: load_environment(root, code_uri, handler, copy),
+            policy=policy,
         )
+
+    @property
+    def principal(self) -> Principal | None:
+        """Who its handler's AWS calls are made as (local.iam); None when it has no policy to check."""
+        return None if self.policy is None else Principal(self.logical_id, self.name, self.policy)
 
     @property
     def can_stream(self) -> bool:
@@ -112,13 +124,18 @@ class LocalFunction:
         handler module's code while the host writes them, as in Lambda response streaming, where the
         execution environment is busy until the stream ends. So the caller must close the body (or
         read it to the end); a body dropped unclosed only costs the pool that copy.
+
+        While the handler runs (and while a streamed body produces chunks) the function is the thread's
+        principal: its AWS calls are checked against its policy (local.iam).
         """
         copy, environment = self._acquire()
         streaming = stream and environment.stream_handler is not None
         handler = environment.stream_handler if streaming else environment.handler
         assert handler is not None
+        principal = self.principal
         try:
-            result = handler(event, context or self.new_context())
+            with acting_as(principal):
+                result = handler(event, context or self.new_context())
         except BaseException:
             self._release(copy, environment)
             raise
@@ -126,7 +143,7 @@ class LocalFunction:
         if chunks is None:
             self._release(copy, environment)
             return result
-        return {**result, "body": _HeldBody(chunks, lambda: self._release(copy, environment))}
+        return {**result, "body": _HeldBody(chunks, lambda: self._release(copy, environment), principal)}
 
     def _acquire(self) -> tuple[int, Environment]:
         with self._lock:
@@ -147,14 +164,18 @@ class LocalFunction:
 class _HeldBody(Iterator[Any]):
     """A streamed body that gives its execution environment back once exhausted or closed (once)."""
 
-    def __init__(self, chunks: Iterable[Any], release: Callable[[], None]) -> None:
+    def __init__(
+        self, chunks: Iterable[Any], release: Callable[[], None], principal: Principal | None = None
+    ) -> None:
         self._source = chunks
         self._chunks = iter(chunks)
         self._release: Callable[[], None] | None = release
+        self._principal = principal  # the handler's code makes the chunks: its calls are the function's
 
     def __next__(self) -> Any:
         try:
-            return next(self._chunks)
+            with acting_as(self._principal):
+                return next(self._chunks)
         except BaseException:  # the end, or the producer failed: either way it produces no more
             self.close()
             raise
@@ -166,7 +187,8 @@ class _HeldBody(Iterator[Any]):
         try:
             close = getattr(self._source, "close", None)
             if callable(close):
-                close()  # stop the producer (e.g. an SSE poll loop) before its environment is lent again
+                with acting_as(self._principal):
+                    close()  # stop the producer (e.g. an SSE poll loop) before its environment is lent again
         finally:
             release()
 

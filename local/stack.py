@@ -28,6 +28,8 @@ from local.apigw import HttpResponse, RestApiEmulator
 from local.aws import start_moto
 from local.dynamodb import create_tables
 from local.executions import LocalExecutions, install
+from local.iam import function_policy
+from local.iam import install as install_iam
 from local.lambdas import LocalFunction, isolate_powertools_request_state
 from local.s3 import LocalS3Gateway
 from local.streams import StreamMappings, create_buses_and_queues
@@ -130,6 +132,7 @@ class LocalStack:
             raise RuntimeError("LocalStack already started")
         install()  # before moto starts: boto3 sessions made from now on carry it
         install_websocket()  # PostToConnection → the live local socket
+        install_iam()  # a function's AWS calls are checked against its template policy
         isolate_powertools_request_state()  # concurrent requests on threads must not share one event
         self._mock = start_moto()
         try:
@@ -141,7 +144,10 @@ class LocalStack:
             self._add_layers_to_path(template)
             self.functions = {
                 logical_id: LocalFunction.load(
-                    logical_id, template.function_properties(logical_id), template.root
+                    logical_id,
+                    template.function_properties(logical_id),
+                    template.root,
+                    policy=function_policy(template, logical_id),
                 )
                 for logical_id in template.resources_of(FUNCTION_TYPE)
             }

@@ -108,6 +108,10 @@ def running_server() -> Iterator[LocalServer]:
 def local_stack() -> Iterator[LocalServer]:
     with running_server() as server:
         yield server
+        # The server logs each call a function's template policy does not allow (local.iam); code that
+        # fails open would otherwise hide it from the test that made it.
+        denied = [line for line in server.output().splitlines() if "local IAM:" in line]
+        assert not denied, "AWS calls template.yaml does not allow:\n" + "\n".join(denied)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import boto3
 import pytest
 from requests.structures import CaseInsensitiveDict
 
+from local import iam
 from local.stack import LocalStack
 from local.template import REGION
 
@@ -144,6 +145,9 @@ def stack() -> Iterator[LocalStack]:
         )
         assert response.status == 200, response.text
         yield local
+        # A call a function's template policy does not allow fails in AWS; code that swallows the
+        # error (fails open) would hide it from the test that made it, so the whole package checks.
+        assert not iam.DENIALS, "AWS calls template.yaml does not allow:\n" + "\n".join(iam.DENIALS)
     finally:
         local.stop()
 

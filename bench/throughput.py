@@ -19,6 +19,7 @@ from local.stack import LocalStack
 THREADS = 3
 DURATION_S = 30.0
 BURST = 30
+BURST_WINDOW_MARGIN_S = 15  # the burst takes ~1–3 s
 HIGH_LIMITS = {"runs_per_minute": 1_000_000, "requests_per_minute": 1_000_000}
 TERMINAL = {"completed", "failed", "cancelled"}
 
@@ -107,6 +108,13 @@ def measure(stack: LocalStack, org_id: str) -> dict[str, Any]:
     )
     statuses: list[int] = []
     retry_after = ""
+    # The limiter counts per fixed window: a burst straddling a window's end gets up to twice the
+    # limit (a known property, not what this row shows), so start it early in a window.
+    from runs_core.logic.rate_limits import WINDOW_SECONDS  # importable once the stack has started
+
+    left = WINDOW_SECONDS - time.time() % WINDOW_SECONDS
+    if left < BURST_WINDOW_MARGIN_S:
+        time.sleep(left)
     for _ in range(BURST):
         status, headers, _ = stack.request(
             "POST", "/v1/runs", other, json.dumps({"agent": "bench-3", "start": False}).encode()

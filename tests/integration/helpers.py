@@ -101,6 +101,22 @@ def run_to_end(api, run_id: str) -> dict[str, Any]:
     return settle(api, run_id, TERMINAL)
 
 
+def execution_done(run_id: str) -> str:
+    """The status of the run's Step Functions execution once it has stopped running (fails after
+    WAIT_DEADLINE_S). A run's status turns terminal while its last task is still returning; a test that
+    reads what that task wrote (metrics on stdout, say) waits for this first."""
+    from runs_core.stores import get_stores
+
+    executions = get_stores().executions
+    arn = executions.execution_arn(run_id)
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    deadline = time.monotonic() + WAIT_DEADLINE_S
+    while (status := str(sfn.describe_execution(executionArn=arn)["status"])) == "RUNNING":
+        assert time.monotonic() < deadline, f"execution of {run_id} still RUNNING"
+        time.sleep(0.05)
+    return status
+
+
 def steps_of(api, run_id):
     return api.request("GET", f"/v1/runs/{run_id}/steps", query={"limit": "100"}).json()["items"]
 

@@ -13,7 +13,7 @@ import pytest
 
 from runs_core.actions.config import get_actions_config
 from runs_core.stores import get_stores
-from tests.integration.helpers import agent_with
+from tests.integration.helpers import agent_with, execution_done
 from tests.support import serving
 
 WEBHOOK_KEY = b"observability-test-webhook-key"
@@ -148,6 +148,10 @@ def test_a_run_writes_its_metrics(api, emf):
     assert created.status == 201
     run = api.request("POST", f"/v1/runs/{created.json()['id']}/wait", query={"timeout": "20"}).json()
     assert run["status"] == "completed"
+    # The step that completed the run writes its metrics after the status changed: read them once the
+    # execution has ended (and never leave a thread printing into this test's capture after it closed —
+    # CPython 3.12.1's print() then writes to a freed stream and crashes the process).
+    assert execution_done(run["id"]) == "SUCCEEDED"
 
     values: dict[str, list[Any]] = {}
     for record in emf():

@@ -107,6 +107,7 @@ def _run_with_http_action(api: Any, url: str) -> tuple[dict[str, Any], str]:
     assert approved.status == 200, approved.json()
     run = api.request("POST", f"/v1/runs/{run_id}/wait", query={"timeout": "20"}).json()
     assert run["status"] == "completed", run
+    assert execution_done(run_id) == "SUCCEEDED"  # nothing of this run still runs into the next test
     return run, token
 
 
@@ -150,7 +151,7 @@ def test_a_run_writes_its_metrics(api, emf):
     assert run["status"] == "completed"
     # The step that completed the run writes its metrics after the status changed: read them once the
     # execution has ended (and never leave a thread printing into this test's capture after it closed —
-    # CPython 3.12.1's print() then writes to a freed stream and crashes the process).
+    # print() in CPython 3.12.1 may then write to a freed stream and crash: python/cpython#130163).
     assert execution_done(run["id"]) == "SUCCEEDED"
 
     values: dict[str, list[Any]] = {}

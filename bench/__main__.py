@@ -110,8 +110,7 @@ def main() -> None:
             if "calls" not in row:
                 table.add("AWS calls/request", label, "—", row["note"])
                 continue
-            tail = "p99" if "p99" in row else "max"
-            latency_ms = f"p50 {_ms(row['p50'])}, {tail} {_ms(row[tail])} ({row['samples']} samples)"
+            latency_ms = f"p50 {_ms(row['p50'])}, max {_ms(row['max'])} ({row['samples']} samples)"
             detail = f"{row['status']}; {row['by_api'] or 'no AWS call'}; {latency_ms}"
             if row["note"]:
                 detail += f"; {row['note']}"
@@ -149,7 +148,7 @@ def main() -> None:
         )
 
         print("[5/6] 1k vs 100k runs stored …", flush=True)
-        sizes = scale.measure(stack, endpoints_run(rows, stack))
+        sizes = scale.measure(stack, newest_run_id(stack))
         small, large = sizes[0], sizes[-1]
         for case in small["results"]:
             a, b = small["results"][case], large["results"][case]
@@ -171,13 +170,17 @@ def main() -> None:
         )
     finally:
         stack.stop()
-        calls.uninstall()
 
     print("[6/6] event write → SSE / WebSocket …", flush=True)
     lat = latency.run_bench()
     for channel, result in lat.items():
+        broken = (
+            f"{result['broken_streams']:.0f} streams cut off (server error)"
+            if result["broken_streams"]
+            else ""
+        )
         if not result.get("events"):
-            table.add("event latency", channel, "no events", "")
+            table.add("event latency", channel, "no events", broken)
             continue
         table.add(
             "event latency",
@@ -185,7 +188,7 @@ def main() -> None:
             f"{_ms(result['p50'])} / {_ms(result['p99'])}",
             f"{result['events']:.0f} events of one {latency.TURNS}-tool-call run, written while both "
             f"clients watched ({result['before_watching']:.0f} earlier ones not counted); "
-            f"max {_ms(result['max'])}",
+            f"max {_ms(result['max'])}" + (f"; {broken}" if broken else ""),
         )
     table.add("bench", "total runtime", f"{time.monotonic() - began:.0f} s", "")
     print()
@@ -196,8 +199,8 @@ def main() -> None:
     )
 
 
-def endpoints_run(rows: list[dict[str, Any]], stack: Any) -> str:
-    """A run of the dev org to clone for seeding (the newest one)."""
+def newest_run_id(stack: Any) -> str:
+    """The dev org's newest run (the one seeding clones)."""
     import json
 
     headers = {"Authorization": f"Bearer {stack.dev_key}"}

@@ -44,11 +44,13 @@ def _items_read(operation: str, response: dict[str, Any]) -> int:
 
 def _counted(self: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
     counter: Counts | None = getattr(_state, "counter", None)
+    if counter is None:
+        return _original(self, operation_name, api_params)
+    # Counted before it is made: a call AWS answers with an error (a failed condition, say) is billed too.
+    counter.calls[_label(self, operation_name, api_params)] += 1
     response = _original(self, operation_name, api_params)
-    if counter is not None:
-        counter.calls[_label(self, operation_name, api_params)] += 1
-        if self.meta.service_model.service_name == "dynamodb":
-            counter.items_read += _items_read(operation_name, response)
+    if self.meta.service_model.service_name == "dynamodb":
+        counter.items_read += _items_read(operation_name, response)
     return response
 
 
@@ -70,11 +72,10 @@ class Counts:
 
 
 def install() -> None:
+    """Wrap every client's calls (before the local stack starts: its IAM check then wraps this). It stays
+    installed: outside `counting()` it only passes calls through, and putting the original back would
+    also drop any wrapper installed after it."""
     BaseClient._make_api_call = _counted  # type: ignore[method-assign]
-
-
-def uninstall() -> None:
-    BaseClient._make_api_call = _original  # type: ignore[method-assign]
 
 
 @contextmanager

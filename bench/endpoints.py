@@ -344,25 +344,28 @@ def recipes(fx: Fixtures) -> dict[tuple[str, str], list[Case]]:
     }
 
 
-# Below this many samples a p99 is just the slowest sample: rows report "max" instead.
-P99_MIN_SAMPLES = 100
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
-def _tail(timings: list[float]) -> dict[str, float]:
-    """{"p99": …} from enough samples, else {"max": …} (what a p99 of ≤ 10 samples really is)."""
-    if len(timings) >= P99_MIN_SAMPLES:
-        return {"p99": _percentile(timings, 0.99)}
-    return {"max": max(timings)}
+def sample(
+    client: Client, method: str, prepare: Callable[[], Request], samples: int = SAMPLES
+) -> tuple[int, calls.Counts, list[float]]:
+    """(status, AWS calls, latencies in ms): the first request is counted, `samples` more are timed.
+    The authorizer's principal cache (60 s) may have expired during a long pass, a slow prepare or
+    seeding: it is warmed with the counted request's key first, as in steady state."""
+    request = prepare()
+    client.call("GET", Request("/v1/org", admin=request.admin))
+    with calls.counting() as counts:
+        status, _, _ = client.call(method, request)
+    timings = []
+    for _ in range(samples):
+        request = prepare()
+        started = time.perf_counter()
+        client.call(method, request)
+        timings.append((time.perf_counter() - started) * 1000)
+    return status, counts, timings
 
 
 def measure(stack: LocalStack, org_id: str) -> list[dict[str, Any]]:
     """One row per route (or per case of a route): {route, case, status, calls, by_api, samples, p50,
-    p99 or max (see _tail), note}."""
+    max, note}."""
     client = Client(stack, stack.dev_key)
     client.json("PATCH", f"/v1/admin/orgs/{org_id}", {"rate_limits": HIGH_LIMITS}, admin=True)
     client.json("GET", "/v1/org")  # warm the authorizer cache and the handlers' imports
@@ -380,18 +383,7 @@ def measure(stack: LocalStack, org_id: str) -> list[dict[str, Any]]:
             try:
                 if "replay" in case.label:
                     client.call(method, case.prepare())
-                request = case.prepare()
-                # The principal cache (60 s) may have expired during the pass or the prepare (a waiting
-                # run takes seconds): warm it with the key the counted request uses.
-                client.call("GET", Request("/v1/org", admin=request.admin))
-                with calls.counting() as counts:
-                    status, _, _ = client.call(method, request)
-                timings = []
-                for _ in range(case.samples):
-                    request = case.prepare()
-                    started = time.perf_counter()
-                    client.call(method, request)
-                    timings.append((time.perf_counter() - started) * 1000)
+                status, counts, timings = sample(client, method, case.prepare, case.samples)
             except Exception as error:  # a broken recipe is a row, not a crashed bench
                 rows.append({"route": route, "case": case.label, "note": f"failed: {error}"[:160]})
                 continue
@@ -404,7 +396,7 @@ def measure(stack: LocalStack, org_id: str) -> list[dict[str, Any]]:
                     "by_api": counts.by_api(),
                     "samples": len(timings),
                     "p50": statistics.median(timings),
-                    **_tail(timings),
+                    "max": max(timings),
                     "note": case.note,
                 }
             )

@@ -73,7 +73,11 @@ def _arrival(envelope: dict) -> tuple[float, float]:
     return written, (time.time() - written) * 1000
 
 
-def _watch_sse(base: str, headers: dict[str, str], run_id: str, subscribed: threading.Event) -> Arrivals:
+def _watch_sse(
+    base: str, headers: dict[str, str], run_id: str, subscribed: threading.Event, broken: list[str]
+) -> Arrivals:
+    """Arrivals over SSE, reconnecting with Last-Event-ID when a stream ends; a stream cut off without
+    its last chunk (the server's producer raised) is listed in `broken` and reconnected too."""
     latencies: Arrivals = []
     after, started = 0, time.monotonic()
     while time.monotonic() - started < DEADLINE_S:
@@ -92,8 +96,8 @@ def _watch_sse(base: str, headers: dict[str, str], run_id: str, subscribed: thre
                     after = envelope["seq"]
                     if envelope["type"] in TERMINAL:
                         return latencies
-        except requests.exceptions.ChunkedEncodingError:
-            pass  # the local server ends a stream without the last chunk: reconnect after `after`
+        except requests.exceptions.ChunkedEncodingError as error:
+            broken.append(str(error)[:120])
     return latencies
 
 
@@ -139,10 +143,13 @@ def run_bench() -> dict[str, dict[str, float]]:
             f"{base}/runs", json={"agent": "latency", "start": False}, headers=headers, timeout=10
         ).json()
         results: dict[str, Arrivals] = {}
+        broken_streams: list[str] = []
         sse_ready, ws_ready = threading.Event(), threading.Event()
         watchers = [
             threading.Thread(
-                target=lambda: results.update(SSE=_watch_sse(base, headers, run["id"], sse_ready))
+                target=lambda: results.update(
+                    SSE=_watch_sse(base, headers, run["id"], sse_ready, broken_streams)
+                )
             ),
             threading.Thread(
                 target=lambda: results.update(WebSocket=_watch_websocket(base, key, run["id"], ws_ready))
@@ -160,8 +167,9 @@ def run_bench() -> dict[str, dict[str, float]]:
         for channel in ("SSE", "WebSocket"):
             arrivals = results.get(channel) or []
             latencies = sorted(ms for written, ms in arrivals if written >= watching_from)
+            broken = len(broken_streams) if channel == "SSE" else 0
             if not latencies:
-                summary[channel] = {"events": 0}
+                summary[channel] = {"events": 0, "broken_streams": broken}
                 continue
             summary[channel] = {
                 "events": len(latencies),
@@ -169,6 +177,7 @@ def run_bench() -> dict[str, dict[str, float]]:
                 "p50": statistics.median(latencies),
                 "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
                 "max": latencies[-1],
+                "broken_streams": broken,
             }
         return summary
     finally:

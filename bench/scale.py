@@ -15,13 +15,11 @@ from typing import Any
 import boto3
 from ulid import ULID
 
-from bench import calls
-from bench.endpoints import Client, Request
+from bench.endpoints import Client, Request, sample
 from local.stack import LocalStack
 
 SIZES = (1_000, 100_000)
 SEED_BUDGET_S = 55.0  # for all seeding; if moto is slower, fewer runs are stored (and reported)
-SAMPLES = 10
 
 
 def _seed(dynamodb: Any, table: str, template: dict[str, Any], count: int, deadline: float) -> int:
@@ -46,14 +44,7 @@ def _seed(dynamodb: Any, table: str, template: dict[str, Any], count: int, deadl
 
 
 def _time(client: Client, request: Request) -> dict[str, Any]:
-    client.call("GET", Request("/v1/org"))  # the authorizer's cache may have expired while seeding
-    with calls.counting() as counts:
-        status, _, _ = client.call("GET", request)
-    timings = []
-    for _ in range(SAMPLES):
-        started = time.perf_counter()
-        client.call("GET", request)
-        timings.append((time.perf_counter() - started) * 1000)
+    status, counts, timings = sample(client, "GET", lambda: request)
     return {
         "status": status,
         "p50": statistics.median(timings),
@@ -92,7 +83,6 @@ def measure(stack: LocalStack, run_id: str) -> list[dict[str, Any]]:
         }
         out.append(
             {
-                "target": size,
                 "stored": stored,
                 "seed_s": seed_s,
                 "results": {name: _time(client, request) for name, request in cases.items()},

@@ -14,13 +14,13 @@ from typing import Any
 
 import boto3
 
+from bench.endpoints import HIGH_LIMITS
 from local.stack import LocalStack
 
 THREADS = 3
 DURATION_S = 30.0
 BURST = 30
 BURST_WINDOW_MARGIN_S = 15  # the burst takes ~1–3 s
-HIGH_LIMITS = {"runs_per_minute": 1_000_000, "requests_per_minute": 1_000_000}
 TERMINAL = {"completed", "failed", "cancelled"}
 
 

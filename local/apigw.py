@@ -153,7 +153,7 @@ class RestApiEmulator:
             if api_id not in apis:
                 apis[api_id] = _build_api(template, api_id, functions)
             api = apis[api_id]
-            resource = "/" + str(template.resolve(event.path)).strip("/")
+            resource = "/" + event.path.strip("/")
             where = f"{event.function}.{event.name}"
             if (resource, event.method) in seen:
                 raise ValueError(f"{where}: duplicate route {event.method} {resource}")

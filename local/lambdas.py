@@ -100,10 +100,6 @@ class LocalFunction:
         """Who its handler's AWS calls are made as (local.iam); None when it has no policy to check."""
         return None if self.policy is None else Principal(self.logical_id, self.name, self.policy)
 
-    @property
-    def can_stream(self) -> bool:
-        return self.stream_handler is not None
-
     def new_context(self) -> LambdaContext:
         return LambdaContext(
             function_name=self.name,

@@ -88,7 +88,8 @@ class Template:
                 if event.get("Type") == "Api":
                     properties = event.get("Properties") or {}
                     method = str(properties["Method"]).upper()
-                    events.append(ApiEvent(logical_id, name, method, str(properties["Path"]), properties))
+                    path = str(self.resolve(properties["Path"]))
+                    events.append(ApiEvent(logical_id, name, method, path, properties))
         return events
 
     def api_operations(self) -> list[ApiEvent]:

@@ -83,6 +83,25 @@ def test_memory_values_that_cannot_be_stored_are_400(api, run_id, thread_id):
         assert memory.json()["items"]["k"] == {"nested": [1.5, 10**37, "x"]}
 
 
+def test_json_nested_deeper_than_dynamodb_stores_is_400(api, thread_id):
+    """Found in review: 5,000 nested arrays → RecursionError: 500, and with an Idempotency-Key an unhandled
+    Lambda error (502). DynamoDB nests at most 32 levels: deeper bodies are 400 before anything runs."""
+    path = f"/v1/threads/{thread_id}/memory/k"
+    for depth in (33, 5000):
+        body = b'{"value": ' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+        _assert_problem(_send(api, "PUT", path, body), 400, "validation_error")
+        retried = api.request(
+            "POST",
+            "/v1/threads",
+            body=b'{"metadata": {"k": ' + b"[" * depth + b"]" * depth + b"}}",
+            headers={"Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex},
+        )
+        _assert_problem(retried, 400, "validation_error")
+    assert api.get(f"/v1/threads/{thread_id}/memory").json()["items"] == {}  # nothing was stored
+    deepest = {"value": json.loads("[" * 31 + "]" * 31)}  # 32 levels with the body itself
+    assert api.put(path, json=deepest).status == 200
+
+
 def test_a_base64_utf8_json_body_still_works(api):
     """The UTF-8 check decodes what API Gateway base64-encodes; valid UTF-8 JSON sent that way is fine."""
     event_body = json.dumps({"metadata": {"k": "v"}}).encode()

@@ -106,7 +106,7 @@ def _not_json_text(body: str, base64_encoded: bool) -> ApiError | None:
         loads_storable(body)
     except ApiError as error:
         return error
-    except (ValueError, RecursionError):
+    except ValueError:
         return None  # not JSON at all: the resolver answers invalid_json with its own detail
     return None
 

@@ -153,7 +153,7 @@ def multipart_to_json(event: dict[str, Any]) -> dict[str, Any]:
         )
     try:
         document = loads_storable(json_parts[0].data.decode("utf-8"))  # NaN, "" keys, …: 400, as a body
-    except (UnicodeDecodeError, ValueError, RecursionError):
+    except (UnicodeDecodeError, ValueError):
         raise ValidationFailed(
             "The `json` part is not valid JSON.",
             [{"field": "json", "code": "json_invalid", "message": "is not valid JSON"}],

@@ -2,8 +2,9 @@
 
 One parser for every JSON body, whether it came as the request body or as the `json` part of a
 multipart request: NaN/Infinity and an unpaired surrogate escape (`"\\ud800"`, which no UTF-8 text can
-hold) are 400 invalid_json; an empty object key, an integer of more than 38 digits or a number beyond
-DynamoDB's range (none fits an item) is 400 validation_error — instead of a 500 deeper in.
+hold) are 400 invalid_json; an empty object key, an integer of more than 38 digits, a number beyond
+DynamoDB's range or nesting deeper than DynamoDB's 32 levels (none fits an item) is 400
+validation_error — instead of a 500 deeper in (or a RecursionError in the parser).
 """
 
 import json
@@ -16,13 +17,16 @@ from runs_core.errors import ApiError, InvalidJson, ValidationFailed
 # DynamoDB numbers: 38 digits of precision, magnitudes from 1E-130 up to (not including) 1E+126.
 MAX_INTEGER_DIGITS = 38
 MIN_NUMBER_MAGNITUDE, MAX_NUMBER_MAGNITUDE = 1e-130, 1e126
+# DynamoDB nests attributes up to 32 levels; a body's top-level keys become an item's attributes, so a
+# body of at most 32 levels leaves a level for the few places that wrap a value once more.
+MAX_NESTING = 32
 # A JSON \u escape of a UTF-16 surrogate: paired it is one character, alone it is no text at all.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def loads_storable(text: str) -> Any:
-    """The document; raises ApiError when it is JSON that cannot be stored, ValueError (or RecursionError)
-    when it is not JSON at all (the caller words that error for its context)."""
+    """The document; raises ApiError when it is JSON that cannot be stored, ValueError when it is not JSON
+    at all (the caller words that error for its context)."""
     try:
         document = json.loads(
             text,
@@ -33,11 +37,32 @@ def loads_storable(text: str) -> Any:
         )
         if _SURROGATE_ESCAPE.search(text):
             json.dumps(document, ensure_ascii=False).encode("utf-8")
+        _check_nesting(document)
     except _Unstorable as error:
         raise error.problem from None
     except UnicodeEncodeError:  # (a ValueError: caught first)
         raise InvalidJson("The body holds an unpaired UTF-16 surrogate escape.") from None
+    except RecursionError:  # thousands of levels: the parser's own limit, far beyond DynamoDB's
+        raise _too_deep() from None
     return document
+
+
+def _check_nesting(document: Any) -> None:
+    """Iterative (a recursive walk would hit the recursion limit itself)."""
+    pending = [(document, 1)]
+    while pending:
+        value, level = pending.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        if level > MAX_NESTING:
+            raise _Unstorable(_too_deep())
+        pending.extend((child, level + 1) for child in children)
+
+
+def _too_deep() -> ApiError:
+    message = f"JSON is nested at most {MAX_NESTING} levels deep"
+    return ValidationFailed(message, [{"field": "body", "code": "nesting", "message": message}])
 
 
 class _Unstorable(Exception):

@@ -340,3 +340,5 @@ def test_alarms_watch_the_operational_metrics() -> None:
     } <= watched
     assert any(resource["Type"] == "AWS::CloudWatch::Dashboard" for resource in resources.values())
     assert resources["AlarmTopic"]["Condition"] == "HasAlarmEmail"
+    # CloudWatch alarms cannot publish to a topic under the AWS-managed SNS key (their e-mails never leave)
+    assert resources["AlarmTopic"]["Properties"].get("KmsMasterKeyId") != "alias/aws/sns"

@@ -22,6 +22,7 @@ from runs_core.logic import execution, router
 from runs_core.settings import get_settings
 from runs_core.storage import dynamo
 from runs_core.storage import executions as executions_storage
+from runs_core.stores import get_stores
 from tests.integration.helpers import (
     ASK,
     ECHO,
@@ -248,6 +249,29 @@ def test_start_execution_failing_fails_the_run_not_left_queued(make_org):
         assert run["status"] == "failed" and run["error"]["code"] == "internal_error", run
         _, types = assert_contiguous(tenant.api, run["id"])
         assert types == ["run.created", "run.queued", "run.failed"]
+
+
+def test_a_start_that_fails_after_the_run_started_returns_the_run_not_500(api, monkeypatch):
+    """StartExecution can fail late (a timeout after Step Functions accepted it; ExecutionAlreadyExists once
+    the stream router started and finished it): the run has moved on, so it is returned as it is."""
+    executions = get_stores().executions
+    real_start = executions.start
+
+    def start_then_fail(run_id: str) -> None:
+        real_start(run_id)
+        deadline = time.monotonic() + 30
+        while get_stores().runs.get(run_id, consistent=True)["status"] == "queued":
+            assert time.monotonic() < deadline, "the run never left queued"
+            time.sleep(0.05)
+        raise RuntimeError("StartExecution timed out")
+
+    monkeypatch.setattr(executions, "start", start_then_fail)
+    response = api.post("/v1/runs", json={"agent": agent_with(api, SCRIPT, [ECHO])})
+    assert response.status == 201, response.text
+    assert response.json()["status"] not in ("queued", "failed"), response.json()
+    run = run_to_end(api, response.json()["id"])
+    assert run["status"] == "completed"
+    assert assert_contiguous(api, run["id"])[1][-1] == "run.completed"
 
 
 def test_start_execution_failing_at_thread_hand_over_does_not_stick_the_thread(api):

@@ -166,7 +166,8 @@ def start_execution(run: dict[str, Any]) -> dict[str, Any]:
         return run
     except Exception:
         logger.exception("could not start the execution", extra={"run_id": run["id"]})
-        error = {"code": "internal_error", "message": "The run could not be started."}
+    error = {"code": "internal_error", "message": "The run could not be started."}
+    try:
         failed = get_stores().runs.transition(
             run,
             {"status": "failed", "failed_at": clock.now_iso(), "error": error},
@@ -174,8 +175,10 @@ def start_execution(run: dict[str, Any]) -> dict[str, Any]:
             clock.now_iso(),
             event_expiry(run),
         )
-        put_metrics({"RunsFailed": (1, COUNT)}, ErrorCode="internal_error")
-        return failed
+    except StaleRun:  # it started after all (the call failed late, or the stream router started it)
+        return get_stores().runs.get(run["id"], consistent=True) or run
+    put_metrics({"RunsFailed": (1, COUNT)}, ErrorCode="internal_error")
+    return failed
 
 
 def load_run(caller: Caller, run_id: str, consistent: bool = False) -> dict[str, Any]:

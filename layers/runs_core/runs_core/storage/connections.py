@@ -15,7 +15,10 @@ from typing import Any
 
 from runs_core.storage import dynamo
 
-LEASE_SECONDS = 30  # a sender that dies mid-post blocks its subscription at most this long
+# A sender that dies mid-batch (a crash, a timeout) holds its subscription this long; later events then
+# flow again, but the unposted rest of its batch is not resent (claimed already): the client sees a gap
+# in `seq` and resubscribes with after_seq, as after any reconnect.
+LEASE_SECONDS = 30
 
 CONNECTION_TTL_S = 2 * 3600
 

@@ -107,8 +107,8 @@ def test_a_base64_utf8_json_body_still_works(api):
     event_body = json.dumps({"metadata": {"k": "v"}}).encode()
     from runs_core.api.app import _not_json_text
 
-    assert _not_json_text(base64.b64encode(event_body).decode(), base64_encoded=True) is None
-    assert _not_json_text(base64.b64encode(b"\xff").decode(), base64_encoded=True) is not None
+    assert _not_json_text({"body": base64.b64encode(event_body).decode(), "isBase64Encoded": True}) is None
+    assert _not_json_text({"body": base64.b64encode(b"\xff").decode(), "isBase64Encoded": True}) is not None
 
 
 def test_methods_no_route_serves_are_problem_json_over_http(stack, dev_key):

@@ -4,8 +4,6 @@ Routes live in routers (runs_core.api.routes_*) so that each function serves its
 function can include them all to publish one OpenAPI document generated from the same code.
 """
 
-import base64
-import binascii
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -17,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runs_core.api import idempotency
 from runs_core.api.limits import Quota, creates_run
-from runs_core.api.multipart import accepts_multipart, is_multipart_run_route, multipart_to_json
+from runs_core.api.multipart import accepts_multipart, body_bytes, is_multipart_run_route, multipart_to_json
 from runs_core.api.problems import PROBLEM_JSON, from_error, problem, validation_problem
 from runs_core.api.strict_json import loads_storable
 from runs_core.errors import (
@@ -28,6 +26,7 @@ from runs_core.errors import (
     PayloadTooLarge,
     UnknownApiVersion,
     UnsupportedMediaType,
+    ValidationFailed,
 )
 from runs_core.logic.rate_limits import REQUESTS, RUNS
 from runs_core.observability import api_keys, logger, observed
@@ -90,20 +89,20 @@ def _precheck(event: dict[str, Any]) -> ApiError | None:
             return UnsupportedMediaType(f"Send application/json, not {content_type!r}.")
         if len(body) > MAX_JSON_BODY_BYTES:
             return PayloadTooLarge(f"JSON bodies are limited to {MAX_JSON_BODY_BYTES} bytes.")
-        return _not_json_text(body, bool(event.get("isBase64Encoded")))
+        return _not_json_text(event)
     return None
 
 
-def _not_json_text(body: str, base64_encoded: bool) -> ApiError | None:
+def _not_json_text(event: dict[str, Any]) -> ApiError | None:
     """A JSON body must be UTF-8 text of strict, storable JSON (runs_core.api.strict_json), checked
-    here, before routing, instead of failing deeper in as a 500."""
-    if base64_encoded:  # API Gateway sends a body that is not UTF-8 base64-encoded
-        try:
-            body = base64.b64decode(body, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return InvalidJson("The request body is not UTF-8 text.")
+    here, before routing, instead of failing deeper in as a 500. (API Gateway base64-encodes a body that
+    is not UTF-8 text.)"""
     try:
-        loads_storable(body)
+        text = body_bytes(event).decode("utf-8")
+    except (ValidationFailed, UnicodeDecodeError):
+        return InvalidJson("The request body is not UTF-8 text.")
+    try:
+        loads_storable(text)
     except ApiError as error:
         return error
     except ValueError:
@@ -147,7 +146,7 @@ def make_method_not_allowed_handler(
     the header and body rules and outside the idempotent section (nothing runs, so nothing is stored), and
     not counted against the org's rate limits (a 405 does no work)."""
 
-    @observed(api_keys)
+    @observed(api_keys, traced=False)  # nothing to trace (no AWS call): no X-Ray SDK import on a 405
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request_id = (event.get("requestContext") or {}).get("requestId")
         method = str(event.get("httpMethod") or "").upper()

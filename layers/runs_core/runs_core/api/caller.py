@@ -6,7 +6,6 @@ from aws_lambda_powertools.event_handler import Request
 
 from runs_core.context import Caller
 from runs_core.errors import Forbidden, ValidationFailed
-from runs_core.observability import bind
 
 MAX_END_USER_LENGTH = 128
 
@@ -34,7 +33,6 @@ def org_caller(request: Request) -> Caller:
         raise ValidationFailed(
             f"X-End-User {message}", [{"field": "X-End-User", "code": "max_length", "message": message}]
         )
-    bind(org_id=org_id)
     return Caller(
         org_id=org_id,
         api_key_id=context.get("api_key_id"),

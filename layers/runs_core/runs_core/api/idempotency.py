@@ -100,7 +100,6 @@ def fingerprint_of(event: dict[str, Any]) -> str:
     """sha256 of the body as canonical JSON, of a multipart body's parts (not its bytes: clients pick a new
     boundary for every encoding, so a retry's bytes differ), else of the raw bytes."""
     body = event.get("body") or ""
-    raw = base64.b64decode(body) if event.get("isBase64Encoded") else str(body).encode("utf-8")
     if media_type(event.get("headers")) == MULTIPART:
         try:
             parts = [
@@ -108,8 +107,9 @@ def fingerprint_of(event: dict[str, Any]) -> str:
                 for part in parts_of(event)
             ]
         except ApiError:  # malformed: the route answers 400 from the same bytes
-            return hashlib.sha256(raw).hexdigest()
+            return hashlib.sha256(str(body).encode("utf-8")).hexdigest()
         return hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()
+    raw = base64.b64decode(body) if event.get("isBase64Encoded") else str(body).encode("utf-8")
     try:
         canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     except ValueError:

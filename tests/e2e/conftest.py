@@ -94,10 +94,16 @@ def start_server() -> LocalServer:
 
 @contextmanager
 def running_server() -> Iterator[LocalServer]:
-    """A local stack for the duration of the block, stopped by its process id afterwards."""
+    """A local stack for the duration of the block, stopped by its process id afterwards. The block fails
+    if the server denied any AWS call: it logs each call a function's template policy does not allow
+    (local.iam), and code that fails open would otherwise hide it from the test that made it."""
     server = start_server()
     try:
         yield server
+        denied = [
+            line for line in server.output().splitlines() if "local IAM:" in line and " may not " in line
+        ]
+        assert not denied, "AWS calls template.yaml does not allow:\n" + "\n".join(denied)
     finally:
         server.stop()
         server.log.close()
@@ -108,10 +114,6 @@ def running_server() -> Iterator[LocalServer]:
 def local_stack() -> Iterator[LocalServer]:
     with running_server() as server:
         yield server
-        # The server logs each call a function's template policy does not allow (local.iam); code that
-        # fails open would otherwise hide it from the test that made it.
-        denied = [line for line in server.output().splitlines() if "local IAM:" in line]
-        assert not denied, "AWS calls template.yaml does not allow:\n" + "\n".join(denied)
 
 
 @pytest.fixture

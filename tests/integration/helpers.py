@@ -4,8 +4,10 @@ modules import from here rather than from each other. Fixtures live in conftest.
 import json
 import os
 import secrets
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -195,28 +197,66 @@ def assert_contiguous(api, run_id: str) -> tuple[dict[str, Any], list[str]]:
 DRAIN_DEADLINE_S = 30
 
 
+def _receive(queue_url: str, run_id: str, received: list[dict[str, Any]]) -> bool:
+    """One receive from the bus queue: `run_id`'s messages appended to `received`, all deleted; whether
+    there were any messages at all."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    for message in messages:
+        body = json.loads(message["Body"])
+        if body["detail"]["run_id"] == run_id:
+            received.append(body)
+        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return bool(messages)
+
+
 def drain_run_events(queue_url: str, run_id: str, last_seq: int) -> list[dict[str, Any]]:
     """The bus messages of `run_id` (from conftest's bus_queue), read until `last_seq` has arrived and the
     queue is then empty."""
-    sqs = boto3.client("sqs", region_name=REGION)
     received: list[dict[str, Any]] = []
     deadline = time.monotonic() + DRAIN_DEADLINE_S
     empty_after_last = 0
     while time.monotonic() < deadline:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        for message in messages:
-            body = json.loads(message["Body"])
-            if body["detail"]["run_id"] == run_id:
-                received.append(body)
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        any_messages = _receive(queue_url, run_id, received)
         seen_last = any(m["detail"]["seq"] == last_seq for m in received)
-        if seen_last and not messages:
+        if seen_last and not any_messages:
             empty_after_last += 1
             if empty_after_last >= 3:  # a late duplicate would have had three polls to show up
                 break
-        elif not messages:
+        elif not any_messages:
             time.sleep(0.1)
     return received
+
+
+def late_run_events(queue_url: str, run_id: str, polls: int = 5) -> list[dict[str, Any]]:
+    """Bus messages of `run_id` that arrive within a few polls (puts are synchronous: they would be there)."""
+    received: list[dict[str, Any]] = []
+    for _ in range(polls):
+        _receive(queue_url, run_id, received)
+        time.sleep(0.05)
+    return received
+
+
+TOGETHER_TIMEOUT_S = 60
+
+
+def together(*calls: Callable[[], Any]) -> list[Any]:
+    """Run the calls at the same moment on real threads; their results in call order (a call that hangs
+    fails the test after TOGETHER_TIMEOUT_S instead of hanging the session)."""
+    barrier = threading.Barrier(len(calls), timeout=TOGETHER_TIMEOUT_S)
+    results: list[Any] = [None] * len(calls)
+
+    def run(index: int, call: Callable[[], Any]) -> None:
+        barrier.wait()
+        results[index] = call()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TOGETHER_TIMEOUT_S)
+        assert not thread.is_alive(), "a concurrent call did not return"
+    return results
 
 
 # ------------------------------------------------------------------------------------------ tables, bodies

@@ -4,10 +4,9 @@ import json
 
 import pytest
 
-from tests.integration.helpers import ASK, agent_with, start, wait
+from tests.integration.helpers import ASK, TERMINAL_EVENTS, agent_with, start, wait
 
 SSE = {"Accept": "text/event-stream"}
-TERMINAL = {"run.completed", "run.failed", "run.cancelled"}
 
 
 def make_agent(api, script, actions=()):
@@ -131,7 +130,7 @@ def test_sse_buffered_body_ends_with_the_terminal_event(api, completed_run):
     assert [int(frame["id"]) for frame in parsed] == [item["seq"] for item in everything]
     assert [frame["event"] for frame in parsed] == [item["type"] for item in everything]
     assert [json.loads(frame["data"]) for frame in parsed] == everything
-    assert parsed[-1]["event"] in TERMINAL
+    assert parsed[-1]["event"] in TERMINAL_EVENTS
     assert response.text.endswith("\n\n")
 
 

@@ -6,14 +6,11 @@ import uuid
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import boto3
 import pytest
-from boto3.dynamodb.conditions import Key
 
-from runs_core.settings import get_settings
 from runs_core.storage import runs as runs_storage
 from runs_core.stores import get_stores
-from tests.integration.helpers import run_to_end, start
+from tests.integration.helpers import assert_contiguous, run_to_end, start
 
 SCRIPT = [{"tool_calls": [{"name": "echo", "arguments": {"n": 1}}]}, {"text": "done"}]
 
@@ -30,13 +27,6 @@ def run_agent_to_end(api, agent: str) -> dict:
     return run_to_end(api, start(api, agent)["id"])
 
 
-def assert_contiguous_log(run: dict) -> list[str]:
-    table = boto3.resource("dynamodb").Table(get_settings().events_table)
-    events = table.query(KeyConditionExpression=Key("run_id").eq(run["id"]), ConsistentRead=True)["Items"]
-    assert [int(event["seq"]) for event in events] == list(range(1, run["last_event_seq"] + 1))
-    return [event["type"] for event in events]
-
-
 def test_a_crashing_step_fails_the_run_with_internal_error(api, monkeypatch):
     """The step Lambda raises: the state machine's Catch runs FailRun; no stack trace reaches the API."""
     agent = create_agent(api, {"provider": "scripted", "script": SCRIPT})
@@ -49,7 +39,7 @@ def test_a_crashing_step_fails_the_run_with_internal_error(api, monkeypatch):
     run = run_agent_to_end(api, agent)
     assert run["status"] == "failed" and run["error"]["code"] == "internal_error"
     assert "secret-token-123" not in json.dumps(run) and "disk" not in run["error"]["message"]
-    assert assert_contiguous_log(run)[-1] == "run.failed"
+    assert assert_contiguous(api, run["id"])[1][-1] == "run.failed"
 
 
 def test_a_lost_write_race_is_retried_and_the_run_completes(api, monkeypatch):
@@ -70,7 +60,7 @@ def test_a_lost_write_race_is_retried_and_the_run_completes(api, monkeypatch):
     run = run_agent_to_end(api, agent)
     assert failures["left"] == 0
     assert run["status"] == "completed" and run["output"] == {"answer": "done"}
-    types = assert_contiguous_log(run)
+    types = assert_contiguous(api, run["id"])[1]
     assert types.count("tool.result") == 1 and types.count("run.completed") == 1
 
 
@@ -104,7 +94,7 @@ def test_a_failing_model_fails_the_run_with_model_error(api, failing_model_url):
     agent = create_agent(api, {"provider": "openai", "id": "test-model", "base_url": failing_model_url})
     run = run_agent_to_end(api, agent)
     assert run["status"] == "failed" and run["error"]["code"] == "model_error", run
-    assert assert_contiguous_log(run)[-1] == "run.failed"
+    assert assert_contiguous(api, run["id"])[1][-1] == "run.failed"
 
 
 def test_max_duration_fails_the_run_with_timeout(api, monkeypatch):

@@ -18,6 +18,7 @@ import pytest
 from boto3.dynamodb.conditions import Attr
 from botocore.awsrequest import AWSResponse
 
+from local.template import REGION
 from runs_core.logic import execution, router
 from runs_core.settings import get_settings
 from runs_core.storage import dynamo
@@ -31,9 +32,11 @@ from tests.integration.helpers import (
     assert_contiguous,
     drain_run_events,
     held_thread,
+    late_run_events,
     run_to_end,
     start,
     thread_run,
+    together,
     until_idle,
 )
 
@@ -184,16 +187,19 @@ def test_a_step_lambda_timeout_fails_the_run_with_internal_error(api, monkeypatc
     """Lambda reports a timeout as errorType Sandbox.Timedout: not retried, so the Catch → FailRun."""
     timed_out = type("Sandbox.Timedout", (Exception,), {})
     real = execution._step
-    calls: dict[str, int] = {}  # per run: a run of another module still stepping cannot shift the count
+    run = start(api, agent_with(api, SCRIPT, [ECHO]), start=False)
+    steps = 0
 
     def slow(run_id: str) -> dict[str, Any]:
-        calls[run_id] = calls.get(run_id, 0) + 1
-        if calls[run_id] == 2:  # the run's second step (after the tool call) "times out"
-            raise timed_out("Task timed out after 300.00 seconds")
+        nonlocal steps
+        if run_id == run["id"]:  # only this run: another module's run may still be stepping
+            steps += 1
+            if steps == 2:  # the run's second step (after the tool call) "times out"
+                raise timed_out("Task timed out after 300.00 seconds")
         return real(run_id)
 
     monkeypatch.setattr(execution, "_step", slow)
-    run = start(api, agent_with(api, SCRIPT, [ECHO]))
+    assert api.post(f"/v1/runs/{run['id']}/invoke").status == 200
     done = run_to_end(api, run["id"])
     assert done["status"] == "failed" and done["error"]["code"] == "internal_error", done
     assert "Timedout" not in json.dumps(done)
@@ -204,16 +210,17 @@ def test_a_step_lambda_timeout_fails_the_run_with_internal_error(api, monkeypatc
 def test_a_crashing_park_fails_a_waiting_run(api, monkeypatch):
     """The wait task's Lambda (park) errors: the run does not hang in waiting_for_input forever."""
     real = execution._park
+    asker = agent_with(api, [{"tool_calls": [{"name": "ask_user", "arguments": {"prompt": "?"}}]}], [ASK])
+    run = start(api, asker, start=False)
 
     def broken(run_id: str, step_id: str, task_token: str) -> dict[str, Any]:
-        raise RuntimeError("park failed")
+        if run_id == run["id"]:  # only this run: another module's run may be parking now
+            raise RuntimeError("park failed")
+        return real(run_id, step_id, task_token)
 
     monkeypatch.setattr(execution, "_park", broken)
-    run = start(
-        api, agent_with(api, [{"tool_calls": [{"name": "ask_user", "arguments": {"prompt": "?"}}]}], [ASK])
-    )
+    assert api.post(f"/v1/runs/{run['id']}/invoke").status == 200
     done = run_to_end(api, run["id"])
-    monkeypatch.setattr(execution, "_park", real)
     assert done["status"] == "failed" and done["error"]["code"] == "internal_error", done
     assert done["pending"] is None
     assert_contiguous(api, run["id"])
@@ -309,7 +316,7 @@ def stream_records(run_id: str) -> list[dict[str, Any]]:
             "eventName": "INSERT",
             "eventVersion": "1.1",
             "eventSource": "aws:dynamodb",
-            "awsRegion": "us-east-1",
+            "awsRegion": REGION,
             "dynamodb": {
                 "Keys": {"run_id": item["run_id"], "seq": item["seq"]},
                 "NewImage": item,
@@ -317,7 +324,7 @@ def stream_records(run_id: str) -> list[dict[str, Any]]:
                 "SizeBytes": 100,
                 "StreamViewType": "NEW_IMAGE",
             },
-            "eventSourceARN": "arn:aws:dynamodb:us-east-1:000000000000:table/Events/stream/dup",
+            "eventSourceARN": f"arn:aws:dynamodb:{REGION}:000000000000:table/Events/stream/dup",
         }
         for item in items
     ]
@@ -336,21 +343,7 @@ def test_duplicate_stream_deliveries_put_each_event_on_the_bus_once(api, bus_que
     # the same records again: twice in one batch, then once more reversed in another batch
     assert router.handle_stream_batch({"Records": records + records}) == {"batchItemFailures": []}
     assert router.handle_stream_batch({"Records": records[::-1]}) == {"batchItemFailures": []}
-    assert late_bus_messages(bus_queue, run["id"]) == []
-
-
-def late_bus_messages(queue_url: str, run_id: str, polls: int = 5) -> list[dict[str, Any]]:
-    """Messages of `run_id` that arrive within a few polls (puts are synchronous: they would be there)."""
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    received = []
-    for _ in range(polls):
-        for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
-            body = json.loads(message["Body"])
-            if body["detail"]["run_id"] == run_id:
-                received.append(body)
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        time.sleep(0.05)
-    return received
+    assert late_run_events(bus_queue, run["id"]) == []
 
 
 def test_a_terminal_event_delivered_many_times_hands_the_thread_over_once(api):
@@ -364,18 +357,7 @@ def test_a_terminal_event_delivered_many_times_hands_the_thread_over_once(api):
     terminal = [
         r for r in stream_records(first["id"]) if r["dynamodb"]["NewImage"]["type"]["S"] == "run.completed"
     ]
-    barrier = threading.Barrier(4)
-    results: list[Any] = []
-
-    def redeliver() -> None:
-        barrier.wait()
-        results.append(router.handle_stream_batch({"Records": terminal * 2}))
-
-    workers = [threading.Thread(target=redeliver) for _ in range(4)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    results = together(*[lambda: router.handle_stream_batch({"Records": terminal * 2})] * 4)
     assert results == [{"batchItemFailures": []}] * 4
     finished = [run_to_end(api, run["id"]) for run in queued]
     assert [run["status"] for run in finished] == ["completed", "completed"]

@@ -11,21 +11,18 @@ import uuid
 import pytest
 
 from local.server import LocalApiServer
+from tests.integration.helpers import new_thread, start
 from tests.support import serving
 
 
 @pytest.fixture
 def run_id(api):
-    response = api.post("/v1/runs", json={"agent": "demo", "input": {"name": "Ada"}, "start": False})
-    assert response.status == 201, response.text
-    return response.json()["id"]
+    return start(api, "demo", input={"name": "Ada"}, start=False)["id"]
 
 
 @pytest.fixture
 def thread_id(api):
-    response = api.post("/v1/threads", json={})
-    assert response.status == 201, response.text
-    return response.json()["id"]
+    return new_thread(api)["id"]
 
 
 def _send(api, method: str, path: str, body: bytes):

@@ -13,7 +13,7 @@ import pytest
 
 from runs_core.actions.config import get_actions_config
 from runs_core.stores import get_stores
-from tests.integration.helpers import agent_with, execution_done
+from tests.integration.helpers import agent_with, execution_done, start, wait
 from tests.support import serving
 
 WEBHOOK_KEY = b"observability-test-webhook-key"
@@ -91,10 +91,8 @@ def _run_with_http_action(api: Any, url: str) -> tuple[dict[str, Any], str]:
     ]
     action = {"name": "notify", "kind": "http", "url": url, "requires_approval": True}
     agent = agent_with(api, script, [action], prefix="obs", instructions="Observability test.")
-    created = api.request("POST", "/v1/runs", json={"agent": agent})
-    assert created.status == 201, created.json()
-    run_id = created.json()["id"]
-    waited = api.request("POST", f"/v1/runs/{run_id}/wait", query={"timeout": "20"}).json()
+    run_id = start(api, agent)["id"]
+    waited = wait(api, run_id)
     assert waited["status"] == "waiting_approval", waited
     token = ""
     deadline = time.monotonic() + 30  # the wait task parks its token just after the status changes
@@ -105,7 +103,7 @@ def _run_with_http_action(api: Any, url: str) -> tuple[dict[str, Any], str]:
             time.sleep(0.05)
     approved = api.request("POST", f"/v1/runs/{run_id}/approval", json={"decision": "approve"})
     assert approved.status == 200, approved.json()
-    run = api.request("POST", f"/v1/runs/{run_id}/wait", query={"timeout": "20"}).json()
+    run = wait(api, run_id)
     assert run["status"] == "completed", run
     assert execution_done(run_id) == "SUCCEEDED"  # nothing of this run still runs into the next test
     return run, token
@@ -113,7 +111,6 @@ def _run_with_http_action(api: Any, url: str) -> tuple[dict[str, Any], str]:
 
 def test_no_secrets_in_the_logs(api, dev_key, hook, log_lines):
     _, token = _run_with_http_action(api, hook)
-    assert token, "the run never parked a task token"
     lines = log_lines.read()
     text = json.dumps(lines)
     assert lines, "nothing was logged: the test would prove nothing"
@@ -145,10 +142,8 @@ def test_every_line_has_the_invocation_keys(api, hook, log_lines):
 def test_a_run_writes_its_metrics(api, emf):
     script = [{"text": "Hello.", "usage": USAGE}]
     agent = agent_with(api, script, [], prefix="obs", instructions="Observability test.")
-    created = api.request("POST", "/v1/runs", json={"agent": agent})
-    assert created.status == 201
-    run = api.request("POST", f"/v1/runs/{created.json()['id']}/wait", query={"timeout": "20"}).json()
-    assert run["status"] == "completed"
+    run = wait(api, start(api, agent)["id"])
+    assert run["status"] == "completed", run
     # The step that completed the run writes its metrics after the status changed: read them once the
     # execution has ended (and never leave a thread printing into this test's capture after it closed —
     # print() in CPython 3.12.1 may then write to a freed stream and crash: python/cpython#130163).

@@ -10,6 +10,7 @@ from runs_core.logic import execution
 from runs_core.settings import get_settings
 from runs_core.storage.runs import NewEvent
 from runs_core.stores import get_stores
+from tests.integration.conftest import GENEROUS_RATE_LIMITS
 from tests.integration.helpers import (
     ASK,
     agent_with,
@@ -19,6 +20,7 @@ from tests.integration.helpers import (
     start,
     steps_of,
     thread_run,
+    together,
     until_idle,
     wait,
 )
@@ -92,23 +94,6 @@ def test_cancel_vs_finishing_step_50_times(api):
 # ------------------------------------------------------------------------ more races (issue 6, item 4)
 
 
-def _together(*calls) -> list:
-    """Run the calls at the same moment on real threads; their results in call order."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(index: int, call) -> None:
-        barrier.wait()
-        results[index] = call()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
 def test_two_inputs_at_once_exactly_one_is_taken(api):
 
     agent = agent_with(
@@ -118,7 +103,7 @@ def test_two_inputs_at_once_exactly_one_is_taken(api):
         run = start(api, agent)
         assert wait(api, run["id"])["status"] == "waiting_for_input"
         answers = [f"answer-{i}" for i in range(4)]
-        statuses = _together(
+        statuses = together(
             *[
                 (lambda a=answer, r=run["id"]: api.post(f"/v1/runs/{r}/input", json={"content": a}).status)
                 for answer in answers
@@ -147,7 +132,7 @@ def test_cancel_the_queued_run_while_the_thread_is_handed_over(api):
         assert wait(api, first["id"])["status"] == "waiting_for_input"
         second, third = (thread_run(api, thread["id"], plain).json() for _ in range(2))
         assert second["status"] == third["status"] == "queued"
-        answered, cancelled = _together(
+        answered, cancelled = together(
             lambda f=first: api.post(f"/v1/runs/{f['id']}/input", json={"content": "go"}).status,
             lambda s=second: api.post(f"/v1/runs/{s['id']}/cancel", json={"reason": "race"}).status,
         )
@@ -185,21 +170,21 @@ def test_concurrent_operator_patches_lose_no_run_debits(api, make_org, admin_api
     def patch(body):
         return lambda: admin_api.patch(f"/v1/admin/orgs/{tenant.org_id}", json=body).status
 
-    limits = {"runs_per_minute": 100_000, "requests_per_minute": 1_000_000}
-    created = _together(
+    limits = GENEROUS_RATE_LIMITS
+    created = together(
         *[(lambda: start(api, agent, key=tenant.key)["id"]) for _ in range(runs)],
         patch({"rate_limits": limits}),
     )
     run_ids = created[:runs]
     assert created[runs] == 200
     for _ in range(3):
-        assert _together(patch({"rate_limits": limits}), patch({"rate_limits": limits})) == [200, 200]
+        assert together(patch({"rate_limits": limits}), patch({"rate_limits": limits})) == [200, 200]
     finished = [run_to_end(api.with_key(tenant.key), run_id) for run_id in run_ids]
     assert {run["usage"]["credits_used"] for run in finished} == {6}
     assert api.get("/v1/org", key=tenant.key).json()["credits_balance"] == 10_000 - 6 * runs
 
     # an absolute PATCH while runs finish: the balance is 500 minus the debits that landed after it
-    created = _together(
+    created = together(
         *[(lambda: start(api, agent, key=tenant.key)["id"]) for _ in range(runs)],
         patch({"credits_balance": 500}),
     )
@@ -216,7 +201,7 @@ def test_concurrent_requests_to_one_function_keep_their_own_body_and_path(api):
     agent = agent_with(api, [{"text": "x"}])
     run_ids = [api.post("/v1/runs", json={"agent": agent, "start": False}).json()["id"] for _ in range(10)]
     for round_ in range(20):
-        responses = _together(
+        responses = together(
             *[
                 (lambda r=run_id, n=round_: api.put(f"/v1/runs/{r}/memory/k", json={"value": f"{r}:{n}"}))
                 for run_id in run_ids

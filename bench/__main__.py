@@ -42,7 +42,8 @@ def notes(info: dict[str, str]) -> list[str]:
         f"Lambda would show: p50 and max of the case's samples (≤ {endpoints.SAMPLES}: too few for a "
         "p99). Every authenticated request does one UpdateItem(RateLimitsTable) (run creation two: the "
         "request and the runs-per-minute counters).",
-        "Idempotent replay is answered from the idempotency layer before the handler runs.",
+        "Idempotent replay: its conditional PutItem on the idempotency table fails and returns the kept "
+        "response, before the handler runs.",
         "1k vs 100k runs: moto evaluates a Query by reading the whole index (and deep-copies whole tables "
         "on every TransactWriteItems), so the local latency growth is moto's. On DynamoDB a GetItem and a "
         "Query with Limit=20 read the same items at any table size: the calls and items read are the "

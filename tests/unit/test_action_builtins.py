@@ -9,10 +9,10 @@ from typing import Any, cast
 import pytest
 
 from runs_core.actions.base import ActionContext, ActionError
-from runs_core.actions.builtins import check_target, http_request
+from runs_core.actions.builtins import http_request
 from runs_core.actions.config import ActionsConfig, get_actions_config
 from runs_core.actions.executor import execute
-from runs_core.actions.http_client import MAX_RESPONSE_BYTES
+from runs_core.outbound import MAX_RESPONSE_BYTES, check_target
 from tests.support import serving
 
 

@@ -3,7 +3,6 @@
 `ask_user` is a builtin too, but the engine handles it (the run waits for input), not this module.
 """
 
-import ipaddress
 import json
 import re
 import socket
@@ -13,16 +12,11 @@ from typing import Any
 
 from runs_core.actions.base import ActionContext, ActionError
 from runs_core.actions.config import ActionsConfig, get_actions_config
-from runs_core.actions.http_client import MAX_RESPONSE_BYTES, fetch
+from runs_core.outbound import MAX_RESPONSE_BYTES, Resolver, check_target, fetch
 
 HTTP_REQUEST_TIMEOUT_SECONDS = 10
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$")
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # a NAT64 gateway would reach the embedded IPv4 address
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-# socket.getaddrinfo's shape: (host, port, family=0, type=0, proto=0, flags=0) → [(…, sockaddr)].
-Resolver = Callable[..., list[tuple[Any, ...]]]
 
 
 def echo(arguments: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
@@ -134,72 +128,6 @@ def _target(url: str) -> tuple[str, int]:
     if parts.username is not None or parts.password is not None:
         raise ActionError("credentials in `url` are not supported; send them in `headers`")
     return parts.hostname, port or (443 if parts.scheme == "https" else 80)
-
-
-def check_target(
-    host: str, port: int, *, config: ActionsConfig, resolver: Resolver = socket.getaddrinfo
-) -> list[str]:
-    """The addresses `host` resolves to, if EVERY one of them may be reached; else ActionError.
-
-    Reachable: public addresses; any address of an allow-listed hostname; addresses in allow-listed CIDRs.
-    The caller connects to these addresses only, so DNS cannot change the answer after this check.
-    """
-    name = host.lower().rstrip(".")
-    try:
-        infos = resolver(name, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        raise ActionError(f"could not resolve {host!r}") from None
-    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-    if not addresses:
-        raise ActionError(f"could not resolve {host!r}")
-    if name in config.http_allow_hosts:
-        return addresses
-    for address in addresses:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            raise ActionError(f"could not resolve {host!r}") from None
-        if not _is_public(ip) and not _allow_listed(ip, config):
-            raise ActionError(
-                f"http_request refuses {host!r}: private, loopback, link-local and other non-public "
-                "addresses are not allowed"
-            )
-    return addresses
-
-
-def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return ip.ipv4_mapped
-        if ip in _NAT64:
-            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
-
-
-def _is_public(ip: IPAddress) -> bool:
-    embedded = _embedded_ipv4(ip)
-    if embedded is not None:
-        return _is_public(embedded)
-    site_local = isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local
-    return ip.is_global and not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-        or site_local
-    )
-
-
-def _allow_listed(ip: IPAddress, config: ActionsConfig) -> bool:
-    embedded = _embedded_ipv4(ip)
-    candidates: list[IPAddress] = [ip] if embedded is None else [ip, embedded]
-    return any(
-        candidate.version == network.version and candidate in network
-        for candidate in candidates
-        for network in config.http_allow_networks
-    )
 
 
 BUILTINS: dict[str, Callable[[dict[str, Any], ActionContext], Any]] = {

@@ -19,7 +19,7 @@ from typing import Any
 
 from runs_core.actions.base import ActionContext, ActionError
 from runs_core.actions.config import get_actions_config
-from runs_core.actions.http_client import MAX_RESPONSE_BYTES, fetch
+from runs_core.outbound import MAX_RESPONSE_BYTES, fetch
 
 WEBHOOK_TIMEOUT_SECONDS = 30
 SECRET_MAX_AGE_SECONDS = 300

@@ -63,6 +63,9 @@ LOCAL_DEFAULTS = {
     "POWERTOOLS_METRICS_DISABLED": "true",  # EMF would only be printed
     "API_KEY_PREFIX": "sk_test",  # keys minted locally are test keys
 }
+# Template variables (from stack parameters) a developer sets in the shell, e.g.
+# RUNS_API_HTTP_ALLOWLIST=127.0.0.1 make dev to use a model server on localhost.
+DEVELOPER_SETTINGS = frozenset({"RUNS_API_HTTP_ALLOWLIST"})
 DEFAULT_PORT = 3000  # where `python -m local` listens unless RUNS_API_PORT says otherwise (local.server)
 # What start() builds besides tables; secrets are not built but replaced by local values.
 _EMULATED_TYPES = (
@@ -318,8 +321,8 @@ class LocalStack:
                     )
                 values[name] = value
         for name, value in values.items():
-            if name.startswith("POWERTOOLS_"):
-                os.environ.setdefault(name, value)  # logging knobs: the developer's shell wins
+            if name.startswith("POWERTOOLS_") or name in DEVELOPER_SETTINGS:
+                os.environ.setdefault(name, value)  # the developer's shell wins
             else:
                 os.environ[name] = value
         for name, value in LOCAL_DEFAULTS.items():

@@ -81,7 +81,7 @@ class ModelServer(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def failing_model_url():
+def failing_model_url(allow_loopback):
     server = ThreadingHTTPServer(("127.0.0.1", 0), ModelServer)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

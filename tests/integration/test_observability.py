@@ -36,7 +36,7 @@ class Hook(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def hook(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def hook(monkeypatch: pytest.MonkeyPatch, allow_loopback: None) -> Iterator[str]:
     monkeypatch.setenv("RUNS_API_WEBHOOK_SECRET", WHSEC)
     get_actions_config.cache_clear()
     with serving(ThreadingHTTPServer(("127.0.0.1", 0), Hook)) as server:

@@ -10,9 +10,9 @@ import pytest
 
 from runs_core.actions.base import ActionContext, ActionError
 from runs_core.actions.builtins import http_request
-from runs_core.actions.config import ActionsConfig, get_actions_config
+from runs_core.actions.config import get_actions_config
 from runs_core.actions.executor import execute
-from runs_core.outbound import MAX_RESPONSE_BYTES, check_target
+from runs_core.outbound import MAX_RESPONSE_BYTES, Allowlist, check_target
 from tests.support import serving
 
 
@@ -116,7 +116,7 @@ def test_set_output_records_the_output():
         ("http_request", {"url": "http://example.com/", "headers": {"X": "a\r\nB: c"}}, "header 'X'"),
         ("http_request", {"url": "http://example.com/", "headers": {"bad name": "v"}}, "header name"),
         ("http_request", {"url": "http://example.com/", "body": 12}, "`body`"),
-        ("http_request", {"url": "http://example.com:99999/"}, "not a valid URL"),
+        ("http_request", {"url": "http://example.com:99999/"}, "not valid"),
         ("http_request", {"url": "http://user:pw@example.com/"}, "credentials"),
         ("http_request", {"url": "http:///path"}, "needs a host"),
     ],
@@ -217,14 +217,14 @@ def no_connections(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_http_request_refuses_non_public_targets(url, no_connections):
     ctx, _ = make_ctx()
-    with pytest.raises(ActionError, match="refuses"):
+    with pytest.raises(ActionError, match="refused"):
         execute(builtin("http_request"), {"method": "GET", "url": url}, ctx)
 
 
 def test_a_hostname_resolving_to_a_private_address_is_refused(no_connections):
     ctx, _ = make_ctx()
     resolver = fake_resolver({"intranet.example.com": ["10.1.2.3"]})
-    with pytest.raises(ActionError, match=r"refuses 'intranet\.example\.com'") as raised:
+    with pytest.raises(ActionError, match=r"refused 'intranet\.example\.com'") as raised:
         http_request({"url": "http://intranet.example.com/admin"}, ctx, resolver=resolver)
     assert "10.1.2.3" not in str(raised.value)  # the internal address is not disclosed
 
@@ -232,13 +232,13 @@ def test_a_hostname_resolving_to_a_private_address_is_refused(no_connections):
 def test_every_resolved_address_is_checked(no_connections):
     ctx, _ = make_ctx()
     resolver = fake_resolver({"mixed.example.com": ["93.184.216.34", "2606:2800::1", "127.0.0.1"]})
-    with pytest.raises(ActionError, match="refuses"):
+    with pytest.raises(ActionError, match="refused"):
         http_request({"url": "https://mixed.example.com/"}, ctx, resolver=resolver)
 
 
 def test_public_addresses_pass_the_guard():
     resolver = fake_resolver({"example.com": ["93.184.216.34", "2606:2800:220:1::1"]})
-    assert check_target("example.com", 443, config=ActionsConfig(), resolver=resolver) == [
+    assert check_target("example.com", 443, allowlist=Allowlist(), resolver=resolver) == [
         "93.184.216.34",
         "2606:2800:220:1::1",
     ]
@@ -263,7 +263,7 @@ def test_an_allowlist_opens_only_what_it_lists(monkeypatch, no_connections):
     monkeypatch.setenv("RUNS_API_HTTP_ALLOWLIST", "127.0.0.0/8, partner.internal")
     ctx, _ = make_ctx()
     for url in ("http://10.0.0.1/", "http://169.254.169.254/", "http://[::1]/"):
-        with pytest.raises(ActionError, match="refuses"):
+        with pytest.raises(ActionError, match="refused"):
             execute(builtin("http_request"), {"url": url}, ctx)
 
 
@@ -323,7 +323,7 @@ def port_of(server: ThreadingHTTPServer) -> int:
 
 def test_the_loopback_server_is_refused_without_an_allowlist(server):
     ctx, _ = make_ctx()
-    with pytest.raises(ActionError, match="refuses"):
+    with pytest.raises(ActionError, match="refused"):
         execute(builtin("http_request"), {"url": f"http://127.0.0.1:{port_of(server)}/hello"}, ctx)
     assert server.requests == []
 

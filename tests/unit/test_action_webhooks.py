@@ -19,6 +19,9 @@ from runs_core.actions.executor import execute
 from runs_core.actions.webhooks import decode_secret, sign, verify
 from tests.support import action_context, serving
 
+# These tests talk to servers on 127.0.0.1; the outbound guard refuses it unless allow-listed.
+pytestmark = pytest.mark.usefixtures("allow_loopback")
+
 KEY = b"receiver-and-runs-api-share-this-key"
 WHSEC = "whsec_" + base64.b64encode(KEY).decode()
 MSG_ID_PATTERN = r"^msg_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"

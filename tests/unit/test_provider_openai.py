@@ -11,6 +11,9 @@ import pytest
 from runs_core.providers.base import Message, ModelError, ModelRequest, TokenUsage, ToolCall, ToolSpec
 from runs_core.providers.openai import OpenAIProvider, lookup_secret
 
+# These tests talk to servers on 127.0.0.1; the outbound guard refuses it unless allow-listed.
+pytestmark = pytest.mark.usefixtures("allow_loopback")
+
 LOOKUP = ToolSpec(
     name="lookup_invoice",
     description="Fetch an invoice from the ERP.",
@@ -337,10 +340,11 @@ def test_an_error_event_in_the_stream_is_a_model_error(server, provider):
     )
     deltas: list[str] = []
 
-    with pytest.raises(ModelError, match="upstream overloaded"):
+    with pytest.raises(ModelError, match="the stream reported an error") as failure:
         provider.complete(make_request(server), on_delta=deltas.append)
 
     assert deltas == ["Partial"]
+    assert "upstream overloaded" not in str(failure.value)  # the body goes to the operator's log only
 
 
 def test_429_is_retried_after_retry_after(server, provider, sleeps):
@@ -366,8 +370,7 @@ def test_persistent_5xx_is_a_model_error_after_three_retries_with_backoff(server
     with pytest.raises(ModelError) as failure:
         provider.complete(make_request(server))
 
-    assert str(failure.value).startswith("openai HTTP 500: ")
-    assert "The server had an error" in str(failure.value)
+    assert str(failure.value) == "openai HTTP 500"  # no body: it may be an internal endpoint's reply
     assert len(server.requests) == 4
     assert sleeps == [0.5, 1.0, 2.0]
 
@@ -383,7 +386,7 @@ def test_retry_after_is_capped_by_the_sleep_budget(server, provider, sleeps):
     assert len(server.requests) == 2
 
 
-def test_client_errors_are_not_retried_and_the_key_is_redacted(server, sleeps):
+def test_client_errors_are_not_retried_and_carry_only_the_status(server, sleeps):
     server.reply(
         {"error": {"message": "Incorrect API key provided: sk-test-123.", "code": "invalid_api_key"}}, 401
     )
@@ -394,9 +397,7 @@ def test_client_errors_are_not_retried_and_the_key_is_redacted(server, sleeps):
             make_request(server, secret="arn:aws:secretsmanager:eu-west-1:123456789012:secret:k")
         )
 
-    assert "HTTP 401" in str(failure.value)
-    assert "sk-test-123" not in str(failure.value)
-    assert "Incorrect API key provided: ***" in str(failure.value)
+    assert str(failure.value) == "openai HTTP 401"
     assert len(server.requests) == 1
     assert sleeps == []
 

@@ -6,13 +6,11 @@
 import json
 import re
 import socket
-import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
 from runs_core.actions.base import ActionContext, ActionError
-from runs_core.actions.config import ActionsConfig, get_actions_config
-from runs_core.outbound import MAX_RESPONSE_BYTES, Resolver, check_target, fetch
+from runs_core.outbound import MAX_RESPONSE_BYTES, Allowlist, OutboundError, Resolver, fetch
 
 HTTP_REQUEST_TIMEOUT_SECONDS = 10
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -58,7 +56,7 @@ def http_request(
     ctx: ActionContext,
     *,
     resolver: Resolver = socket.getaddrinfo,
-    config: ActionsConfig | None = None,
+    allowlist: Allowlist | None = None,
 ) -> dict[str, Any]:
     """{method, url, headers?, body?} → {status, headers, body}. Public addresses only, unless allow-listed.
 
@@ -72,17 +70,19 @@ def http_request(
         raise ActionError("`url` must be a non-empty string")
     headers = _headers(arguments.get("headers"))
     body = _body(arguments.get("body"), headers)
-    host, port = _target(url)
-    addresses = check_target(host, port, config=config or get_actions_config(), resolver=resolver)
-    response = fetch(
-        method.upper(),
-        url,
-        headers=headers,
-        body=body,
-        timeout=HTTP_REQUEST_TIMEOUT_SECONDS,
-        max_bytes=MAX_RESPONSE_BYTES,
-        addresses=addresses,
-    )
+    try:
+        response = fetch(
+            method.upper(),
+            url,
+            headers=headers,
+            body=body,
+            timeout=HTTP_REQUEST_TIMEOUT_SECONDS,
+            max_bytes=MAX_RESPONSE_BYTES,
+            allowlist=allowlist,
+            resolver=resolver,
+        )
+    except OutboundError as error:
+        raise ActionError(f"http_request: {error}") from None
     return {
         "status": response.status,
         "headers": response.headers,
@@ -113,21 +113,6 @@ def _body(body: Any, headers: dict[str, str]) -> bytes | None:
             headers["Content-Type"] = "application/json"
         return json.dumps(body).encode("utf-8")
     raise ActionError("`body` must be a string, an object or an array")
-
-
-def _target(url: str) -> tuple[str, int]:
-    try:
-        parts = urllib.parse.urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ActionError("`url` is not a valid URL") from None
-    if parts.scheme not in ("http", "https"):
-        raise ActionError("`url` must be http or https")
-    if not parts.hostname:
-        raise ActionError("`url` needs a host")
-    if parts.username is not None or parts.password is not None:
-        raise ActionError("credentials in `url` are not supported; send them in `headers`")
-    return parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
 BUILTINS: dict[str, Callable[[dict[str, Any], ActionContext], Any]] = {

@@ -1,10 +1,8 @@
 """Settings of the action runners, from the environment, read once per process.
 
-`runs_core.settings` holds the service's settings; these are the actions' own:
+`runs_core.settings` holds the service's settings, `runs_core.outbound` the allow-list of outbound
+calls (RUNS_API_HTTP_ALLOWLIST); these are the actions' own:
 
-- `RUNS_API_HTTP_ALLOWLIST` (default: empty): comma-separated hostnames and CIDRs (`10.0.0.0/8`,
-  `127.0.0.1`, `internal.example.com`) that the `http_request` builtin may reach even though they are
-  private, loopback, link-local or otherwise non-public. Hostnames match exactly (case-insensitive).
 - `RUNS_API_WEBHOOK_SECRET` (default: none): the Standard Webhooks secret that signs `http` actions,
   as `whsec_<base64>` or raw text. For local use; takes precedence over the next one.
 - `WEBHOOK_SECRET_ARN` (default: none): where the deployed secret lives: a Secrets Manager secret
@@ -13,35 +11,21 @@
   `python` action's handler may import. Only `@action`-registered functions are ever called.
 """
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
 
 @dataclass(frozen=True)
 class ActionsConfig:
-    http_allow_hosts: frozenset[str] = frozenset()
-    http_allow_networks: tuple[IPNetwork, ...] = ()
     webhook_secret: str | None = None
     webhook_secret_arn: str | None = None
     action_packages: tuple[str, ...] = ("user_actions",)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "ActionsConfig":
-        hosts: set[str] = set()
-        networks: list[IPNetwork] = []
-        for entry in _split(environ.get("RUNS_API_HTTP_ALLOWLIST")):
-            try:
-                networks.append(ipaddress.ip_network(entry, strict=False))
-            except ValueError:
-                hosts.add(entry.lower().rstrip("."))
         return cls(
-            http_allow_hosts=frozenset(hosts),
-            http_allow_networks=tuple(networks),
             webhook_secret=environ.get("RUNS_API_WEBHOOK_SECRET", "").strip() or None,
             webhook_secret_arn=environ.get("WEBHOOK_SECRET_ARN", "").strip() or None,
             action_packages=tuple(_split(environ.get("RUNS_API_ACTION_PACKAGES"))) or ("user_actions",),

@@ -13,13 +13,12 @@ import hashlib
 import hmac
 import json
 import time
-import urllib.parse
 import uuid
 from typing import Any
 
 from runs_core.actions.base import ActionContext, ActionError
 from runs_core.actions.config import get_actions_config
-from runs_core.outbound import MAX_RESPONSE_BYTES, fetch
+from runs_core.outbound import OutboundError, fetch
 
 WEBHOOK_TIMEOUT_SECONDS = 30
 SECRET_MAX_AGE_SECONDS = 300
@@ -31,7 +30,7 @@ def call_webhook(
     spec: dict[str, Any], arguments: dict[str, Any], ctx: ActionContext, *, secret: bytes | None = None
 ) -> Any:
     url = spec.get("url")
-    if not isinstance(url, str) or urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ActionError("an http action needs an http or https `url`")
     key = secret if secret is not None else webhook_secret()
     body = json.dumps(
@@ -47,14 +46,16 @@ def call_webhook(
         "webhook-timestamp": str(timestamp),
         "webhook-signature": sign(key, msg_id, timestamp, body),
     }
-    response = fetch(
-        "POST",
-        url,
-        headers=headers,
-        body=body,
-        timeout=WEBHOOK_TIMEOUT_SECONDS,
-        max_bytes=MAX_RESPONSE_BYTES,
-    )
+    try:
+        response = fetch(
+            "POST",
+            url,
+            headers=headers,
+            body=body,
+            timeout=WEBHOOK_TIMEOUT_SECONDS,
+        )
+    except OutboundError as error:
+        raise ActionError(f"webhook: {error}") from None
     if not 200 <= response.status < 300:
         raise ActionError(f"webhook replied with HTTP {response.status}")
     if not response.body.strip():

@@ -9,11 +9,10 @@ import http.client
 import itertools
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from runs_core import outbound
 from runs_core.observability import logger
 from runs_core.providers.base import (
     Attachment,
@@ -98,29 +97,53 @@ class OpenAIProvider:
             raise ModelError(f"openai: cannot read api_key_secret {secret!r}: {reason}") from None
 
     def _post(self, url: str, body: bytes, headers: dict[str, str], key: str | None) -> Any:
+        """The 2xx response (unread), retrying 429, 5xx and refused connections with backoff.
+
+        Through runs_core.outbound: base_url is the tenant's, so non-public addresses are refused unless
+        allow-listed, redirects are not followed and no proxy is used. Error messages (which reach the
+        tenant in run.error) carry the status code only: a body could be an internal endpoint's reply.
+        """
         slept = 0.0
         for attempt in range(RETRIES + 1):
-            request = urllib.request.Request(url, data=body, headers=headers, method="POST")
             wanted = BACKOFF_SECONDS * 2**attempt
             try:
-                return urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS)
-            except urllib.error.HTTPError as error:
-                with error:
-                    failure = ModelError(f"openai HTTP {error.code}: {_excerpt(error.read(), key)}")
-                if error.code != 429 and error.code < 500:
+                response = outbound.open_response(
+                    "POST", url, headers=headers, body=body, timeout=TIMEOUT_SECONDS
+                )
+            except (outbound.OutboundRefused, outbound.OutboundTimeout) as error:
+                # Refused by the guard, or a minute without an answer: retrying would only add minutes.
+                raise ModelError(f"openai: {error}") from None
+            except outbound.OutboundError as error:  # refused or reset connection: worth a retry
+                failure = ModelError(f"openai: {error}")
+            else:
+                if 200 <= response.status < 300:
+                    return response
+                with response:
+                    _log_failure(response, key)
+                failure = ModelError(f"openai HTTP {response.status}")
+                if response.status != 429 and response.status < 500:
                     raise failure from None
-                wanted = _retry_after(error.headers.get("Retry-After"), default=wanted)
-            except (OSError, http.client.HTTPException) as error:  # refused, reset, timed out
-                reason = getattr(error, "reason", error)
-                failure = ModelError(f"openai: request failed: {reason}")
-                if isinstance(reason, TimeoutError):
-                    raise failure from None  # a minute without an answer: retrying would only add minutes
+                wanted = _retry_after(response.headers.get("Retry-After"), default=wanted)
             delay = min(wanted, MAX_TOTAL_SLEEP_SECONDS - slept)
             if attempt == RETRIES or (wanted > 0 and delay <= 0):
                 raise failure from None
             self._sleep(delay)
             slept += delay
         raise AssertionError("unreachable")
+
+
+def _log_failure(response: Any, key: str | None) -> None:
+    try:
+        body = response.read(64 * 1024)
+    except (OSError, http.client.HTTPException):
+        body = b""
+    _log_excerpt(f"HTTP {response.status}", body, key)
+
+
+def _log_excerpt(problem: str, raw: bytes, key: str | None = None) -> None:
+    """The operator's log gets an excerpt of a bad answer (the key redacted); the tenant's run.error does
+    not: the answer may come from an allow-listed internal endpoint."""
+    logger.warning("openai provider: " + problem, extra={"excerpt": _excerpt(raw, key)})
 
 
 def chat_body(request: ModelRequest, stream: bool) -> dict[str, Any]:
@@ -200,7 +223,8 @@ def attachment_part(attachment: Attachment) -> dict[str, Any] | None:
 def parse_completion(body: Any) -> ModelResponse:
     """A (non-streamed) chat.completion → one decision."""
     if not isinstance(body, dict) or not body.get("choices"):
-        raise ModelError(f"openai: unexpected answer: {_excerpt(json.dumps(body).encode(), None)}")
+        _log_excerpt("unexpected answer", json.dumps(body).encode())
+        raise ModelError("openai: unexpected answer (no choices)")
     choice = body["choices"][0]
     message = choice.get("message") or {}
     calls = tuple(
@@ -244,7 +268,8 @@ def assemble_stream(chunks: Iterable[Any], on_delta: OnDelta) -> ModelResponse:
         if not isinstance(chunk, dict):
             continue
         if chunk.get("error"):
-            raise ModelError(f"openai: stream error: {_excerpt(json.dumps(chunk['error']).encode(), None)}")
+            _log_excerpt("stream error", json.dumps(chunk["error"]).encode())
+            raise ModelError("openai: the stream reported an error")
         usage = chunk.get("usage") or usage
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") or {}
@@ -315,7 +340,8 @@ def _json(raw: bytes) -> Any:
     try:
         return json.loads(raw)
     except ValueError:
-        raise ModelError(f"openai: answer is not JSON: {_excerpt(raw, None)}") from None
+        _log_excerpt("answer is not JSON", raw)
+        raise ModelError("openai: answer is not JSON") from None
 
 
 def _excerpt(raw: bytes, key: str | None) -> str:

@@ -1,8 +1,11 @@
 """`python -m local` (what `make dev` runs): the whole API on http://127.0.0.1:$RUNS_API_PORT/v1.
 
 Environment: RUNS_API_PORT (default 3000), RUNS_API_DEV_KEY and RUNS_API_ADMIN_KEY (generated and
-printed when unset), RUNS_API_CURSOR_SECRET (random when unset). Ctrl-C or SIGTERM stops it (exit 0).
-The last line printed on stdout at start-up is the "ready" line; tests wait for it.
+printed when unset), RUNS_API_WEBHOOK_SECRET (the whsec_ key that signs http actions; generated and
+printed when unset), RUNS_API_CURSOR_SECRET (random when unset), RUNS_API_HTTP_ALLOWLIST (non-public
+targets agents may call, e.g. 127.0.0.1 for a local model server; none when unset).
+Ctrl-C or SIGTERM stops it (exit 0). The last line printed on stdout at start-up is the "ready" line;
+tests wait for it.
 """
 
 import logging
@@ -73,6 +76,8 @@ def _print_banner(stack: LocalStack, base_url: str) -> None:
         f"               org {DEV_ORG_NAME!r}, {DEV_ORG_CREDITS:,} credits; fix it with RUNS_API_DEV_KEY",
         f"  admin key    {stack.admin_key}",
         "               for /v1/admin/*; fix it with RUNS_API_ADMIN_KEY",
+        f"  webhook key  {stack.webhook_secret}",
+        "               signs http actions (Standard Webhooks); fix it with RUNS_API_WEBHOOK_SECRET",
         "  demo agent   'demo' (scripted model: runs offline)",
         "",
         "  Try:",

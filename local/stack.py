@@ -13,6 +13,7 @@ One LocalStack per process at a time: handlers and runs_core read the environmen
 imported and keep module state (settings, the authorizer's key cache), as they do in Lambda.
 """
 
+import base64
 import logging
 import os
 import secrets
@@ -100,6 +101,11 @@ class LocalStack:
         self.cursor_secret = (
             cursor_secret or os.environ.get("RUNS_API_CURSOR_SECRET") or secrets.token_urlsafe(32)
         )
+        # Signs `http` actions, so they work out of the box; receivers verify with any Standard
+        # Webhooks library (the banner prints it). Deployed, the template's WebhookSigningSecret does this.
+        self.webhook_secret = os.environ.get("RUNS_API_WEBHOOK_SECRET") or "whsec_" + base64.b64encode(
+            secrets.token_bytes(24)
+        ).decode("ascii")
         self.dev_org_id: str | None = None
         self.tables: list[str] = []
         self.functions: dict[str, LocalFunction] = {}
@@ -336,6 +342,7 @@ class LocalStack:
         else:
             os.environ.setdefault("FILES_PUBLIC_ENDPOINT", f"http://127.0.0.1:{DEFAULT_PORT}/_s3")
         os.environ["RUNS_API_ADMIN_KEY"] = self.admin_key
+        os.environ["RUNS_API_WEBHOOK_SECRET"] = self.webhook_secret
         os.environ.pop("ADMIN_KEY_SECRET_ARN", None)
         # runs_core reads its settings once per process; if anything read them before this point
         # (e.g. a test importing runs_core first), make the next read see this environment.

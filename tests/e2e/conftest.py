@@ -64,7 +64,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server() -> LocalServer:
+def start_server(**extra_env: str) -> LocalServer:
     """Start `python -m local` on a free port with known keys; return once it prints its ready line."""
     port = free_port()
     dev_key = "sk_test_" + secrets.token_urlsafe(24)
@@ -75,6 +75,7 @@ def start_server() -> LocalServer:
         "RUNS_API_DEV_KEY": dev_key,
         "RUNS_API_ADMIN_KEY": admin_key,
         "PYTHONUNBUFFERED": "1",
+        **extra_env,
     }
     log = tempfile.NamedTemporaryFile("w+", prefix="runs-api-local-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
@@ -117,12 +118,12 @@ def local_stack() -> Iterator[LocalServer]:
 
 
 @pytest.fixture
-def start_local_server() -> Iterator[Callable[[], LocalServer]]:
+def start_local_server() -> Iterator[Callable[..., LocalServer]]:
     """A factory for private servers; each is stopped (if still running) after the test."""
     started: list[LocalServer] = []
 
-    def start() -> LocalServer:
-        server = start_server()
+    def start(**extra_env: str) -> LocalServer:
+        server = start_server(**extra_env)
         started.append(server)
         return server
 

@@ -3,6 +3,8 @@
 import base64
 import json
 import re
+import secrets
+import string
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,6 +14,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
 from moto import mock_aws
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from runs_core.actions.base import ActionError
 from runs_core.actions.config import get_actions_config
@@ -39,7 +42,12 @@ class Receiver(BaseHTTPRequestHandler):
         timestamp = self.headers.get("webhook-timestamp", "")
         signature = self.headers.get("webhook-signature", "")
         server = cast(ReceiverServer, self.server)
-        ok = verify(server.key, msg_id, timestamp, body, signature)
+        try:  # the official Standard Webhooks library, as a receiver would use it
+            Webhook(server.secret).verify(body, dict(self.headers))
+            ok = True
+        except WebhookVerificationError:
+            ok = False
+        assert ok == verify(decode_secret(server.secret), msg_id, timestamp, body, signature)  # ours agrees
         headers = {name.lower(): value for name, value in self.headers.items()}
         server.seen.append({"path": self.path, "verified": ok, "headers": headers})
         if not ok:
@@ -71,7 +79,7 @@ class Receiver(BaseHTTPRequestHandler):
 class ReceiverServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), Receiver)
-        self.key = KEY
+        self.secret = WHSEC  # what the receiver was given
         self.seen: list[dict[str, Any]] = []
 
 
@@ -124,14 +132,20 @@ def test_each_call_has_its_own_message_id(receiver, monkeypatch):
     assert first != second
 
 
-def test_a_raw_secret_is_used_as_it_is(receiver, monkeypatch):
-    monkeypatch.setenv("RUNS_API_WEBHOOK_SECRET", "plain-text-secret")
-    receiver.key = b"plain-text-secret"
-    assert execute(hook(receiver), {"a": 1}, CTX)["received"]["arguments"] == {"a": 1}
+def test_the_templates_generated_secret_verifies_with_or_without_the_prefix(receiver, monkeypatch):
+    # template.yaml's WebhookSigningSecret: 48 letters and digits (GenerateSecretString, no punctuation),
+    # which is base64. Receivers may be given it as it is or as whsec_<it>.
+    generated = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(48))
+    monkeypatch.setenv("RUNS_API_WEBHOOK_SECRET", generated)
+    for given in (generated, "whsec_" + generated):
+        receiver.secret = given
+        assert execute(hook(receiver), {"a": 1}, CTX)["received"]["arguments"] == {"a": 1}
+    assert [seen["verified"] for seen in receiver.seen] == [True, True]
 
 
 def test_a_wrong_secret_is_rejected_by_the_receiver(receiver, monkeypatch):
-    monkeypatch.setenv("RUNS_API_WEBHOOK_SECRET", "whsec_" + base64.b64encode(b"some other key").decode())
+    other = "whsec_" + base64.b64encode(b"another key, 16+ bytes").decode()
+    monkeypatch.setenv("RUNS_API_WEBHOOK_SECRET", other)
     with pytest.raises(ActionError, match="HTTP 401"):
         execute(hook(receiver), {"invoice_id": "INV-1"}, CTX)
     assert [seen["verified"] for seen in receiver.seen] == [False]
@@ -231,7 +245,7 @@ def test_verify():
     assert not verify(KEY, "msg_1", str(now), body, "", now=now)
 
 
-@pytest.mark.parametrize("secret", ["whsec_not*base64", "whsec_abc", "   "])
+@pytest.mark.parametrize("secret", ["whsec_not*base64", "whsec_abc", "   ", "", "plain-text-secret"])
 def test_bad_secrets(secret):
     with pytest.raises(ActionError, match="secret"):
         decode_secret(secret)
@@ -239,4 +253,4 @@ def test_bad_secrets(secret):
 
 def test_whsec_secrets_are_base64_decoded():
     assert decode_secret(WHSEC) == KEY
-    assert decode_secret("raw") == b"raw"
+    assert decode_secret(WHSEC.removeprefix("whsec_")) == KEY  # the prefix is optional, as in the libraries

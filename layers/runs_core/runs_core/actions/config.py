@@ -4,7 +4,7 @@
 calls (RUNS_API_HTTP_ALLOWLIST); these are the actions' own:
 
 - `RUNS_API_WEBHOOK_SECRET` (default: none): the Standard Webhooks secret that signs `http` actions,
-  as `whsec_<base64>` or raw text. For local use; takes precedence over the next one.
+  as `whsec_<base64>` (the prefix is optional). For local use; takes precedence over the next one.
 - `WEBHOOK_SECRET_ARN` (default: none): where the deployed secret lives: a Secrets Manager secret
   (name or ARN), or an SSM parameter if it starts with `/`.
 - `RUNS_API_ACTION_PACKAGES` (default: `user_actions`): comma-separated packages whose modules a

@@ -2,9 +2,11 @@
 
 Headers: `webhook-id` (msg_<uuid>), `webhook-timestamp` (unix seconds) and `webhook-signature`
 ("v1,<base64 HMAC-SHA256 of '{id}.{timestamp}.{body}'>"). The secret is RUNS_API_WEBHOOK_SECRET, or
-the Secrets Manager secret / SSM parameter named by WEBHOOK_SECRET_ARN (see actions/config.py), as
-"whsec_<base64>" or raw text. A 2xx JSON reply is the action's result (an empty body is None);
-anything else is an ActionError. Receivers check requests with `verify`.
+the Secrets Manager secret / SSM parameter named by WEBHOOK_SECRET_ARN (see actions/config.py): base64,
+with or without the "whsec_" prefix, as every Standard Webhooks library reads it (the template generates
+48 base64 characters; `make dev` generates a whsec_ secret and prints it). A 2xx JSON reply is the
+action's result (an empty body is None); anything else is an ActionError. Receivers check requests with
+a Standard Webhooks library, or with `verify`.
 """
 
 import base64
@@ -24,6 +26,7 @@ WEBHOOK_TIMEOUT_SECONDS = 30
 SECRET_MAX_AGE_SECONDS = 300
 DEFAULT_TOLERANCE_SECONDS = 300
 SECRET_PREFIX = "whsec_"
+MIN_KEY_BYTES = 16  # Standard Webhooks recommends 24–64 random bytes; anything shorter is a mistake
 
 
 def call_webhook(
@@ -87,17 +90,19 @@ def webhook_secret() -> bytes:
 
 
 def decode_secret(secret: str | bytes) -> bytes:
-    """ "whsec_<base64>" → the decoded bytes; anything else is used as it is."""
-    text = secret.decode("utf-8") if isinstance(secret, bytes) else secret
-    text = text.strip()
-    if text.startswith(SECRET_PREFIX):
-        try:
-            return base64.b64decode(text[len(SECRET_PREFIX) :], validate=True)
-        except (binascii.Error, ValueError):
-            raise ActionError("the webhook signing secret is not valid whsec_<base64>") from None
-    if not text:
-        raise ActionError("the webhook signing secret is empty")
-    return text.encode("utf-8")
+    """The signing key, read exactly as the Standard Webhooks libraries read it, so their receivers verify
+    what we sign: an optional "whsec_" prefix, then base64 (padding optional; like Python's b64decode in
+    the official library, characters outside the alphabet are skipped)."""
+    text = (secret.decode("utf-8") if isinstance(secret, bytes) else secret).strip()
+    try:
+        key = base64.b64decode(text.removeprefix(SECRET_PREFIX) + "==")
+    except (binascii.Error, ValueError):
+        raise ActionError("the webhook signing secret is not valid whsec_<base64>") from None
+    if len(key) < MIN_KEY_BYTES:
+        raise ActionError(
+            f"the webhook signing secret is too short: use {MIN_KEY_BYTES} random bytes or more"
+        )
+    return key
 
 
 def sign(secret: bytes, msg_id: str, timestamp: int | str, body: bytes | str) -> str:

@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from runs_core.api.caller import org_caller
+from runs_core.api.caller import key_manager_caller, org_caller
 from runs_core.api.openapi import errors
 from runs_core.context import Caller
 from runs_core.logic import accounts
@@ -16,6 +16,7 @@ from runs_core.pages import DEFAULT_LIMIT, MAX_LIMIT
 
 router = Router()
 OrgCaller = Annotated[Caller, Depends(org_caller)]
+KeyManager = Annotated[Caller, Depends(key_manager_caller)]
 
 
 @router.get("/v1/org", tags=["Org"], responses=errors())
@@ -25,7 +26,7 @@ def get_org(caller: OrgCaller) -> Org:
 
 
 @router.post("/v1/api-keys", status_code=201, tags=["API keys"], responses=errors(413, 415))
-def create_api_key(body: CreateApiKey, caller: OrgCaller) -> CreatedApiKey:
+def create_api_key(body: CreateApiKey, caller: KeyManager) -> CreatedApiKey:
     """Create a key. The secret `key` is in this response only."""
     return accounts.create_api_key(caller, body.name)
 
@@ -41,6 +42,6 @@ def list_api_keys(
 
 
 @router.delete("/v1/api-keys/<key_id>", tags=["API keys"], responses=errors(404))
-def revoke_api_key(key_id: Annotated[str, Path(max_length=64)], caller: OrgCaller) -> ApiKey:
+def revoke_api_key(key_id: Annotated[str, Path(max_length=64)], caller: KeyManager) -> ApiKey:
     """Revoke a key; it stops working within 60 seconds."""
     return accounts.revoke_api_key(caller, key_id)

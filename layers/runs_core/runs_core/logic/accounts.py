@@ -101,9 +101,14 @@ def revoke_api_key(caller: Caller, key_id: str) -> ApiKey:
     return ApiKey(**store.revoke(key["key_hash"], clock.now_iso()))
 
 
-def org_for_key(secret: str) -> dict[str, Any] | None:
+def org_for_key(secret: str, consistent: bool = False) -> dict[str, Any] | None:
     """The active key record for a presented secret, or None (unknown or revoked)."""
-    record = get_stores().api_keys.get_by_hash(hash_key(secret))
+    return active_key(hash_key(secret), consistent)
+
+
+def active_key(key_hash: str, consistent: bool = False) -> dict[str, Any] | None:
+    """The key record with this hash unless it is unknown or revoked (one GetItem)."""
+    record = get_stores().api_keys.get_by_hash(key_hash, consistent)
     if record is None or record.get("revoked_at"):
         return None
     return record

@@ -46,8 +46,8 @@ class ApiKeyStore:
     def __init__(self, table: str) -> None:
         self.table = table
 
-    def get_by_hash(self, key_hash: str) -> dict[str, Any] | None:
-        return dynamo.get(self.table, {"key_hash": key_hash})
+    def get_by_hash(self, key_hash: str, consistent: bool = False) -> dict[str, Any] | None:
+        return dynamo.get(self.table, {"key_hash": key_hash}, consistent=consistent)
 
     def put_item(self, key: dict[str, Any]) -> dict[str, Any]:
         return {

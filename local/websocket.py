@@ -6,9 +6,10 @@
 * Each text frame becomes a MESSAGE event; the route is the body's `action` when the template has such a
   route, else `$default` (if there is none: a `{"message": "Forbidden"}` frame, like API Gateway).
   Closing the socket runs `$disconnect`.
-* The Management API is emulated: `install()` adds a botocore `before-call` handler for
-  apigatewaymanagementapi PostToConnection (as local.executions does for lambda Invoke) that writes the
-  data to the live local socket with that ConnectionId; an unknown id answers 410 GoneException.
+* The Management API is emulated: `install()` adds botocore `before-call` handlers for
+  apigatewaymanagementapi PostToConnection (as local.executions does for lambda Invoke), which writes the
+  data to the live local socket with that ConnectionId, and DeleteConnection, which closes it; an unknown
+  id answers 410 GoneException.
 """
 
 import base64
@@ -102,11 +103,21 @@ def read_frame(stream: BinaryIO) -> tuple[int, bool, bytes]:
 
 
 class LocalConnection:
-    def __init__(self, connection_id: str, wfile: BinaryIO) -> None:
+    def __init__(self, connection_id: str, wfile: BinaryIO, sock: socket.socket | None = None) -> None:
         self.connection_id = connection_id
         self.wfile = wfile
+        self.sock = sock
         self.lock = threading.Lock()
         self.open = True
+
+    def close(self) -> None:
+        """What DeleteConnection does: a close frame, then the socket ends (the reader runs $disconnect)."""
+        self.send(OP_CLOSE, struct.pack("!H", 1000))
+        with self.lock:
+            self.open = False
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
 
     def send(self, opcode: int, payload: bytes) -> bool:
         with self.lock:
@@ -222,7 +233,7 @@ def serve(handler: Any, api: WebSocketApi, query: dict[str, list[str]]) -> None:
     handler.send_header("Sec-WebSocket-Accept", accept_value(key))
     handler.end_headers()
     handler.wfile.flush()
-    connection = LocalConnection(connection_id, handler.wfile)
+    connection = LocalConnection(connection_id, handler.wfile, handler.connection)
     with _lock:
         _connections[connection_id] = connection
     fragments: list[bytes] = []
@@ -277,8 +288,30 @@ def close_all() -> None:
 
 
 def install() -> None:
-    """Add the PostToConnection interceptor to every botocore session created from now on. Idempotent."""
+    """Add the PostToConnection and DeleteConnection interceptors to every botocore session created from
+    now on. Idempotent."""
     register_before_call("before-call.apigatewaymanagementapi.PostToConnection", _intercept_post)
+    register_before_call("before-call.apigatewaymanagementapi.DeleteConnection", _intercept_delete)
+
+
+def _intercept_delete(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+    match = _POST_PATH.match(str(params.get("url_path", "")).split("?", 1)[0])
+    connection_id = unquote(match.group("id")) if match else ""
+    with _lock:
+        connection = _connections.get(connection_id)
+    request_id = str(uuid.uuid4())
+    if connection is None:
+        headers = {"x-amzn-requestid": request_id, "x-amzn-errortype": "GoneException"}
+        parsed = {
+            "Error": {"Code": "GoneException", "Message": f"No connection {connection_id!r}"},
+            "ResponseMetadata": response_metadata(request_id, 410, headers),
+        }
+        return short_circuit_response(params, 410, headers), parsed
+    connection.close()
+    headers = {"x-amzn-requestid": request_id}
+    return short_circuit_response(params, 204, headers), {
+        "ResponseMetadata": response_metadata(request_id, 204, headers)
+    }
 
 
 def _intercept_post(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:

@@ -8,12 +8,15 @@ import time
 from typing import Any
 
 from runs_core.logic import websocket
+from runs_core.storage.connections import Subscriber
 
 
 class FakeStore:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.subs: dict[tuple[str, str], int] = {}
+        self.keys: dict[str, tuple[str, float]] = {}  # connection → (key hash, checked at); default: fresh
+        self.checked: list[tuple[str, int, str | None]] = []
         self.sending: dict[tuple[str, str], int] = {}
         self.deleted: list[str] = []
         self.claims = 0
@@ -42,9 +45,17 @@ class FakeStore:
                 if key in self.subs and sent_through < last:
                     self.subs[key] = sent_through
 
-    def subscribers(self, run_id: str) -> dict[str, int]:
+    def subscribers(self, run_id: str) -> dict[str, Subscriber]:
         with self.lock:
-            return {cid: last for (rid, cid), last in self.subs.items() if rid == run_id}
+            return {
+                cid: Subscriber(last, *self.keys.get(cid, ("key_hash_1", time.time())))
+                for (rid, cid), last in self.subs.items()
+                if rid == run_id
+            }
+
+    def key_checked(self, connection_id: str, now_epoch: int, run_id: str | None = None) -> None:
+        with self.lock:
+            self.checked.append((connection_id, now_epoch, run_id))
 
     def delete_connection(self, connection_id: str) -> None:
         with self.lock:
@@ -79,6 +90,10 @@ class FakePoster:
         self.lock = threading.Lock()
         self.sent: dict[str, list[int]] = {}
         self.gone = gone or set()
+        self.closed: list[str] = []
+
+    def close(self, connection_id: str) -> None:
+        self.closed.append(connection_id)
 
     def post(self, connection_id: str, data: bytes) -> None:
         if connection_id in self.gone:
@@ -173,3 +188,42 @@ def test_a_failed_post_hands_the_unsent_rest_back():
     assert poster.sent == {"c1": [1, 2]} and store.subs[("run_a", "c1")] == 2 and not store.sending
     websocket.push(store, poster, items)  # the redelivered stream batch sends the rest, once
     assert poster.sent == {"c1": [1, 2, 3, 4, 5]}
+
+
+# ---------------------------------------------------------------- revoked keys
+
+
+def no_key_read(key_hash: str) -> bool:
+    raise AssertionError("a key checked moments ago was read again")
+
+
+def test_a_recently_checked_key_is_not_read_again():
+    store, log, poster = FakeStore(), FakeLog(), FakePoster()
+    store.subs[("run_a", "c1")] = 0
+    websocket.push(store, poster, [log.append("run_a")], is_active=no_key_read)
+    assert poster.sent == {"c1": [1]} and store.checked == []
+
+
+def test_the_router_drops_a_subscriber_whose_key_was_revoked():
+    store, log, poster = FakeStore(), FakeLog(), FakePoster()
+    now = 1_000_000.0
+    due = now - websocket.KEY_RECHECK_SECONDS
+    store.subs[("run_a", "revoked")] = 0
+    store.subs[("run_a", "active")] = 0
+    store.keys = {"revoked": ("hash_revoked", due), "active": ("hash_active", due)}
+
+    websocket.push(
+        store, poster, [log.append("run_a")], is_active=lambda h: h == "hash_active", clock=lambda: now
+    )
+
+    assert poster.sent == {"active": [1]}
+    assert store.deleted == ["revoked"] and poster.closed == ["revoked"]
+    assert store.checked == [("active", int(now), "run_a")]  # the next check is KEY_RECHECK_SECONDS away
+
+
+def test_a_subscription_without_a_recorded_key_is_dropped():
+    store, log, poster = FakeStore(), FakeLog(), FakePoster()
+    store.subs[("run_a", "old")] = 0
+    store.keys = {"old": (None, time.time())}  # type: ignore[dict-item]
+    websocket.push(store, poster, [log.append("run_a")], is_active=no_key_read)
+    assert poster.sent == {} and store.deleted == ["old"] and poster.closed == ["old"]

@@ -14,6 +14,12 @@ Routes (API Gateway WebSocket API, route selection `$request.body.action`):
   later events are pushed by the stream router.
 * `unsubscribe` `{run_id}` → `{"type": "unsubscribed", "run_id"}`.
 
+Revoked keys: a connection keeps the hash of the key it connected with. Its key is read again when it
+was last found active KEY_RECHECK_SECONDS ago or more: by the handler before it serves a message, and by
+the router before it pushes to a subscription. A revoked (or deleted) key gets an `unauthorized` error
+frame (handler) and its connection is deleted and closed (DeleteConnection), so nothing reaches it later
+than KEY_RECHECK_SECONDS after the revocation, within the API's 60-second promise.
+
 Exactly once and in order per subscription, in batches: before posting events first..last (consecutive
 seqs, at most MAX_BATCH), the sender (backlog or router) claims them all with one conditional update
 that moves the subscription's last_sent_seq from first - 1 to last and takes a short lease; it posts
@@ -25,6 +31,7 @@ that read comes through the stream router, which processes a run's records in or
 connection (GoneException, 410) deletes the connection.
 """
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -34,16 +41,17 @@ from typing import Any, Protocol
 from runs_core.auth import key_from_headers
 from runs_core.context import Caller
 from runs_core.errors import NotFound
-from runs_core.logic.accounts import org_for_key
+from runs_core.logic.accounts import active_key, org_for_key
 from runs_core.logic.events import envelope, event_log
 from runs_core.logic.runs import load_run
 from runs_core.observability import logger
 from runs_core.settings import get_settings
-from runs_core.storage.connections import CONNECTION_TTL_S, Connections
+from runs_core.storage.connections import CONNECTION_TTL_S, Connections, Subscriber
 
 CLAIM_RETRY_SECONDS = 0.02
 BACKLOG_PAGE = 1000
 MAX_BATCH = 100  # events posted under one claim (posting them must fit well within the lease)
+KEY_RECHECK_SECONDS = 30  # a connection's key is re-read at least this often while it is used
 
 
 class Gone(Exception):
@@ -53,6 +61,8 @@ class Gone(Exception):
 class Poster(Protocol):
     def post(self, connection_id: str, data: bytes) -> None: ...
 
+    def close(self, connection_id: str) -> None: ...
+
 
 class Store(Protocol):
     def last_sent(self, run_id: str, connection_id: str) -> int | None: ...
@@ -61,9 +71,18 @@ class Store(Protocol):
 
     def release(self, run_id: str, connection_id: str, last: int, sent_through: int) -> None: ...
 
-    def subscribers(self, run_id: str) -> dict[str, int]: ...
+    def subscribers(self, run_id: str) -> dict[str, Subscriber]: ...
+
+    def key_checked(self, connection_id: str, now_epoch: int, run_id: str | None = None) -> None: ...
 
     def delete_connection(self, connection_id: str) -> None: ...
+
+
+KeyIsActive = Callable[[str], bool]  # key hash → is that key still active (not revoked, not deleted)?
+
+
+def key_is_active(key_hash: str) -> bool:
+    return active_key(key_hash, consistent=True) is not None
 
 
 class Log(Protocol):
@@ -87,6 +106,29 @@ class ManagementApiPoster:
             if getattr(error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode") == 410:
                 raise Gone(connection_id) from error
             raise
+
+    def close(self, connection_id: str) -> None:
+        with contextlib.suppress(self.client.exceptions.GoneException):  # closed already
+            self.client.delete_connection(ConnectionId=connection_id)
+
+
+def key_still_active(
+    key_hash: str | None, checked_at: float, now: float, is_active: KeyIsActive
+) -> bool | None:
+    """Whether the key is active: None when it was found active recently enough to need no read."""
+    if key_hash is not None and now - checked_at < KEY_RECHECK_SECONDS:
+        return None
+    return key_hash is not None and is_active(key_hash)
+
+
+def drop_connection(store: Store, poster: Poster, connection_id: str) -> None:
+    """Forget the connection and close its socket (its key was revoked)."""
+    logger.info("API key revoked; closing its WebSocket connection", extra={"connection_id": connection_id})
+    store.delete_connection(connection_id)
+    try:
+        poster.close(connection_id)
+    except Exception:  # the rows are gone: nothing more is pushed to it either way
+        logger.exception("could not close the connection", extra={"connection_id": connection_id})
 
 
 def _dumps(value: Mapping[str, Any]) -> bytes:
@@ -149,16 +191,30 @@ def send_backlog(store: Store, log: Log, poster: Poster, connection_id: str, run
         # a failed claim means another sender took that seq: re-read where the subscription is
 
 
-def push(store: Store, poster: Poster, items: Iterable[dict[str, Any]]) -> None:
-    """The router's half: each run's new events to its subscribers (claims make redeliveries harmless)."""
+def push(
+    store: Store,
+    poster: Poster,
+    items: Iterable[dict[str, Any]],
+    is_active: KeyIsActive = key_is_active,
+    clock: Callable[[], float] = time.time,
+) -> None:
+    """The router's half: each run's new events to its subscribers (claims make redeliveries harmless).
+    A subscriber whose key is due for a re-check and found revoked is dropped instead."""
     by_run: dict[str, list[dict[str, Any]]] = {}
     for item in items:
         by_run.setdefault(str(item["run_id"]), []).append(item)
     for run_id, run_items in by_run.items():
         ordered = sorted({int(item["seq"]): item for item in run_items}.items())
         subscribers = store.subscribers(run_id)
-        for connection_id, last in subscribers.items():
-            pending = [item for seq, item in ordered if seq > last]
+        for connection_id, subscriber in subscribers.items():
+            now = clock()
+            active = key_still_active(subscriber.key_hash, subscriber.key_checked_at, now, is_active)
+            if active is False:
+                drop_connection(store, poster, connection_id)
+                continue
+            if active:
+                store.key_checked(connection_id, int(now), run_id)
+            pending = [item for seq, item in ordered if seq > subscriber.last_sent_seq]
             # A failed claim is a gap (the backlog sender is behind and will send it) or a duplicate.
             try:
                 send_in_order(store, poster, connection_id, run_id, pending)
@@ -195,6 +251,7 @@ def handle(
     store: Connections | None = None,
     poster: Poster | None = None,
     clock: Callable[[], float] = time.time,
+    is_active: KeyIsActive = key_is_active,
 ) -> dict[str, Any]:
     context = event.get("requestContext") or {}
     route = context.get("routeKey")
@@ -206,7 +263,7 @@ def handle(
         key = org_for_key(secret) if secret else None  # the operators' key is no org's: 401
         if key is None:
             return {"statusCode": 401, "body": "Unauthorized"}
-        store.put_connection(connection_id, str(key["org_id"]), int(clock()))
+        store.put_connection(connection_id, str(key["org_id"]), str(key["key_hash"]), int(clock()))
         return {"statusCode": 200}
     if route == "$disconnect":
         store.delete_connection(connection_id)
@@ -223,6 +280,17 @@ def handle(
     if connection is None:
         _error(poster, connection_id, "unauthorized", "Unknown connection; reconnect with an API key.")
         return {"statusCode": 200}
+    now = clock()
+    active = key_still_active(
+        connection.get("key_hash"), float(connection.get("key_checked_at") or 0), now, is_active
+    )
+    if active is False:
+        _error(poster, connection_id, "unauthorized", "The API key was revoked; connect with an active key.")
+        drop_connection(store, poster, connection_id)
+        return {"statusCode": 200}
+    if active:
+        store.key_checked(connection_id, int(now))
+        connection["key_checked_at"] = int(now)
     run_id = body.get("run_id")
     if not isinstance(run_id, str) or not run_id:
         _error(poster, connection_id, "invalid", "run_id is required.")
@@ -243,9 +311,7 @@ def handle(
     except NotFound:
         _error(poster, connection_id, "not_found", f"No run {run_id!r}.")
         return {"statusCode": 200}
-    store.subscribe(
-        connection_id, str(connection["org_id"]), run_id, after_seq, int(clock()) + CONNECTION_TTL_S
-    )
+    store.subscribe(connection, run_id, after_seq, int(clock()) + CONNECTION_TTL_S)
     try:  # the subscription is written under our lease: no event can overtake this frame
         poster.post(connection_id, _dumps({"type": "subscribed", "run_id": run_id, "after_seq": after_seq}))
     except Gone:

@@ -1,7 +1,9 @@
 """WebSocket connections and their subscriptions (ConnectionsTable: pk S HASH, sk S RANGE, TTL expires_at).
 
-* a connection: pk "conn#<connection_id>", sk "conn" — org_id, runs (string set of subscribed run ids);
-* a subscription: pk "run#<run_id>", sk "<connection_id>" — org_id, last_sent_seq.
+* a connection: pk "conn#<connection_id>", sk "conn" — org_id, key_hash and key_checked_at (the API key it
+  connected with, and when that key was last found active), runs (string set of subscribed run ids);
+* a subscription: pk "run#<run_id>", sk "<connection_id>" — org_id, last_sent_seq, and a copy of the
+  connection's key_hash / key_checked_at (so the router can re-check the key without another read).
 
 Subscriptions are keyed by run, so the stream router finds a run's subscribers with one strongly
 consistent Query (no index that could lag behind a subscribe). `last_sent_seq` is the claim: whoever
@@ -11,6 +13,7 @@ sending_until), so each event is sent at most once and in order; releasing the l
 """
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from runs_core.storage import dynamo
@@ -21,6 +24,13 @@ from runs_core.storage import dynamo
 LEASE_SECONDS = 30
 
 CONNECTION_TTL_S = 2 * 3600
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    last_sent_seq: int
+    key_hash: str | None  # None: written before keys were recorded; treated as a key that is gone
+    key_checked_at: float
 
 
 def _conn_key(connection_id: str) -> dict[str, Any]:
@@ -35,12 +45,14 @@ class Connections:
     def __init__(self, table: str) -> None:
         self.table = table
 
-    def put_connection(self, connection_id: str, org_id: str, now_epoch: int) -> None:
+    def put_connection(self, connection_id: str, org_id: str, key_hash: str, now_epoch: int) -> None:
         item = {
             "pk": f"conn#{connection_id}",
             "sk": "conn",
             "connection_id": connection_id,
             "org_id": org_id,
+            "key_hash": key_hash,
+            "key_checked_at": now_epoch,
             "connected_at": now_epoch,
             "expires_at": now_epoch + CONNECTION_TTL_S,
         }
@@ -58,13 +70,12 @@ class Connections:
         for run_id in old.get("runs") or ():
             dynamo.client().delete_item(TableName=self.table, Key=_sub_key(str(run_id), connection_id))
 
-    def subscribe(
-        self, connection_id: str, org_id: str, run_id: str, after_seq: int, expires_at: int
-    ) -> None:
+    def subscribe(self, connection: dict[str, Any], run_id: str, after_seq: int, expires_at: int) -> None:
         """(Re)subscribe: the subscription starts after `after_seq` (a resubscribe resets it). It is
         written under the subscriber's own lease, so the router cannot push an event before the
         `subscribed` frame is out; the caller releases it (release(run_id, connection_id, after_seq,
         after_seq)) once the frame is posted, then sends the backlog, which covers what the router skipped."""
+        connection_id = str(connection["connection_id"])
         dynamo.client().update_item(
             TableName=self.table,
             Key=_conn_key(connection_id),
@@ -77,7 +88,9 @@ class Connections:
             "sk": connection_id,
             "connection_id": connection_id,
             "run_id": run_id,
-            "org_id": org_id,
+            "org_id": connection["org_id"],
+            "key_hash": connection.get("key_hash"),
+            "key_checked_at": connection.get("key_checked_at", 0),
             "last_sent_seq": after_seq,
             "sending_seq": after_seq,
             "sending_until": time.time() + LEASE_SECONDS,
@@ -99,9 +112,19 @@ class Connections:
         item = dynamo.get(self.table, {"pk": f"run#{run_id}", "sk": connection_id}, consistent=True)
         return int(item["last_sent_seq"]) if item else None
 
-    def subscribers(self, run_id: str) -> dict[str, int]:
-        """connection_id → last_sent_seq for every subscription to the run (strongly consistent)."""
-        found: dict[str, int] = {}
+    def key_checked(self, connection_id: str, now_epoch: int, run_id: str | None = None) -> None:
+        """The key was found active at `now_epoch`: on the subscription to `run_id` (the router's view), or
+        on the connection (the message handler's). A row deleted meanwhile is not brought back."""
+        key = (
+            {"pk": f"run#{run_id}", "sk": connection_id}
+            if run_id
+            else {"pk": f"conn#{connection_id}", "sk": "conn"}
+        )
+        dynamo.update_if(self.table, key, {"key_checked_at": now_epoch}, "attribute_exists(pk)")
+
+    def subscribers(self, run_id: str) -> dict[str, Subscriber]:
+        """connection_id → its subscription to the run, for every subscriber (strongly consistent)."""
+        found: dict[str, Subscriber] = {}
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk",
@@ -112,7 +135,9 @@ class Connections:
             response = dynamo.client().query(**kwargs)
             for raw in response.get("Items", []):
                 item = dynamo.deserialize(raw)
-                found[str(item["sk"])] = int(item["last_sent_seq"])
+                found[str(item["sk"])] = Subscriber(
+                    int(item["last_sent_seq"]), item.get("key_hash"), float(item.get("key_checked_at") or 0)
+                )
             if not response.get("LastEvaluatedKey"):
                 return found
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

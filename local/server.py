@@ -7,9 +7,12 @@ Events) is written with chunked transfer encoding, each chunk flushed as it is p
 `/_s3/<bucket>/<key>?X-Amz-…` is where presigned file URLs point (local.s3).
 """
 
+import json
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,6 +31,7 @@ class BodyTooLarge(Exception):
 class LocalApiServer(ThreadingHTTPServer):
     daemon_threads = True  # a hung handler must not keep the process alive at shutdown
     allow_reuse_address = True
+    request_queue_size = 128  # socketserver's 5 reset connections of 16 clients connecting at once
 
     def __init__(self, stack: LocalStack, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
         self.stack = stack
@@ -68,8 +72,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._send(*self.server.stack.payload_too_large(), started)
             return
         except ValueError:
-            self.close_connection = True
-            self._send(400, {"Content-Type": "text/plain"}, b"Bad request body framing\n", started)
+            self.send_error(400, explain="The body's Content-Length or chunked encoding is malformed.")
             return
         headers: dict[str, list[str]] = {}
         for name, value in self.headers.items():
@@ -172,6 +175,36 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 close()
         elapsed_ms = (time.monotonic() - started) * 1000
         sys.stderr.write(f"{self.command} {urlsplit(self.path).path} {status} {elapsed_ms:.0f}ms (stream)\n")
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own errors (414 URI too long, 431, a malformed request line, bad body framing) as
+        problem+json like every other error of the API, not its HTML page. The connection is closed."""
+        self.close_connection = True
+        phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
+        slug = "_".join(phrase.lower().replace("-", " ").split())
+        request_id = str(uuid.uuid4())
+        body = json.dumps(
+            {
+                "type": f"/problems/{slug}",
+                "title": phrase,
+                "status": code,
+                "detail": explain or message or phrase,
+                "code": slug,
+                "request_id": request_id,
+            }
+        ).encode()
+        self.log_error("code %d, message %s", code, message or phrase)
+        # A request line it could not parse leaves http.server at HTTP/0.9, which has no status line.
+        self.request_version = "HTTP/1.0" if self.request_version == "HTTP/0.9" else self.request_version
+        self.send_response_only(code)
+        self.send_header("Date", self.date_time_string())
+        self.send_header("Content-Type", "application/problem+json")
+        self.send_header("Request-Id", request_id)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:
         """Silence http.server's default per-request log (we write our own in _send); keep its errors."""

@@ -13,6 +13,7 @@ deployment reaches internal services, 169.254.169.254 is instance metadata. So e
 Non-2xx responses are returned, not raised; `fetch` caps bodies, `open_response` streams.
 """
 
+import contextlib
 import functools
 import http.client
 import ipaddress
@@ -123,8 +124,10 @@ def open_response(
     host, port = parse_target(url)
     addresses = check_target(host, port, allowlist=allowlist or get_allowlist(), resolver=resolver)
     request = urllib.request.Request(url, data=body, headers=headers, method=method)
+    sockets: list[socket.socket] = []
     try:
-        response: http.client.HTTPResponse = _opener(addresses).open(request, timeout=timeout)
+        response: http.client.HTTPResponse = _opener(addresses, sockets).open(request, timeout=timeout)
+        response._outbound_sockets = sockets  # type: ignore[attr-defined]  # for abort()
         return response
     except urllib.error.URLError as error:
         raise _failure(error.reason) from None
@@ -136,6 +139,14 @@ def _failure(reason: object) -> OutboundError:
     if isinstance(reason, TimeoutError):
         return OutboundTimeout("request failed: timed out")
     return OutboundError(f"request failed: {_reason(reason)}")
+
+
+def abort(response: http.client.HTTPResponse) -> None:
+    """End `response`'s connection from any thread: a read blocked on it returns (or raises) at once.
+    Closing the response object is not enough: it does not wake a thread blocked in recv()."""
+    for sock in getattr(response, "_outbound_sockets", ()):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def parse_target(url: str) -> tuple[str, int]:
@@ -188,12 +199,12 @@ def _headers(items: Sequence[tuple[str, str]]) -> dict[str, str]:
     return headers
 
 
-def _opener(addresses: Sequence[str]) -> urllib.request.OpenerDirector:
+def _opener(addresses: Sequence[str], sockets: list[socket.socket]) -> urllib.request.OpenerDirector:
     # Built by hand (not build_opener) so no proxy, redirect, file, ftp or data handler is present.
     opener = urllib.request.OpenerDirector()
     for handler in (
-        _HTTPHandler(addresses),
-        _HTTPSHandler(addresses),
+        _HTTPHandler(addresses, sockets),
+        _HTTPSHandler(addresses, sockets),
         _PassThroughErrors(),
         urllib.request.UnknownHandler(),
     ):
@@ -211,29 +222,35 @@ class _PassThroughErrors(urllib.request.HTTPErrorProcessor):
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):
-    def __init__(self, addresses: Sequence[str]) -> None:
+    def __init__(self, addresses: Sequence[str], sockets: list[socket.socket]) -> None:
         super().__init__()
         self._addresses = addresses
+        self._sockets = sockets
 
     def http_open(self, req: Any) -> Any:
-        return self.do_open(_connection_class(http.client.HTTPConnection, self._addresses), req)
+        connection_class = _connection_class(http.client.HTTPConnection, self._addresses, self._sockets)
+        return self.do_open(connection_class, req)
 
 
 class _HTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self, addresses: Sequence[str]) -> None:
+    def __init__(self, addresses: Sequence[str], sockets: list[socket.socket]) -> None:
         super().__init__(context=ssl.create_default_context())
         self._addresses = addresses
+        self._sockets = sockets
 
     def https_open(self, req: Any) -> Any:
-        connection_class = _connection_class(http.client.HTTPSConnection, self._addresses)
+        connection_class = _connection_class(http.client.HTTPSConnection, self._addresses, self._sockets)
         return self.do_open(connection_class, req, context=self._context)  # type: ignore[attr-defined]
 
 
-def _connection_class(base: type[http.client.HTTPConnection], addresses: Sequence[str]) -> Any:
+def _connection_class(
+    base: type[http.client.HTTPConnection], addresses: Sequence[str], sockets: list[socket.socket]
+) -> Any:
     def make(host: str, **kwargs: Any) -> http.client.HTTPConnection:
         connection = base(host, **kwargs)
         # http.client connects through this attribute; TLS still verifies and sends SNI for `host`.
-        connection._create_connection = functools.partial(_connect_pinned, tuple(addresses))  # type: ignore[attr-defined]
+        connect = functools.partial(_connect_pinned, tuple(addresses), sockets)
+        connection._create_connection = connect  # type: ignore[attr-defined]
         return connection
 
     return make
@@ -241,6 +258,7 @@ def _connection_class(base: type[http.client.HTTPConnection], addresses: Sequenc
 
 def _connect_pinned(
     addresses: tuple[str, ...],
+    sockets: list[socket.socket],
     address: tuple[str, int],
     timeout: float | None = None,
     source_address: tuple[str, int] | None = None,
@@ -248,9 +266,12 @@ def _connect_pinned(
     last_error: OSError = OSError("no address to connect to")
     for ip in addresses:
         try:
-            return socket.create_connection((ip, address[1]), timeout, source_address)
+            sock = socket.create_connection((ip, address[1]), timeout, source_address)
         except OSError as error:
             last_error = error
+            continue
+        sockets.append(sock)  # abort() shuts it down
+        return sock
     raise last_error
 
 

@@ -28,8 +28,6 @@ from runs_core.storage.runs import NewEvent, StaleRun
 from runs_core.stores import get_stores
 
 MAX_WRITE_ATTEMPTS = 5
-DELTA_EVENT_CHARS = 256  # message.delta events carry at least this much text (fewer writes)
-MAX_DELTA_EVENTS = 20
 WAITING_STATUSES = {"approval": "waiting_approval", "input": "waiting_for_input"}
 
 
@@ -372,7 +370,8 @@ class RunMemory:
 def _decide(
     run: dict[str, Any], definition: dict[str, Any], progress: Progress
 ) -> tuple[dict[str, Any], bool]:
-    """Ask the model for the next decision; returns (run, finished)."""
+    """Ask the model for the next decision, writing what it says as it says it; returns (run, finished)."""
+    from runs_core.logic.live import LiveMessage
     from runs_core.providers import provider_for
     from runs_core.providers.base import ModelError
 
@@ -381,60 +380,203 @@ def _decide(
         return _fail(run, *breach), True
     # the thread's conversation before this run: read only when the model is asked
     request = _model_request(run, definition, progress.steps, threads.history(run))
-    deltas: list[str] = []
-    started_at = clock.now_iso()
-    try:
-        response = _call_model(provider_for(definition["model"]), request, deltas.append)
-    except ModelError as error:
-        return _fail(run, "model_error", str(error)[:500]), True
+    opening = Change()
+    step_id, index, started_at = ids.new_id("stp"), run.get("step_count", 0), clock.now_iso()
+    opening.event("step.started", step_id=step_id, index=index, type="decision")
+    run = _commit(run, opening)  # before the model is called: watchers see the step begin
+    live = LiveMessage(
+        run,
+        step_id,
+        commit=lambda latest, events: _commit(latest, Change(events=events)),
+        load=_load,
+        over_limit=_limits_during_call(run, definition, progress, request),
+    )
+    response = None
+    with live:
+        try:
+            response = _call_model(provider_for(definition["model"]), request, live)
+        except ModelError as error:
+            if live.stopped is None:
+                return _fail(live.run, "model_error", str(error)[:500]), True
+    run = live.run
+    decision = _DecisionStep(step_id, index, started_at, request.turn, len(request.messages))
+    if live.stopped is not None or response is None:
+        tokens, estimated = _call_usage(live, response, request)
+        return _stopped_call(run, definition, decision, live, tokens, estimated), True
+    return _decided(run, definition, progress, decision, live, response)
 
-    usage = _add_usage(run.get("usage") or {}, response.usage, definition["model"].get("price") or {})
-    cost_before = float((run.get("usage") or {}).get("cost_usd", 0.0))
+
+@dataclass(frozen=True)
+class _DecisionStep:
+    id: str
+    index: int
+    started_at: str
+    turn: int
+    messages: int
+
+    def record(self, run_id: str, status: str, output: dict[str, Any], tokens: Any, **fields: Any):
+        now = clock.now_iso()
+        return {
+            "run_id": run_id,
+            "index": self.index,
+            "id": self.id,
+            "type": "decision",
+            "status": status,
+            "started_at": self.started_at,
+            "completed_at": now,
+            "input": {"turn": self.turn, "messages": self.messages},
+            "output": output,
+            "usage": _step_usage(tokens),
+            **fields,
+        }
+
+
+def _limits_during_call(
+    run: dict[str, Any], definition: dict[str, Any], progress: Progress, request: Any
+) -> Any:
+    """`over_limit` for the live message: the run's token limit and the org's credits, against what the
+    call has used so far (the provider's count, else an estimate from the prompt and the streamed text)."""
+    from runs_core.providers.base import TokenUsage, estimate_tokens
+
+    prompt_tokens = estimate_tokens(_prompt_text(request))
+    price = definition["model"].get("price") or {}
+    before = run.get("usage") or {}
+
+    def over_limit(streamed: str, reported: Any) -> tuple[str, str] | None:
+        tokens = reported or TokenUsage(input_tokens=prompt_tokens, output_tokens=estimate_tokens(streamed))
+        usage = _add_usage(before, tokens, price)
+        if usage["total_tokens"] > run["max_tokens"]:
+            return "max_tokens_exceeded", f"The run used more than {run['max_tokens']} tokens."
+        if progress.credits - (usage["credits_used"] - before.get("credits_used", 0)) < 0:
+            return "budget_exceeded", "The org ran out of credits during the model call."
+        return None
+
+    return over_limit
+
+
+def _prompt_text(request: Any) -> str:
+    return request.instructions + "".join(message.content for message in request.messages)
+
+
+def _call_usage(live: Any, response: Any, request: Any) -> tuple[Any, bool]:
+    """The call's tokens: the provider's count when it gave one, else an estimate (then True)."""
+    from runs_core.providers.base import TokenUsage, estimate_tokens
+
+    if response is not None:
+        return response.usage, False
+    if live.reported_usage is not None:
+        return live.reported_usage, False
+    estimate = TokenUsage(
+        input_tokens=estimate_tokens(_prompt_text(request)), output_tokens=estimate_tokens(live.text_so_far)
+    )
+    return estimate, True
+
+
+def _usage_change(
+    run: dict[str, Any], definition: dict[str, Any], step: dict[str, Any], tokens: Any, estimated: bool
+) -> Change:
+    """The run's usage after the call, its debit and the step record (no events)."""
+    before = run.get("usage") or {}
+    usage = _add_usage(before, tokens, definition["model"].get("price") or {})
+    if estimated or before.get("estimated"):
+        usage["estimated"] = True
+    change = Change(
+        {"step_count": step["index"] + 1, "usage": usage}, items=[get_stores().steps.put_item(step)]
+    )
+    debit = usage["credits_used"] - before.get("credits_used", 0)
+    if debit > 0:
+        change.items.append(get_stores().orgs.debit_item(run["org_id"], debit))
+    return change
+
+
+def _stopped_call(
+    run: dict[str, Any],
+    definition: dict[str, Any],
+    decision: _DecisionStep,
+    live: Any,
+    tokens: Any,
+    estimated: bool,
+) -> dict[str, Any]:
+    """The call was ended early: a cancel (record what it used on the ended run, no events), or a limit
+    passed mid-stream (fail the run with that limit's code, usage included)."""
+    stop = live.stopped
+    output = {"text": live.text_so_far, "tool_calls": [], "stop_reason": "stopped"}
+    if stop is not None and stop.code is not None:
+        error = {"code": stop.code, "message": stop.message}
+        step = decision.record(run["id"], "failed", output, tokens, error=error)
+        return _fail(run, stop.code, stop.message, _usage_change(run, definition, step, tokens, estimated))
+    step = decision.record(run["id"], "cancelled", output, tokens)
+    return _record_after_end(run, definition, step, tokens, estimated)
+
+
+def _record_after_end(
+    run: dict[str, Any], definition: dict[str, Any], step: dict[str, Any], tokens: Any, estimated: bool
+) -> dict[str, Any]:
+    """The run ended (cancelled) while its model call ran: the tokens were still used, so record and debit
+    them, with the step, and write no event (nothing follows the terminal event)."""
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        latest = _load(run["id"]) or run
+        try:
+            return _commit(latest, _usage_change(latest, definition, step, tokens, estimated))
+        except StaleRun:
+            continue
+    raise StaleRun("the run kept changing while its usage was recorded")
+
+
+def _decided(
+    run: dict[str, Any],
+    definition: dict[str, Any],
+    progress: Progress,
+    decision: _DecisionStep,
+    live: Any,
+    response: Any,
+) -> tuple[dict[str, Any], bool]:
+    """The model answered: write the decision (what the live message did not write yet), its usage and
+    what comes next; a run cancelled meanwhile gets only its usage recorded."""
+    tool_calls = [
+        {"id": call.id, "name": call.name, "arguments": call.arguments} for call in response.tool_calls
+    ]
+    output = {"text": response.text, "tool_calls": tool_calls, "stop_reason": response.stop_reason}
+    step = decision.record(run["id"], "completed", output, response.usage)
+    change = _usage_change(run, definition, step, response.usage, False)
+    usage = change.changes["usage"]
     put_metrics(
         {
             "ModelInputTokens": (response.usage.input_tokens, COUNT),
             "ModelOutputTokens": (response.usage.output_tokens, COUNT),
-            "ModelCostUsd": (usage["cost_usd"] - cost_before, NO_UNIT),
+            "ModelCostUsd": (
+                usage["cost_usd"] - float((run.get("usage") or {}).get("cost_usd", 0.0)),
+                NO_UNIT,
+            ),
         },
         Provider=str(definition["model"].get("provider")),
     )
-    tool_calls = [
-        {"id": call.id, "name": call.name, "arguments": call.arguments} for call in response.tool_calls
-    ]
-    step = _new_step(
-        run,
-        "decision",
-        "completed",
-        input={"turn": request.turn, "messages": len(request.messages)},
-        output={"text": response.text, "tool_calls": tool_calls, "stop_reason": response.stop_reason},
-        usage=_step_usage(response.usage),
-        started_at=started_at,
-    )
-    debit = usage["credits_used"] - (run.get("usage") or {}).get("credits_used", 0)
-    change = Change(
-        {"step_count": step["index"] + 1, "usage": usage}, items=[get_stores().steps.put_item(step)]
-    )
-    if debit > 0:
-        change.items.append(get_stores().orgs.debit_item(run["org_id"], debit))
-    change.event("step.started", step_id=step["id"], index=step["index"], type="decision")
-    for delta in _batched(deltas or ([response.text] if response.text else [])):
-        change.event("message.delta", step_id=step["id"], delta=delta)
+    rest = response.text[len(live.written_text) :] if response.text.startswith(live.written_text) else ""
+    if rest:
+        change.event("message.delta", step_id=step["id"], delta=rest)
     change.event("message.completed", step_id=step["id"], content=response.text)
     for call in tool_calls:
-        change.event("tool.call", step_id=step["id"], action=call["name"], arguments=call["arguments"])
+        if call["id"] not in live.written_calls:
+            change.event("tool.call", step_id=step["id"], action=call["name"], arguments=call["arguments"])
     change.event("step.completed", step_id=step["id"], index=step["index"], status="completed")
-
-    if usage["total_tokens"] > run["max_tokens"]:
-        return _fail(
-            run, "max_tokens_exceeded", f"The run used more than {run['max_tokens']} tokens.", change
-        ), True
-    if tool_calls:
+    debit = usage["credits_used"] - (run.get("usage") or {}).get("credits_used", 0)
+    try:
+        if usage["total_tokens"] > run["max_tokens"]:
+            message = f"The run used more than {run['max_tokens']} tokens."
+            return _fail(run, "max_tokens_exceeded", message, change), True
+        if not tool_calls:
+            _complete(run, definition, change, response.text, response.outputs)
+            return run, True
         run = _commit(run, change)
-        progress.steps.append(step)
-        progress.credits -= max(debit, 0)
-        return run, False
-    _complete(run, definition, change, response.text, response.outputs)
-    return run, True
+    except StaleRun:
+        latest = _load(run["id"])
+        if latest is None or latest["status"] not in TERMINAL_STATUSES:
+            raise  # another change to a running run: the step is decided again
+        _record_after_end(latest, definition, step, response.usage, False)
+        return latest, True
+    progress.steps.append(step)
+    progress.credits -= max(debit, 0)
+    return run, False
 
 
 @traced
@@ -484,15 +626,6 @@ def _complete(
     written = _commit(run, change)
     _run_finished("RunsCompleted", {**run, **change.changes})
     return written
-
-
-def _batched(deltas: list[str]) -> list[str]:
-    """Join streamed chunks into a few events: they still concatenate to the whole message."""
-    text = "".join(deltas)
-    if not text:
-        return []
-    size = max(DELTA_EVENT_CHARS, math.ceil(len(text) / MAX_DELTA_EVENTS))
-    return [text[start : start + size] for start in range(0, len(text), size)]
 
 
 def _step_usage(tokens: Any) -> dict[str, int]:

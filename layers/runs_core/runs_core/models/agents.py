@@ -36,6 +36,13 @@ class TurnUsage(RequestModel):
     cache_write_tokens: int = Field(0, ge=0)
 
 
+class StreamPace(RequestModel):
+    """How a scripted turn streams its text, like a model would: `chunk_chars` every `interval_ms`."""
+
+    chunk_chars: int = Field(16, ge=1, le=10_000)
+    interval_ms: int = Field(0, ge=0, le=10_000)
+
+
 class ScriptTurn(RequestModel):
     """One decision of the `scripted` provider: a final answer, or tool calls."""
 
@@ -43,6 +50,7 @@ class ScriptTurn(RequestModel):
     outputs: dict[str, Any] | None = None
     tool_calls: list[ToolCall] | None = None
     usage: TurnUsage | None = None
+    stream: StreamPace | None = Field(None, description="Stream the text in paced chunks (offline demos).")
 
     @model_validator(mode="after")
     def _one_kind(self) -> Self:

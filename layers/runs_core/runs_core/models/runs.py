@@ -107,6 +107,11 @@ class Usage(ResponseModel):
     cost_usd: float = 0.0
     credits_used: int = 0
     cache_hit_rate: float = 0.0
+    estimated: bool = Field(
+        False,
+        description="True when some tokens were estimated from the streamed text: a call ended early "
+        "(a cancel, a limit) before the provider reported its count.",
+    )
 
 
 class RunOutput(ResponseModel):

@@ -14,9 +14,11 @@ from runs_core.providers.base import (
     ModelRequest,
     ModelResponse,
     OnDelta,
+    StreamSink,
     TokenUsage,
     ToolCall,
     ToolSpec,
+    as_sink,
 )
 
 # botocore standard mode retries throttling, 5xx and network errors with jittered backoff; `max_attempts`
@@ -42,24 +44,42 @@ class BedrockProvider:
     def __init__(self, client: Any = None) -> None:
         self._client = client
 
-    def complete(self, request: ModelRequest, on_delta: OnDelta | None = None) -> ModelResponse:
+    def complete(self, request: ModelRequest, on_delta: OnDelta | StreamSink | None = None) -> ModelResponse:
         from botocore.exceptions import BotoCoreError, ClientError
 
         client = self._client or default_client()
         params = converse_params(request)
+        sink = as_sink(on_delta)
         try:
-            if on_delta is None:
+            if sink is None:
                 return parse_converse(client.converse(**params))
+            if sink.aborted:
+                raise sink.cancelled()
             stream = client.converse_stream(**params)["stream"]
+            sink.on_abort(lambda: _shut_down(stream))  # a cancel closes the event stream's connection
             try:
-                return assemble_stream(stream, on_delta)
+                return assemble_stream(stream, sink)
             finally:
                 stream.close()
         except ClientError as error:  # also EventStreamError: an error event in the middle of the stream
+            if sink is not None and sink.aborted:
+                raise sink.cancelled() from None
             details = error.response.get("Error", {})
             raise _failure(details.get("Code", "Error"), details.get("Message", "")) from None
-        except BotoCoreError as error:  # network, timeout, no credentials: messages carry no secrets
+        except (BotoCoreError, OSError, ValueError) as error:  # network, timeout, a connection we closed
+            if sink is not None and sink.aborted:
+                raise sink.cancelled() from None
             raise ModelError(f"bedrock: {error}") from None
+
+
+def _shut_down(stream: Any) -> None:
+    """Stop the event stream's reads from another thread. botocore's EventStream keeps the urllib3
+    response as `_raw_stream` (no public accessor); urllib3's `shutdown()` wakes a blocked read."""
+    raw = getattr(stream, "_raw_stream", None)
+    try:
+        raw.shutdown()  # type: ignore[union-attr]
+    except Exception:  # released to the pool already, or not a urllib3 response: close is all we have
+        stream.close()
 
 
 def converse_params(request: ModelRequest) -> dict[str, Any]:
@@ -227,8 +247,11 @@ def parse_converse(response: dict[str, Any]) -> ModelResponse:
     )
 
 
-def assemble_stream(events: Iterable[dict[str, Any]], on_delta: OnDelta) -> ModelResponse:
-    """ConverseStream events → one decision; text deltas go to `on_delta` as they arrive."""
+def assemble_stream(events: Iterable[dict[str, Any]], on_delta: OnDelta | StreamSink) -> ModelResponse:
+    """ConverseStream events → one decision. As they arrive, text deltas go to the sink, each tool call
+    at its contentBlockStop (its input is complete), and the usage with the metadata event."""
+    sink = as_sink(on_delta)
+    assert sink is not None
     texts: list[str] = []
     tool_uses: dict[int, dict[str, Any]] = {}  # contentBlockIndex → {id, name, input fragments}
     stop_reason = "end_turn"
@@ -245,22 +268,28 @@ def assemble_stream(events: Iterable[dict[str, Any]], on_delta: OnDelta) -> Mode
             if "text" in delta:
                 texts.append(delta["text"])
                 if delta["text"]:
-                    on_delta(delta["text"])
+                    sink.text(delta["text"])
             elif "toolUse" in delta and block["contentBlockIndex"] in tool_uses:
                 tool_uses[block["contentBlockIndex"]]["input"].append(delta["toolUse"].get("input", ""))
+        elif "contentBlockStop" in event:
+            use = tool_uses.get(event["contentBlockStop"].get("contentBlockIndex"))
+            if use is not None:
+                sink.tool_call(_tool_call(use))
         elif "messageStop" in event:
             stop_reason = event["messageStop"].get("stopReason", stop_reason)
         elif "metadata" in event:
             usage = event["metadata"].get("usage") or {}
+            sink.usage(_usage(usage))
         else:
             error = next((key for key in event if key.endswith("Exception")), None)
             if error:
                 raise _failure(error, event[error].get("message", ""))
-    calls = tuple(
-        ToolCall(id=use["id"], name=use["name"], arguments=_arguments("".join(use["input"]), use["name"]))
-        for _, use in sorted(tool_uses.items())
-    )
+    calls = tuple(_tool_call(use) for _, use in sorted(tool_uses.items()))
     return ModelResponse(text="".join(texts), tool_calls=calls, usage=_usage(usage), stop_reason=stop_reason)
+
+
+def _tool_call(use: dict[str, Any]) -> ToolCall:
+    return ToolCall(id=use["id"], name=use["name"], arguments=_arguments("".join(use["input"]), use["name"]))
 
 
 def _failure(code: str, message: str) -> ModelError:

@@ -20,9 +20,11 @@ from runs_core.providers.base import (
     ModelRequest,
     ModelResponse,
     OnDelta,
+    StreamSink,
     TokenUsage,
     ToolCall,
     ToolSpec,
+    as_sink,
 )
 
 TIMEOUT_SECONDS = 60  # per request (connect, and each read of a streamed answer)
@@ -64,27 +66,31 @@ class OpenAIProvider:
         self._secret_lookup = secret_lookup or lookup_secret
         self._sleep = sleep
 
-    def complete(self, request: ModelRequest, on_delta: OnDelta | None = None) -> ModelResponse:
+    def complete(self, request: ModelRequest, on_delta: OnDelta | StreamSink | None = None) -> ModelResponse:
+        sink = as_sink(on_delta)
         model = request.model
         base_url = str(model.get("base_url") or "")
         if not base_url.startswith(("http://", "https://")):
             raise ModelError("openai: base_url must be an http(s) URL")
         headers = {
             "Content-Type": "application/json",
-            "Accept": "text/event-stream" if on_delta else "application/json",
+            "Accept": "text/event-stream" if sink else "application/json",
             "User-Agent": "runs-api",
         }
         key = self._api_key(model.get("api_key_secret"))
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        body = json.dumps(chat_body(request, stream=on_delta is not None)).encode()
-        response = self._post(base_url.rstrip("/") + "/chat/completions", body, headers, key)
+        body = json.dumps(chat_body(request, stream=sink is not None)).encode()
+        response = self._post(base_url.rstrip("/") + "/chat/completions", body, headers, key, sink)
         try:
             with response:
-                if on_delta is None:
+                if sink is None:
                     return parse_completion(_json(response.read()))
-                return assemble_stream(sse_data(response), on_delta)
-        except (OSError, http.client.HTTPException) as error:  # the answer stopped arriving (timeout, reset)
+                sink.on_abort(lambda: outbound.abort(response))  # a cancel closes the connection
+                return assemble_stream(sse_data(response), sink)
+        except (OSError, ValueError, http.client.HTTPException) as error:  # stopped arriving (timeout, reset)
+            if sink is not None and sink.aborted:
+                raise sink.cancelled() from None
             raise ModelError(f"openai: reading the answer failed: {error}") from None
 
     def _api_key(self, secret: str | None) -> str | None:
@@ -96,7 +102,9 @@ class OpenAIProvider:
             reason = _excerpt(str(error).encode(), None)
             raise ModelError(f"openai: cannot read api_key_secret {secret!r}: {reason}") from None
 
-    def _post(self, url: str, body: bytes, headers: dict[str, str], key: str | None) -> Any:
+    def _post(
+        self, url: str, body: bytes, headers: dict[str, str], key: str | None, sink: StreamSink | None = None
+    ) -> Any:
         """The 2xx response (unread), retrying 429, 5xx and refused connections with backoff.
 
         Through runs_core.outbound: base_url is the tenant's, so non-public addresses are refused unless
@@ -105,6 +113,8 @@ class OpenAIProvider:
         """
         slept = 0.0
         for attempt in range(RETRIES + 1):
+            if sink is not None and sink.aborted:
+                raise sink.cancelled()  # ended while waiting to retry: no new request
             wanted = BACKOFF_SECONDS * 2**attempt
             try:
                 response = outbound.open_response(
@@ -258,32 +268,51 @@ def sse_data(lines: Iterable[bytes]) -> Iterator[Any]:
             yield _json(payload.encode())
 
 
-def assemble_stream(chunks: Iterable[Any], on_delta: OnDelta) -> ModelResponse:
-    """chat.completion.chunk objects → one decision; text deltas go to `on_delta` as they arrive."""
+def assemble_stream(chunks: Iterable[Any], on_delta: OnDelta | StreamSink) -> ModelResponse:
+    """chat.completion.chunk objects → one decision. As they arrive, text deltas go to the sink, each tool
+    call once its arguments are complete (the next call starts, or the choice finishes), and the usage
+    when the server reports it (`stream_options.include_usage`: the last chunk)."""
+    sink = as_sink(on_delta)
+    assert sink is not None
     texts: list[str] = []
     calls: dict[int, dict[str, Any]] = {}  # tool_calls[].index → {id, name, argument fragments}
+    reported: set[int] = set()
     finish_reason = None
     usage = None
+
+    def report_calls(before: int | None) -> None:
+        for index in sorted(calls):
+            if index not in reported and (before is None or index < before):
+                reported.add(index)
+                call = calls[index]
+                sink.tool_call(_tool_call(call["id"], call["name"], "".join(call["arguments"]), index))
+
     for chunk in chunks:
         if not isinstance(chunk, dict):
             continue
         if chunk.get("error"):
             _log_excerpt("stream error", json.dumps(chunk["error"]).encode())
             raise ModelError("openai: the stream reported an error")
-        usage = chunk.get("usage") or usage
+        if chunk.get("usage"):
+            usage = chunk["usage"]
+            sink.usage(_usage(usage))
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") or {}
             if delta.get("content"):
                 texts.append(delta["content"])
-                on_delta(delta["content"])
+                sink.text(delta["content"])
             for part in delta.get("tool_calls") or []:
                 index = part.get("index", len(calls))
+                report_calls(before=index)  # calls stream one after another: earlier ones are complete
                 call = calls.setdefault(index, {"id": None, "name": None, "arguments": []})
                 function = part.get("function") or {}
                 call["id"] = call["id"] or part.get("id")
                 call["name"] = call["name"] or function.get("name")
                 call["arguments"].append(function.get("arguments") or "")
-            finish_reason = choice.get("finish_reason") or finish_reason
+            if choice.get("finish_reason"):
+                finish_reason = choice["finish_reason"]
+                report_calls(before=None)
+    report_calls(before=None)
     tool_calls = tuple(
         _tool_call(call["id"], call["name"], "".join(call["arguments"]), index)
         for index, call in sorted(calls.items())

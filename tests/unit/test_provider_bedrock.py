@@ -16,7 +16,16 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
-from runs_core.providers.base import Message, ModelError, ModelRequest, TokenUsage, ToolCall, ToolSpec
+from runs_core.providers.base import (
+    Message,
+    ModelCancelled,
+    ModelError,
+    ModelRequest,
+    StreamSink,
+    TokenUsage,
+    ToolCall,
+    ToolSpec,
+)
 from runs_core.providers.bedrock import BedrockProvider, assemble_stream, default_client
 
 MODEL_ID = "anthropic.claude-3-5-haiku-20241022-v1:0"
@@ -257,14 +266,14 @@ class Wire:
     """Answers bedrock-runtime requests from a queue, recording what was sent."""
 
     def __init__(self) -> None:
-        self.replies: list[tuple[int, dict[str, str], bytes]] = []
+        self.replies: list[tuple[int, dict[str, str], Any]] = []  # a body's bytes, or a Body
         self.sent: list[tuple[str, dict[str, Any]]] = []
         self.bodies: list[Body] = []
 
     def send(self, request: Any, **_: Any) -> AWSResponse:
         self.sent.append((request.url, json.loads(request.body)))
         status, headers, data = self.replies.pop(0)
-        self.bodies.append(Body(data))
+        self.bodies.append(data if isinstance(data, Body) else Body(data))
         return AWSResponse(request.url, status, headers, self.bodies[-1])
 
     def reply_json(self, body: dict[str, Any]) -> None:
@@ -462,3 +471,85 @@ def test_assemble_stream_rejects_malformed_tool_input():
 
     with pytest.raises(ModelError, match="malformed JSON input for tool 'a'"):
         assemble_stream(events, lambda _: None)
+
+
+class PacedBody(Body):
+    """Hands botocore one event-stream message at a time, counting how many it has read so far."""
+
+    def __init__(self, messages: list[bytes]) -> None:
+        super().__init__(b"".join(messages))
+        self.messages = messages
+        self.read = 0
+
+    def stream(self, **_: Any):
+        for message in self.messages:
+            if self.closed:
+                return
+            self.read += 1
+            yield message
+
+
+class Recorder(StreamSink):
+    def __init__(self, body: PacedBody, abort_after_text: bool = False) -> None:
+        super().__init__()
+        self.body = body
+        self.abort_after_text = abort_after_text
+        self.seen: list[tuple[str, Any, int]] = []  # (what, value, messages read by then)
+
+    def text(self, delta: str) -> None:
+        self.seen.append(("text", delta, self.body.read))
+        if self.abort_after_text:
+            self.abort()
+
+    def tool_call(self, call: ToolCall) -> None:
+        self.seen.append(("tool_call", call.name, self.body.read))
+
+    def usage(self, usage: TokenUsage) -> None:
+        self.seen.append(("usage", usage.output_tokens, self.body.read))
+
+
+STREAM = [
+    event("messageStart", {"role": "assistant"}),
+    event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Checking "}}),
+    event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "the ERP."}}),
+    event("contentBlockStop", {"contentBlockIndex": 0}),
+    event(
+        "contentBlockStart",
+        {"contentBlockIndex": 1, "start": {"toolUse": {"toolUseId": "tooluse_s1", "name": "lookup_invoice"}}},
+    ),
+    event(
+        "contentBlockDelta", {"contentBlockIndex": 1, "delta": {"toolUse": {"input": '{"invoice_id": 1}'}}}
+    ),
+    event("contentBlockStop", {"contentBlockIndex": 1}),
+    event("messageStop", {"stopReason": "tool_use"}),
+    event("metadata", {"usage": {"inputTokens": 40, "outputTokens": 25, "totalTokens": 65}}),
+]
+
+
+def test_converse_stream_reports_each_part_as_its_event_is_read(wire):
+    body = PacedBody(STREAM)
+    wire.replies.append((200, {"Content-Type": "application/vnd.amazon.eventstream"}, body))
+    sink = Recorder(body)
+
+    BedrockProvider().complete(make_request(), on_delta=sink)
+
+    # Each part is reported when its own message has been read, before the later ones arrive: the text
+    # while the rest streams, the tool call at its contentBlockStop (7th), the usage with the metadata.
+    assert sink.seen == [
+        ("text", "Checking ", 2),
+        ("text", "the ERP.", 3),
+        ("tool_call", "lookup_invoice", 7),
+        ("usage", 25, 9),
+    ]
+
+
+def test_an_aborted_converse_stream_stops_reading_and_is_cancelled(wire):
+    body = PacedBody(STREAM)
+    wire.replies.append((200, {"Content-Type": "application/vnd.amazon.eventstream"}, body))
+    sink = Recorder(body, abort_after_text=True)
+
+    with pytest.raises(ModelCancelled):
+        BedrockProvider().complete(make_request(), on_delta=sink)
+
+    assert [what for what, _, _ in sink.seen] == ["text"]
+    assert body.closed and body.read < len(STREAM)

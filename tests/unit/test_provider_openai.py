@@ -8,7 +8,16 @@ from typing import Any
 import boto3
 import pytest
 
-from runs_core.providers.base import Message, ModelError, ModelRequest, TokenUsage, ToolCall, ToolSpec
+from runs_core.providers.base import (
+    Message,
+    ModelCancelled,
+    ModelError,
+    ModelRequest,
+    StreamSink,
+    TokenUsage,
+    ToolCall,
+    ToolSpec,
+)
 from runs_core.providers.openai import OpenAIProvider, lookup_secret
 
 # These tests talk to servers on 127.0.0.1; the outbound guard refuses it unless allow-listed.
@@ -463,3 +472,64 @@ def test_lookup_secret_reads_ssm_parameters_and_secrets_manager(aws):
     assert lookup_secret("runs-api/openai") == "sk-from-sm"  # stripped
     assert lookup_secret(arn) == "sk-from-sm"
     assert lookup_secret("arn:aws:ssm:eu-west-1:123456789012:parameter/runs-api/openai-key") == "sk-from-ssm"
+
+
+class Sink(StreamSink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+        self.texts: list[str] = []
+        self.first_text = threading.Event()
+        self.first_call = threading.Event()
+
+    def text(self, delta: str) -> None:
+        self.texts.append(delta)
+        self.first_text.set()
+
+    def tool_call(self, call: ToolCall) -> None:
+        self.calls.append(call.id)
+        self.first_call.set()
+
+
+def tool_part(index: int, call_id: str | None, arguments: str, name: str | None = None) -> dict[str, Any]:
+    function = {"arguments": arguments, **({"name": name} if name else {})}
+    return {"index": index, **({"id": call_id} if call_id else {}), "type": "function", "function": function}
+
+
+def test_a_tool_call_is_reported_once_the_next_one_starts(server, provider):
+    sink = Sink()
+    server.reply_stream(
+        chunk({"tool_calls": [tool_part(0, "call_a", '{"invoice_id": ', "lookup_invoice")]}),
+        chunk({"tool_calls": [tool_part(0, None, '"INV-1"}')]}),
+        chunk({"tool_calls": [tool_part(1, "call_b", '{"invoice_id": "INV-2"}', "lookup_invoice")]}),
+        sink.first_call,  # the server holds the rest until the first call has been reported
+        chunk({}, finish_reason="tool_calls"),
+    )
+
+    response = provider.complete(make_request(server), on_delta=sink)
+
+    assert server.gates_opened == [True]
+    assert sink.calls == ["call_a", "call_b"]
+    assert [call.id for call in response.tool_calls] == ["call_a", "call_b"]
+
+
+def test_abort_closes_the_connection_while_the_server_still_holds_the_answer(server, provider):
+    sink = Sink()
+    never = threading.Event()  # the server would wait 5 s on it before sending the rest
+    server.reply_stream(
+        chunk({"content": "Partial"}), never, chunk({"content": " rest"}, finish_reason="stop")
+    )
+
+    def abort_after_first_text() -> None:
+        assert sink.first_text.wait(timeout=5)
+        sink.abort()
+
+    aborter = threading.Thread(target=abort_after_first_text)
+    aborter.start()
+    with pytest.raises(ModelCancelled):
+        provider.complete(make_request(server), on_delta=sink)
+    aborter.join()
+
+    assert server.gates_opened == []  # returned while the server was still holding the rest back
+    assert sink.texts == ["Partial"]
+    never.set()  # let the server's handler finish

@@ -257,6 +257,8 @@ def assemble_stream(events: Iterable[dict[str, Any]], on_delta: OnDelta | Stream
     stop_reason = "end_turn"
     usage: dict[str, Any] = {}
     for event in events:
+        if sink.aborted:  # ended by the caller: read no further, even if bytes are still buffered
+            raise sink.cancelled()
         if "contentBlockStart" in event:
             start = event["contentBlockStart"]
             index, use = start["contentBlockIndex"], start.get("start", {}).get("toolUse")
@@ -284,6 +286,8 @@ def assemble_stream(events: Iterable[dict[str, Any]], on_delta: OnDelta | Stream
             error = next((key for key in event if key.endswith("Exception")), None)
             if error:
                 raise _failure(error, event[error].get("message", ""))
+    if sink.aborted:  # the closed connection ended the stream early: that is no answer
+        raise sink.cancelled()
     calls = tuple(_tool_call(use) for _, use in sorted(tool_uses.items()))
     return ModelResponse(text="".join(texts), tool_calls=calls, usage=_usage(usage), stop_reason=stop_reason)
 

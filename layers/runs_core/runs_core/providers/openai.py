@@ -288,6 +288,8 @@ def assemble_stream(chunks: Iterable[Any], on_delta: OnDelta | StreamSink) -> Mo
                 sink.tool_call(_tool_call(call["id"], call["name"], "".join(call["arguments"]), index))
 
     for chunk in chunks:
+        if sink.aborted:  # ended by the caller: read no further, even if bytes are still buffered
+            raise sink.cancelled()
         if not isinstance(chunk, dict):
             continue
         if chunk.get("error"):
@@ -312,6 +314,8 @@ def assemble_stream(chunks: Iterable[Any], on_delta: OnDelta | StreamSink) -> Mo
             if choice.get("finish_reason"):
                 finish_reason = choice["finish_reason"]
                 report_calls(before=None)
+    if sink.aborted:  # the closed connection ended the stream early: that is no answer
+        raise sink.cancelled()
     report_calls(before=None)
     tool_calls = tuple(
         _tool_call(call["id"], call["name"], "".join(call["arguments"]), index)

@@ -74,6 +74,14 @@ def agent_with(
     return name
 
 
+def create_agent(api, model: dict[str, Any]) -> str:
+    """A new agent with this `model` block (any provider) and the echo action."""
+    name = f"model-{uuid.uuid4().hex[:8]}"
+    definition = {"model": model, "actions": [{"name": "echo", "kind": "builtin"}]}
+    assert api.request("POST", "/v1/agents", json={"name": name, "definition": definition}).status == 201
+    return name
+
+
 def start(api, agent, key=None, **body) -> dict[str, Any]:
     """POST /v1/runs (started unless body says start=False): the created run."""
     response = api.request("POST", "/v1/runs", json={"agent": agent, **body}, **as_org(key))

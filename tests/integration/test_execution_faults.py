@@ -10,16 +10,9 @@ import pytest
 
 from runs_core.storage import runs as runs_storage
 from runs_core.stores import get_stores
-from tests.integration.helpers import assert_contiguous, run_to_end, start
+from tests.integration.helpers import assert_contiguous, create_agent, run_to_end, start
 
 SCRIPT = [{"tool_calls": [{"name": "echo", "arguments": {"n": 1}}]}, {"text": "done"}]
-
-
-def create_agent(api, model) -> str:
-    name = f"fault-{uuid.uuid4().hex[:8]}"
-    definition = {"model": model, "actions": [{"name": "echo", "kind": "builtin"}]}
-    assert api.request("POST", "/v1/agents", json={"name": name, "definition": definition}).status == 201
-    return name
 
 
 def run_agent_to_end(api, agent: str) -> dict:

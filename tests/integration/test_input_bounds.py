@@ -1,5 +1,6 @@
-"""Integers that were a 500 (issue 10): a 39-digit `after_seq` (more than DynamoDB's 38 digits) on
-polling, SSE or a WebSocket subscribe. Each is now a 400 problem+json naming the parameter (a WebSocket
+"""Integers and timestamps that were a 500 (issue 10): a 39-digit `after_seq` (more than DynamoDB's 38
+digits) on polling, SSE or a WebSocket subscribe, and `created_after` / `created_before` before 1970
+(OverflowError minting an id bound). Each is now a 400 problem+json naming the parameter (a WebSocket
 error frame), and nothing is written."""
 
 import json
@@ -120,3 +121,22 @@ def test_a_last_event_id_beyond_the_bound_is_400(api, run_id):
     headers = {"Accept": "text/event-stream", "Last-Event-ID": str(MAX_INTEGER + 1)}
     response = api.get(f"/v1/runs/{run_id}/events", headers=headers, query={"wait": "0"})
     assert "Last-Event-ID" in problem_fields(problem_of(response, 400, "validation_error"))
+
+
+# ------------------------------------------------------------------------------------------ timestamps
+
+
+@pytest.mark.parametrize("name", ["created_after", "created_before"])
+@pytest.mark.parametrize(
+    "moment", ["1969-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "1960-05-01T00:00:00+02:00"]
+)
+def test_timestamps_before_1970_are_400(api, name, moment):
+    """Found: a 500 (OverflowError minting the id bound in ids.py)."""
+    response = api.get("/v1/runs", query={name: moment})
+    assert name in problem_fields(problem_of(response, 400, "validation_error"))
+
+
+def test_the_epoch_itself_is_a_valid_bound(api):
+    assert ok(api.get("/v1/runs", query={"created_before": "1970-01-01T00:00:00Z"}))["items"] == []
+    after = ok(api.get("/v1/runs", query={"created_after": "1970-01-01T00:00:00Z", "limit": "1"}))
+    assert len(after["items"]) == 1

@@ -14,9 +14,12 @@ PositiveInt = Annotated[int, Field(ge=1, le=MAX_INTEGER)]
 
 
 class RequestModel(BaseModel):
-    """Base of every request body: unknown fields are a 400, never silently ignored."""
+    """Base of every request body: unknown fields are a 400, never silently ignored; and strict, so a value
+    of the wrong JSON type is a 400 too, never coerced (`true` is no integer, `"false"` no boolean; an
+    integer still fills a float). Query and path parameters are not models: they are text, parsed to
+    their types as usual."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ResponseModel(BaseModel):

@@ -1,6 +1,8 @@
 """Request bodies are validated strictly (issue 10): `"max_steps": true` is not 1 and `"start": "false"` is
-not false. Query strings are text and still parse as their types."""
+not false. Query strings are text and still parse as their types. An org's key on the operators' routes is
+403 whatever the body (the role is checked before the body is validated)."""
 
+import re
 import uuid
 from typing import Any
 
@@ -74,3 +76,30 @@ def test_json_floats_still_fill_floatproblem_fields(api):
     }
     name = f"price-{uuid.uuid4().hex[:8]}"
     ok(api.post("/v1/agents", json={"name": name, "definition": {"model": model}}), 201)
+
+
+# ------------------------------------------------------------------------------------------ operators
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/v1/admin/orgs", {"name": ""}),
+        ("POST", "/v1/admin/orgs", {"name": "x", "credits": "many"}),
+        ("POST", "/v1/admin/orgs", ["not", "an", "object"]),
+        ("PATCH", "/v1/admin/orgs/org_x", {"credits_balance": True}),
+        ("PATCH", "/v1/admin/orgs/org_x", {"bogus": 1}),
+    ],
+)
+def test_an_org_key_on_operators_routes_is_403_whatever_the_body(api, admin_api, method, path, body):
+    """Found: an org's key with a bad body got the admin schema's errors (400) instead of 403."""
+    problem = problem_of(api.request(method, path, json=body), 403, "forbidden")
+    assert "errors" not in problem and not re.search(r"credits|name|bogus", problem["detail"])
+    problem_of(admin_api.request(method, path, json=body), 400, "validation_error")
+
+
+def test_an_org_key_on_operators_routes_is_403_even_for_bodies_that_are_not_json(api):
+    response = api.request(
+        "POST", "/v1/admin/orgs", body=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    problem_of(response, 403, "forbidden")

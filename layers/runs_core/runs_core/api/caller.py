@@ -41,11 +41,25 @@ def org_caller(request: Request) -> Caller:
     )
 
 
+OPERATORS_ROUTES = "/v1/admin/"
+NOT_AN_OPERATOR = "This route needs the operators' key."
+
+
 def admin_caller(request: Request) -> str:
     """Operators' routes: only the platform admin key passes (API.md §7)."""
     if _authorizer(request).get("role") != "admin":
-        raise Forbidden("This route needs the operators' key.")
+        raise Forbidden(NOT_AN_OPERATOR)
     return "admin"
+
+
+def refuse_non_operator(event: dict[str, Any]) -> Forbidden | None:
+    """403 for an operators' route called without the admin key, checked before routing: the resolver
+    validates a body before it resolves dependencies (admin_caller), so an org's key with a bad body
+    would otherwise get the admin schema's errors (a 400) instead of 403."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    if str(event.get("path") or "").startswith(OPERATORS_ROUTES) and authorizer.get("role") != "admin":
+        return Forbidden(NOT_AN_OPERATOR)
+    return None
 
 
 def _header(request: Request, name: str) -> str | None:

@@ -129,3 +129,48 @@ def test_a_routes_own_error_statuses_survive_the_shared_ones():
     thread_run = paths["/v1/threads/{thread_id}/runs"]["post"]["responses"]
     assert "thread_busy" in thread_run["409"]["description"]
     assert "idempotency_in_progress" in thread_run["409"]["description"]
+
+
+def _request_schemas(document: dict) -> list[tuple[str, dict]]:
+    """(where, schema) of every parameter and of every schema a request body can reach (not responses)."""
+    components = document.get("components", {}).get("schemas", {})
+    found: list[tuple[str, dict]] = []
+    pending: list[tuple[str, object]] = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                pending.append((f"{method} {path} {parameter['name']}", parameter.get("schema", {})))
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                pending.append((f"{method} {path} body", content.get("schema", {})))
+    seen: set[str] = set()
+    while pending:
+        where, node = pending.pop()
+        if isinstance(node, list):
+            pending.extend((where, child) for child in node)
+        elif isinstance(node, dict):
+            reference = node.get("$ref")
+            if isinstance(reference, str) and reference.startswith("#/components/schemas/"):
+                name = reference.rsplit("/", 1)[1]
+                if name not in seen:
+                    seen.add(name)
+                    pending.append((name, components[name]))
+            if node.get("type") == "integer":
+                found.append((where, node))
+            pending.extend((f"{where}.{key}", child) for key, child in node.items() if key != "examples")
+    return found
+
+
+def test_every_integer_a_request_carries_is_bounded():
+    """Issue 10: a 39-digit integer was a 500 (DynamoDB holds 38 digits); every integer parameter and body
+    field is bounded, in the spec as in validation (runs_core.models.common.MAX_INTEGER at most)."""
+    from runs_core.api.spec import openapi_document
+    from runs_core.models.common import MAX_INTEGER
+
+    integers = _request_schemas(json.loads(openapi_document()))
+    assert len(integers) > 20, integers  # the walk reaches query parameters and nested body models
+    unbounded = [
+        where
+        for where, schema in integers
+        if not ("minimum" in schema and "maximum" in schema and schema["maximum"] <= MAX_INTEGER)
+    ]
+    assert unbounded == []

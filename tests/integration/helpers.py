@@ -326,3 +326,20 @@ def upload(api, data=PDF, name="invoice.pdf", content_type="application/pdf"):
     """POST /v1/files, multipart (the response, not checked)."""
     body, header = multipart(("file", name, content_type, data))
     return api.request("POST", "/v1/files", body=body, headers={"Content-Type": header})
+
+
+# ------------------------------------------------------------------------------------------ problems
+
+
+def problem_of(response, status: int, code: str) -> dict[str, Any]:
+    """The problem+json body of a response that must be `status` with problem `code`."""
+    assert response.status == status, response.text
+    assert response.headers["Content-Type"].startswith("application/problem+json"), response.headers
+    problem = response.json()
+    assert problem["code"] == code, problem
+    return dict(problem)
+
+
+def problem_fields(problem: dict[str, Any]) -> set[str]:
+    """The fields a validation_error problem names."""
+    return {error["field"] for error in problem.get("errors", [])}

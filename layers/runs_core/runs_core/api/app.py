@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runs_core.api import idempotency
+from runs_core.api.caller import refuse_non_operator
 from runs_core.api.limits import Quota, creates_run
 from runs_core.api.multipart import accepts_multipart, body_bytes, is_multipart_run_route, multipart_to_json
 from runs_core.api.problems import PROBLEM_JSON, from_error, problem, validation_problem
@@ -115,12 +116,15 @@ def make_handler(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Lambd
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request_id = (event.get("requestContext") or {}).get("requestId")
         # Guards in order (API.md §7): the org's requests bucket (every org request counts, even one
-        # rejected next), the header/body rules, the Idempotency-Key's length; then the idempotent
-        # section, which checks the runs bucket only when a run creation really executes (a replay
-        # costs no run quota).
+        # rejected next), the operators' routes' role (before their body is read), the header/body
+        # rules, the Idempotency-Key's length; then the idempotent section, which checks the runs bucket
+        # only when a run creation really executes (a replay costs no run quota).
         quota = Quota.for_event(event)
         rejected = (
-            (quota.take(REQUESTS) if quota else None) or _precheck(event) or idempotency.key_problem(event)
+            (quota.take(REQUESTS) if quota else None)
+            or refuse_non_operator(event)
+            or _precheck(event)
+            or idempotency.key_problem(event)
         )
         if rejected is None:
             try:

@@ -8,6 +8,7 @@ from runs_core.context import Caller
 from runs_core.errors import Forbidden, Unauthorized, ValidationFailed
 
 MAX_END_USER_LENGTH = 128
+NOT_AN_OPERATOR = "This route needs the operators' key."
 
 
 def _request_context(request: Request) -> dict[str, Any]:
@@ -59,9 +60,22 @@ def key_manager_caller(request: Request) -> Caller:
 def admin_caller(request: Request) -> str:
     """Operators' routes: only the platform admin key passes (API.md §7)."""
     if _authorizer(request).get("role") != "admin":
-        raise Forbidden("This route needs the operators' key.")
+        raise Forbidden(NOT_AN_OPERATOR)
     return "admin"
 
 
 def _header(request: Request, name: str) -> str | None:
     return request.resolved_event.headers.get(name)  # case-insensitive in Powertools v3
+
+
+OPERATORS_ROUTES = "/v1/admin/"
+
+
+def refuse_non_operator(event: dict[str, Any]) -> Forbidden | None:
+    """admin_caller's 403, checked before routing: the resolver validates a body before it resolves
+    dependencies, so an org's key with a bad body on an operators' route would otherwise get the admin
+    schema's errors (a 400) instead of 403."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    if str(event.get("path") or "").startswith(OPERATORS_ROUTES) and authorizer.get("role") != "admin":
+        return Forbidden(NOT_AN_OPERATOR)
+    return None

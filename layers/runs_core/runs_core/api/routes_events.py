@@ -12,6 +12,7 @@ from runs_core.api.openapi import errors
 from runs_core.api.sse import EVENT_STREAM, sse_response, wants_event_stream
 from runs_core.context import Caller
 from runs_core.logic import events
+from runs_core.models.common import NonNegativeInt
 from runs_core.models.events import EventPage
 
 router = Router()
@@ -41,8 +42,8 @@ def _responses() -> dict[int, Any]:
 def list_events(
     run_id: RunId,
     caller: OrgCaller,
-    after_seq: Annotated[int | None, Query(ge=0, description="Events with a greater seq.")] = None,
-    starting_after: Annotated[int | None, Query(ge=0, description="Alias of after_seq.")] = None,
+    after_seq: Annotated[NonNegativeInt | None, Query(description="Events with a greater seq.")] = None,
+    starting_after: Annotated[NonNegativeInt | None, Query(description="Alias of after_seq.")] = None,
     limit: Annotated[int, Query(ge=1, le=events.MAX_LIMIT)] = events.DEFAULT_LIMIT,
     wait: Annotated[
         int, Query(ge=0, le=events.MAX_WAIT_SECONDS, description="SSE only: seconds before `retry:`.")

@@ -14,6 +14,7 @@ from typing import Any
 from runs_core.context import Caller
 from runs_core.errors import ValidationFailed
 from runs_core.logic.runs import load_run
+from runs_core.models.common import MAX_INTEGER
 from runs_core.models.events import Event, EventPage
 from runs_core.models.runs import TERMINAL_STATUSES
 from runs_core.settings import get_settings
@@ -50,7 +51,7 @@ def resume_point(after_seq: int | None, starting_after: int | None, last_event_i
         seq = int(last_event_id.strip())
     except ValueError:
         raise _invalid("Last-Event-ID", "must be an event seq (an integer ≥ 0)") from None
-    if seq < 0:
+    if not 0 <= seq <= MAX_INTEGER:
         raise _invalid("Last-Event-ID", "must be an event seq (an integer ≥ 0)")
     return seq
 

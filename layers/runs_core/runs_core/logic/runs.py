@@ -270,6 +270,9 @@ def _parse_time(name: str, value: str | None) -> int | None:
     if moment.tzinfo is None:
         message = "must include a time zone (e.g. Z)"
         raise ValidationFailed(f"{name} {message}", [{"field": name, "code": "format", "message": message}])
+    if moment.timestamp() < 0:  # ids hold time from the epoch on: no id bound exists before it
+        message = "must be 1970-01-01T00:00:00Z or later"
+        raise ValidationFailed(f"{name} {message}", [{"field": name, "code": "minimum", "message": message}])
     return int(moment.timestamp() * 1000)
 
 
@@ -323,7 +326,7 @@ def list_runs(
         wanted["org_status"] = [f"{org}#{value}" for value in statuses]
 
     low = ids.id_bound_at("run", after_ms + 1, upper=False) if after_ms is not None else "run_"
-    high = ids.id_bound_at("run", before_ms - 1, upper=True) if before_ms is not None else "run_~"
+    high = ids.id_bound_at("run", max(before_ms - 1, 0), upper=True) if before_ms is not None else "run_~"
     exclusive = before_id is not None and before_id <= high
     key_range = KeyRange("id", low, before_id if before_id and exclusive else high, exclusive_high=exclusive)
 

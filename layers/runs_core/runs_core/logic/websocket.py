@@ -44,6 +44,7 @@ from runs_core.errors import NotFound
 from runs_core.logic.accounts import active_key, org_for_key
 from runs_core.logic.events import envelope, event_log
 from runs_core.logic.runs import load_run
+from runs_core.models.common import MAX_INTEGER
 from runs_core.observability import logger
 from runs_core.settings import get_settings
 from runs_core.storage.connections import CONNECTION_TTL_S, Connections, Subscriber
@@ -303,8 +304,8 @@ def handle(
         _error(poster, connection_id, "invalid", "action must be subscribe or unsubscribe.")
         return {"statusCode": 200}
     after_seq = body.get("after_seq", 0)
-    if isinstance(after_seq, bool) or not isinstance(after_seq, int) or after_seq < 0:
-        _error(poster, connection_id, "invalid", "after_seq must be an integer ≥ 0.")
+    if isinstance(after_seq, bool) or not isinstance(after_seq, int) or not 0 <= after_seq <= MAX_INTEGER:
+        _error(poster, connection_id, "invalid", f"after_seq must be an integer from 0 to {MAX_INTEGER}.")
         return {"statusCode": 200}
     try:
         load_run(Caller(org_id=str(connection["org_id"]), api_key_id=None), run_id, consistent=True)

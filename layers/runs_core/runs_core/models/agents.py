@@ -4,7 +4,7 @@ from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
-from runs_core.models.common import SLUG_PATTERN, RequestModel, ResponseModel
+from runs_core.models.common import SLUG_PATTERN, NonNegativeInt, RequestModel, ResponseModel
 
 SEMVER_PATTERN = (
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -30,10 +30,10 @@ class ToolCall(RequestModel):
 
 
 class TurnUsage(RequestModel):
-    input_tokens: int = Field(0, ge=0)
-    output_tokens: int = Field(0, ge=0)
-    cache_read_tokens: int = Field(0, ge=0)
-    cache_write_tokens: int = Field(0, ge=0)
+    input_tokens: NonNegativeInt = 0
+    output_tokens: NonNegativeInt = 0
+    cache_read_tokens: NonNegativeInt = 0
+    cache_write_tokens: NonNegativeInt = 0
 
 
 class StreamPace(RequestModel):

@@ -4,11 +4,22 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
+# Every integer a request carries (query, path or body) is at most this: exact in every JSON parser
+# (JavaScript's Number.MAX_SAFE_INTEGER) and far inside DynamoDB's 38 digits, so no integer a client
+# sends can fail a write, a query or a conversion deeper in (a 500). NonNegativeInt and PositiveInt carry
+# the bound into validation and the published spec; a tighter bound (Field(le=…)) narrows it.
+MAX_INTEGER = 2**53 - 1
+NonNegativeInt = Annotated[int, Field(ge=0, le=MAX_INTEGER)]
+PositiveInt = Annotated[int, Field(ge=1, le=MAX_INTEGER)]
+
 
 class RequestModel(BaseModel):
-    """Base of every request body: unknown fields are a 400, never silently ignored."""
+    """Base of every request body: unknown fields are a 400, never silently ignored; and strict, so a value
+    of the wrong JSON type is a 400 too, never coerced (`true` is no integer, `"false"` no boolean; an
+    integer still fills a float). Query and path parameters are not models: they are text, parsed to
+    their types as usual."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ResponseModel(BaseModel):

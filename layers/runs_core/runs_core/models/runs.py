@@ -4,7 +4,7 @@ from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
-from runs_core.models.common import Metadata, RequestModel, ResponseModel
+from runs_core.models.common import Metadata, PositiveInt, RequestModel, ResponseModel
 
 RunStatus = Literal[
     "created",
@@ -50,8 +50,8 @@ class RunOptions(RequestModel):
     )
     file_ids: list[str] = Field(default_factory=list, max_length=20)
     persona: str | None = Field(None, max_length=64)
-    max_steps: int | None = Field(None, ge=1, description="May only lower the agent's limit.")
-    max_tokens: int | None = Field(None, ge=1, description="May only lower the agent's limit.")
+    max_steps: PositiveInt | None = Field(None, description="May only lower the agent's limit.")
+    max_tokens: PositiveInt | None = Field(None, description="May only lower the agent's limit.")
     metadata: Metadata = Field(default_factory=dict, max_length=50)
     start: bool = Field(
         True, description="false: the run is `created` and waits for POST /v1/runs/{id}/invoke."

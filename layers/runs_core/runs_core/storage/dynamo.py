@@ -8,6 +8,10 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from runs_core.errors import PayloadTooLarge
+
+MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit: attribute names and values
+
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -40,7 +44,62 @@ def _from_dynamo(value: Any) -> Any:
 
 
 def serialize(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(_to_dynamo(value)) for key, value in item.items() if value is not None}
+    """An item (or key) in DynamoDB's wire format; PayloadTooLarge (413) if it would exceed the item size
+    limit, so a request that would store it writes nothing instead of failing in DynamoDB (a 500)."""
+    serialized = {
+        key: _serializer.serialize(_to_dynamo(value)) for key, value in item.items() if value is not None
+    }
+    check_item_size(serialized)
+    return serialized
+
+
+def check_item_size(serialized: dict[str, Any]) -> None:
+    size = item_size(serialized)
+    if size > MAX_ITEM_BYTES:
+        raise PayloadTooLarge(
+            f"The request would store an item of {size} bytes; an item is limited to {MAX_ITEM_BYTES} bytes "
+            "(DynamoDB's 400 KB, attribute names included)."
+        )
+
+
+def item_size(serialized: dict[str, Any]) -> int:
+    """The bytes DynamoDB counts for an item in wire format ({"name": {"S": "…"}}), by AWS's rules
+    (developer guide, "Item sizes and formats"): each attribute's name (UTF-8) plus its value."""
+    return sum(_utf8_size(name) + _value_size(value) for name, value in serialized.items())
+
+
+def _utf8_size(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _number_size(text: str) -> int:
+    """1 byte per two significant digits (leading and trailing zeros trimmed), plus 1."""
+    mantissa = text.lstrip("+-").lower().split("e")[0].replace(".", "").strip("0")
+    return (len(mantissa) + 1) // 2 + 1
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    ((kind, data),) = value.items()
+    if kind == "S":
+        return _utf8_size(data)
+    if kind == "N":
+        return _number_size(data)
+    if kind == "B":
+        return len(getattr(data, "value", data))
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(_utf8_size(member) for member in data)
+    if kind == "NS":
+        return sum(_number_size(member) for member in data)
+    if kind == "BS":
+        return sum(len(getattr(member, "value", member)) for member in data)
+    # L and M: 3 bytes, plus 1 per element (a map's element also counts its key's name)
+    if kind == "L":
+        return 3 + sum(1 + _value_size(element) for element in data)
+    if kind == "M":
+        return 3 + sum(1 + _utf8_size(name) + _value_size(element) for name, element in data.items())
+    raise ValueError(f"unknown DynamoDB type {kind!r}")
 
 
 def serialize_value(value: Any) -> Any:

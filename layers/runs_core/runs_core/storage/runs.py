@@ -124,6 +124,7 @@ class RunStore:
             "last_event_seq": run["last_event_seq"] + len(events),
         }
         updated.update({key: value for key, value in index_keys(updated).items() if value is not None})
+        dynamo.serialize(updated)  # the item as it will be: over the item size limit is a 413, unwritten
         fields = {key: updated[key] for key in updated if key != "id" and updated[key] != run.get(key)}
         names = {f"#f{i}": field for i, field in enumerate(fields)}
         sets = ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))

@@ -21,6 +21,8 @@ class StepStore:
         }
 
     def update_item(self, run_id: str, index: int, changes: dict[str, Any]) -> dict[str, Any]:
+        # The step will be at least its key and the changes: over the item size limit is a 413, unwritten.
+        dynamo.serialize({"run_id": run_id, "index": index, **changes})
         names = {f"#f{i}": field for i, field in enumerate(changes)}
         return {
             "Update": {

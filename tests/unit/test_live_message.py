@@ -175,3 +175,15 @@ def test_the_limit_check_sees_the_providers_count_when_there_is_one(reported):
         live.text("x")
         eventually(lambda: bool(seen))
     assert seen[-1] == reported
+
+
+def test_a_requested_cancel_stops_the_message_before_the_cancel_is_written():
+    """A cancel that lost a race to the flushes marks the run; the flusher yields and ends the call."""
+    runs = FakeRuns()
+    closed = threading.Event()
+    with live_message(runs) as live:
+        live.on_abort(closed.set)
+        with runs.lock:
+            runs.run = {**runs.run, "cancel_requested_at": "2026-11-29T20:00:00Z"}
+        assert closed.wait(DEADLINE_S)
+    assert live.stopped is not None and live.stopped.code is None

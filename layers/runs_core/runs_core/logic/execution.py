@@ -21,7 +21,7 @@ from typing import Any
 
 from runs_core import clock, ids
 from runs_core.logic import threads
-from runs_core.logic.runs import event_expiry
+from runs_core.logic.runs import cancellation, event_expiry
 from runs_core.models.runs import TERMINAL_STATUSES
 from runs_core.observability import COUNT, MILLISECONDS, NO_UNIT, bind, logger, put_metrics, traced
 from runs_core.storage.runs import NewEvent, StaleRun
@@ -75,9 +75,15 @@ class Change:
         self.events.append(NewEvent(type_, data))
 
 
-def _commit(run: dict[str, Any], change: Change) -> dict[str, Any]:
+def _commit(run: dict[str, Any], change: Change, yield_to_cancel: bool = False) -> dict[str, Any]:
     return get_stores().runs.transition(
-        run, change.changes, change.events, clock.now_iso(), event_expiry(run), tuple(change.items)
+        run,
+        change.changes,
+        change.events,
+        clock.now_iso(),
+        event_expiry(run),
+        tuple(change.items),
+        yield_to_cancel=yield_to_cancel,
     )
 
 
@@ -116,6 +122,9 @@ def _step(run_id: str) -> dict[str, Any]:
     if run is None or run["status"] in TERMINAL_STATUSES:
         return _done(run_id)
     bind(org_id=run["org_id"], step_index=run.get("step_count", 0))
+    if run.get("cancel_requested_at"):  # its requester lost races to this run's writes: finish it here
+        _commit(run, _cancellation(run))
+        return _done(run_id)
     if run["status"] in WAITING_STATUSES.values():
         # Resumed while the run still waits (a decision was taken back?): keep waiting.
         return _wait_result(run)
@@ -179,6 +188,11 @@ def _fail(run: dict[str, Any], code: str, message: str, change: Change | None = 
     written = _commit(run, change)
     _run_finished("RunsFailed", {**run, **change.changes}, ErrorCode=code)
     return written
+
+
+def _cancellation(run: dict[str, Any]) -> Change:
+    changes, events, also = cancellation(run, run.get("cancel_reason"))
+    return Change(changes, events, list(also))
 
 
 def _run_finished(metric: str, run: dict[str, Any], **dimensions: str) -> None:
@@ -387,7 +401,7 @@ def _decide(
     live = LiveMessage(
         run,
         step_id,
-        commit=lambda latest, events: _commit(latest, Change(events=events)),
+        commit=lambda latest, events: _commit(latest, Change(events=events), yield_to_cancel=True),
         load=_load,
         over_limit=_limits_during_call(run, definition, progress, request),
     )
@@ -512,12 +526,19 @@ def _stopped_call(
 def _record_after_end(
     run: dict[str, Any], definition: dict[str, Any], step: dict[str, Any], tokens: Any, estimated: bool
 ) -> dict[str, Any]:
-    """The run ended (cancelled) while its model call ran: the tokens were still used, so record and debit
-    them, with the step, and write no event (nothing follows the terminal event)."""
+    """The run was cancelled while its model call ran: the tokens were still used, so record and debit
+    them, with the step, and write no event after the terminal one. A cancel that was requested but
+    not written yet (it yields to nothing now) is written here, with them."""
     for _ in range(MAX_WRITE_ATTEMPTS):
         latest = _load(run["id"]) or run
+        change = _usage_change(latest, definition, step, tokens, estimated)
+        if latest["status"] not in TERMINAL_STATUSES:
+            cancelled = _cancellation(latest)
+            change.changes.update(cancelled.changes)
+            change.events.extend(cancelled.events)
+            change.items.extend(cancelled.items)
         try:
-            return _commit(latest, _usage_change(latest, definition, step, tokens, estimated))
+            return _commit(latest, change)
         except StaleRun:
             continue
     raise StaleRun("the run kept changing while its usage was recorded")

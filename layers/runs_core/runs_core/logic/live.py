@@ -3,9 +3,10 @@
 LiveMessage is the StreamSink of one decision's model call. Text is buffered and appended to the run's
 log as `message.delta` events by a flusher thread: the message's first text at once, then whatever has
 arrived every FLUSH_SECONDS (one write per flush); a tool call as soon as its arguments are complete.
-Each flush is the run's usual conditional write (expected `rev`, so expected status `running`): a cancel
-makes it fail, the flusher reads the run, finds it ended, and ends the model call (StreamSink.abort
-closes the provider's connection). While the model is silent the flusher reads the run every
+Each flush is the run's usual conditional write (expected `rev`, so expected status `running`), and it
+yields to a cancel that lost a race to it (cancel_requested_at): a cancel makes it fail, the flusher
+reads the run, finds it ended (or ending), and ends the model call (StreamSink.abort closes the
+provider's connection). While the model is silent the flusher reads the run every
 CHECK_SECONDS for the same reason. After each flush it asks `over_limit` whether what the call has used
 so far (the provider's count, else an estimate from the text) passes a limit of the run; if so it ends
 the call too. Nothing is written once the call is stopped.
@@ -170,7 +171,7 @@ class LiveMessage(StreamSink):
         """Read the run: False (and the call stopped) if it has ended."""
         run = self._load(self.run["id"])
         self._last_contact = self._clock()
-        if run is None or run["status"] in TERMINAL_STATUSES:
+        if run is None or run["status"] in TERMINAL_STATUSES or run.get("cancel_requested_at"):
             self.stop(Stop(None, "the run ended during the model call"))
             return False
         self.run = run

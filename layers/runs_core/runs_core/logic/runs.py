@@ -213,22 +213,33 @@ def invoke_run(caller: Caller, run_id: str) -> Run:
     return view(run)
 
 
+def cancellation(
+    run: dict[str, Any], reason: str | None
+) -> tuple[dict[str, Any], list[NewEvent], tuple[Any, ...]]:
+    """The changes, event and other items that cancel a run that has not ended."""
+    now = clock.now_iso()
+    changes = {"status": "cancelled", "cancelled_at": now, "pending": None, "task_token": None}
+    data = {"status": "cancelled", **({"reason": reason} if reason else {})}
+    also: tuple[dict[str, Any], ...] = ()
+    if run.get("pending"):  # the approval or input it waited for will never come
+        step = {"status": "cancelled", "completed_at": now}
+        also = (get_stores().steps.update_item(run["id"], run["pending_step_index"], step),)
+    return {**changes, "cancel_reason": reason}, [NewEvent("run.cancelled", data)], also
+
+
 def cancel_run(caller: Caller, run_id: str, reason: str | None) -> Run:
     def cancel(run: dict[str, Any]) -> tuple[Any, ...] | None:
         if run["status"] == "cancelled":
             return None  # idempotent: cancelling a cancelled run returns it unchanged
         if run["status"] in TERMINAL_STATUSES:
             raise InvalidState(f"The run is {run['status']}; a finished run cannot be cancelled.")
-        now = clock.now_iso()
-        changes = {"status": "cancelled", "cancelled_at": now, "pending": None, "task_token": None}
-        data = {"status": "cancelled", **({"reason": reason} if reason else {})}
-        also: tuple[dict[str, Any], ...] = ()
-        if run.get("pending"):  # the approval or input it waited for will never come
-            step = {"status": "cancelled", "completed_at": now}
-            also = (get_stores().steps.update_item(run["id"], run["pending_step_index"], step),)
-        return {**changes, "cancel_reason": reason}, [NewEvent("run.cancelled", data)], also
+        return cancellation(run, reason)
 
-    before, after = change_run(caller, run_id, cancel)
+    def lost_race(run: dict[str, Any]) -> None:
+        # A streaming step writes every 250 ms and could win every attempt: ask it to yield.
+        get_stores().runs.request_cancel(run["id"], clock.now_iso())
+
+    before, after = change_run(caller, run_id, cancel, lost_race)
     if before["status"] != "cancelled":
         put_metrics({"RunsCancelled": (1, COUNT)})
     if before["status"] not in ("created", "cancelled"):
@@ -239,9 +250,12 @@ def cancel_run(caller: Caller, run_id: str, reason: str | None) -> Run:
 Rule = Callable[[dict[str, Any]], tuple[Any, ...] | None]
 
 
-def change_run(caller: Caller, run_id: str, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
+def change_run(
+    caller: Caller, run_id: str, rule: Rule, lost_race: Callable[[dict[str, Any]], None] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Apply `rule(run) -> (changes, events[, other items]) | None` with optimistic locking, re-reading
-    on a lost race. Returns the run as read and as written (the same when the rule changed nothing)."""
+    on a lost race (after calling `lost_race` with the run as read). Returns the run as read and as
+    written (the same when the rule changed nothing)."""
     for _ in range(MAX_WRITE_ATTEMPTS):
         run = load_run(caller, run_id, consistent=True)
         decided = rule(run)
@@ -252,6 +266,8 @@ def change_run(caller: Caller, run_id: str, rule: Rule) -> tuple[dict[str, Any],
             now = clock.now_iso()
             written = get_stores().runs.transition(run, changes, events, now, event_expiry(run), *also)
         except StaleRun:
+            if lost_race is not None:
+                lost_race(run)
             continue
         return run, written
     raise StaleRun(f"run {run_id} kept changing")  # maps to 500; with 5 attempts this means a stuck writer

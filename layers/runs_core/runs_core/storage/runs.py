@@ -114,9 +114,11 @@ class RunStore:
         now: str,
         expires_at: int,
         also: tuple[dict[str, Any], ...] = (),
+        yield_to_cancel: bool = False,
     ) -> dict[str, Any]:
         """Apply `changes` to the run as read (same `rev`), append `events` and write `also` (steps, org
-        credits) in one transaction; StaleRun if the run moved on meanwhile."""
+        credits) in one transaction; StaleRun if the run moved on meanwhile. `yield_to_cancel`: also
+        StaleRun once a cancel was requested (request_cancel), so a frequent writer cannot outrun it."""
         updated = {
             **run,
             **changes,
@@ -136,7 +138,8 @@ class RunStore:
                             "TableName": self.table,
                             "Key": dynamo.serialize({"id": run["id"]}),
                             "UpdateExpression": f"SET {sets}",
-                            "ConditionExpression": "#rev = :expected_rev",
+                            "ConditionExpression": "#rev = :expected_rev"
+                            + (" AND attribute_not_exists(cancel_requested_at)" if yield_to_cancel else ""),
                             "ExpressionAttributeNames": {**names, "#rev": "rev"},
                             "ExpressionAttributeValues": {
                                 **dynamo.values(**{f"f{i}": v for i, v in enumerate(fields.values())}),
@@ -153,6 +156,12 @@ class RunStore:
                 raise StaleRun from None
             raise
         return updated
+
+    def request_cancel(self, run_id: str, now: str) -> None:
+        """Mark that a cancel is waiting to be written (it lost a race). Changes neither `rev` nor the log:
+        writers that yield to cancels (the live message's flushes) fail from now on, so the cancel's next
+        attempt wins."""
+        dynamo.update_if(self.table, {"id": run_id}, {"cancel_requested_at": now}, "attribute_exists(id)")
 
     def page(
         self,

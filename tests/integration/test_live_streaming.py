@@ -1,0 +1,197 @@
+"""Live model output on the in-process stack (API.md §6 "Live, not after the fact"): the log holds a
+message's words while the model still streams them, and a cancel during the call ends it, writes
+nothing after run.cancelled and still records (once) what the call used.
+
+Real threads and loopback servers; every wait has a deadline; nothing asserts a duration.
+"""
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from tests.integration.helpers import (
+    TERMINAL,
+    agent_with,
+    assert_contiguous,
+    create_agent,
+    event_log,
+    execution_done,
+    start,
+    steps_of,
+)
+from tests.support import serving
+
+DEADLINE_S = 30
+WORDS = " ".join(f"word{i}" for i in range(60))
+PACED = {"chunk_chars": 6, "interval_ms": 40}  # ~2 s of text: long enough to watch and to cancel
+
+
+def poll_until(condition: Any, what: str) -> Any:
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.02)
+    raise AssertionError(f"{what}: not within {DEADLINE_S} s")
+
+
+def types_of(api, run_id: str) -> list[str]:
+    return [event["type"] for event in event_log(api, run_id)]
+
+
+def test_a_paced_answer_is_in_the_log_while_the_model_still_streams(api):
+    run = start(api, agent_with(api, [{"text": WORDS, "stream": PACED}], prefix="live"))
+
+    first = poll_until(lambda: "message.delta" in types_of(api, run["id"]), "a first message.delta")
+    assert first
+    # At that moment the model was still answering: the message is not complete, the run still running.
+    types = types_of(api, run["id"])
+    assert "message.completed" not in types[: types.index("message.delta")]
+    assert api.get(f"/v1/runs/{run['id']}").json()["status"] in ("running", "completed")
+
+    poll_until(lambda: api.get(f"/v1/runs/{run['id']}").json()["status"] in TERMINAL, "the run's end")
+    events = event_log(api, run["id"])
+    types = [event["type"] for event in events]
+    deltas = [event["data"]["delta"] for event in events if event["type"] == "message.delta"]
+    [completed] = [event["data"]["content"] for event in events if event["type"] == "message.completed"]
+    assert "".join(deltas) == completed == WORDS
+    assert len(deltas) > 1  # written as it came, not in one piece at the end
+    assert types.index("step.started") < types.index("message.delta") < types.index("message.completed")
+    assert_contiguous(api, run["id"])
+
+
+def cancel_mid_stream(api, agent: str) -> dict[str, Any]:
+    run = start(api, agent)
+    poll_until(lambda: "message.delta" in types_of(api, run["id"]), "a first message.delta")
+    response = api.post(f"/v1/runs/{run['id']}/cancel", json={})
+    assert response.status in (200, 409), response.text  # 409: it completed first (a lost race is fine)
+    execution_done(run["id"])
+    return run
+
+
+def test_cancel_mid_stream_ends_the_call_writes_nothing_after_and_records_usage_once(api, make_org):
+    org = make_org(credits=100_000)
+    long_text = " ".join(f"token{i}" for i in range(400))  # ~8 s when paced: a cancel lands mid-stream
+    agent = agent_with(
+        org.api,
+        [{"text": long_text, "stream": PACED}],
+        price={"input_per_mtok": 3000.0, "output_per_mtok": 15000.0},
+    )
+    credits_before = org.api.get("/v1/org").json()["credits_balance"]
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        runs = list(pool.map(lambda _: cancel_mid_stream(org.api, agent), range(50)))
+
+    debited = 0
+    for run in runs:
+        final, types = assert_contiguous(org.api, run["id"])  # nothing after run.cancelled, no gaps
+        if final["status"] != "cancelled":
+            continue
+        assert types[-1] == "run.cancelled"
+        decisions = [step for step in steps_of(org.api, run["id"]) if step["type"] == "decision"]
+        [stopped] = decisions  # recorded once
+        assert stopped["status"] == "cancelled"
+        assert len(stopped["output"]["text"]) < len(long_text)  # the model was stopped, not run to its end
+        usage = final["usage"]
+        assert usage["estimated"] is True and usage["output_tokens"] > 0 and usage["credits_used"] > 0
+        debited += usage["credits_used"]
+    cancelled = [run for run in runs if org.api.get(f"/v1/runs/{run['id']}").json()["status"] == "cancelled"]
+    assert len(cancelled) >= 45  # a few may finish first on a slow machine; most are cancelled mid-stream
+    credits_after = org.api.get("/v1/org").json()["credits_balance"]
+    completed_cost = sum(
+        org.api.get(f"/v1/runs/{run['id']}").json()["usage"]["credits_used"]
+        for run in runs
+        if run not in cancelled
+    )
+    assert credits_before - credits_after == debited + completed_cost  # each call debited exactly once
+
+
+# ---------------------------------------------------------------- an OpenAI-compatible model server
+
+
+class SlowModel(BaseHTTPRequestHandler):
+    """Streams CHUNKS chat.completion.chunk events, one every INTERVAL_S; records how far it got and
+    whether the client hung up on it."""
+
+    protocol_version = "HTTP/1.0"
+
+    def do_POST(self) -> None:
+        server: ModelServer = self.server  # type: ignore[assignment]
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        try:
+            for index in range(server.chunks):
+                delta = {
+                    "choices": [{"index": 0, "delta": {"content": f"part{index} "}, "finish_reason": None}]
+                }
+                self.wfile.write(f"data: {json.dumps(delta)}\n\n".encode())
+                self.wfile.flush()
+                server.sent += 1
+                server.release.wait(server.interval_s)  # released at teardown: finish at once
+            done = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            usage = {"choices": [], "usage": {"prompt_tokens": 20, "completion_tokens": server.chunks}}
+            self.wfile.write(
+                f"data: {json.dumps(done)}\n\ndata: {json.dumps(usage)}\n\ndata: [DONE]\n\n".encode()
+            )
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            server.hung_up.set()
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+class ModelServer(ThreadingHTTPServer):
+    def __init__(self, chunks: int, interval_s: float) -> None:
+        super().__init__(("127.0.0.1", 0), SlowModel)
+        self.chunks = chunks
+        self.interval_s = interval_s
+        self.sent = 0
+        self.release = threading.Event()
+        self.hung_up = threading.Event()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+
+@pytest.fixture
+def slow_model(allow_loopback) -> Iterator[ModelServer]:
+    with serving(ModelServer(chunks=20, interval_s=0.2)) as server:
+        yield server
+        server.release.set()
+
+
+def test_deltas_from_a_slow_model_server_reach_the_log_before_its_last_chunk(api, slow_model):
+    agent = create_agent(api, {"provider": "openai", "id": "slow-model", "base_url": slow_model.base_url})
+    run = start(api, agent)
+
+    poll_until(lambda: "message.delta" in types_of(api, run["id"]), "a first message.delta")
+    assert slow_model.sent < slow_model.chunks  # the server was still streaming
+
+    poll_until(lambda: api.get(f"/v1/runs/{run['id']}").json()["status"] in TERMINAL, "the run's end")
+    events = event_log(api, run["id"])
+    deltas = [event["data"]["delta"] for event in events if event["type"] == "message.delta"]
+    assert len(deltas) > 2 and "".join(deltas) == "".join(f"part{i} " for i in range(20))
+    final = api.get(f"/v1/runs/{run['id']}").json()
+    assert final["usage"]["output_tokens"] == 20 and final["usage"]["estimated"] is False
+
+
+def test_a_cancel_closes_the_model_servers_connection(api, slow_model):
+    agent = create_agent(api, {"provider": "openai", "id": "slow-model", "base_url": slow_model.base_url})
+    run = cancel_mid_stream(api, agent)
+
+    assert slow_model.hung_up.wait(DEADLINE_S)  # the step closed the connection mid-answer
+    assert slow_model.sent < slow_model.chunks
+    final, types = assert_contiguous(api, run["id"])
+    assert final["status"] == "cancelled" and types[-1] == "run.cancelled"
+    assert final["usage"]["estimated"] is True and final["usage"]["output_tokens"] > 0

@@ -15,18 +15,22 @@ A poller does what Lambda's event source mapping does, within limits:
   batch to the OnFailure destination queue (SQS) and moves on, as Lambda does. No bisecting, no record
   age limit, no parallelization factor; retries wait a short backoff, not Lambda's.
 
-moto keeps every shard iterator it hands out; a poller asks for one per poll (every _IDLE_POLL_S while
-idle), which is a small, bounded-per-hour leak for a development server.
+What the stream keeps (local.retention): once every poller of a stream has read a record, the record is
+dropped from moto's shard (trim_stream), and a poller forgets the shard iterators it used; so the shard
+holds only records some mapping has yet to read. (AWS keeps records 24 hours; nothing here reads one
+twice.)
 """
 
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from local.aws import moto_lock
 from local.lambdas import LocalFunction
+from local.retention import forget_shard_iterators, trim_stream
 from local.template import (
     EVENT_BUS_TYPE,
     FUNCTION_TYPE,
@@ -108,10 +112,19 @@ class StreamMappings:
                     streams=self.streams,
                     sqs=self.sqs,
                     stop=self._halt,
+                    on_read=self._trim,
                 )
                 poller.start()
                 self.pollers.append(poller)
         return self
+
+    def _trim(self, stream_arn: str) -> None:
+        """Drop the records of `stream_arn` that every poller of it has read (local.retention)."""
+        positions = [poller.last_seen for poller in self.pollers if poller.stream_arn == stream_arn]
+        if not positions or any(position is None for position in positions):
+            return
+        with moto_lock():
+            trim_stream(stream_arn, min(positions, key=int))  # type: ignore[arg-type]
 
     def stop(self, timeout_s: float = 5.0) -> None:
         self._halt.set()
@@ -146,8 +159,11 @@ class StreamPoller(threading.Thread):
         streams: Any,
         sqs: Any,
         stop: threading.Event,
+        on_read: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(name=f"stream-{name}", daemon=True)
+        self.last_seen: str | None = None  # the sequence number of the last record read
+        self._on_read = on_read
         self.function = function
         self.stream_arn = stream_arn
         self.batch_size = int(properties.get("BatchSize", 100))
@@ -168,15 +184,16 @@ class StreamPoller(threading.Thread):
         self._halt = stop
 
     def run(self) -> None:
-        # A fresh iterator each poll, AFTER the last record seen, not NextShardIterator: moto rolls a
-        # failed TransactWriteItems back by replacing the table with a deep copy taken before it, stream
-        # shard included, and an iterator keeps pointing at the replaced shard, so every later record
-        # would be missed (seen as WebSocket pushes and thread hand-overs that never came).
+        # A fresh iterator each poll, AFTER the last record seen, not NextShardIterator: an iterator
+        # holds the shard it was made from, and would miss every later record if the shard were ever
+        # replaced (moto's own rollback of a failed TransactWriteItems did that; local.retention's
+        # keeps the table). Both iterators are forgotten once used, so moto keeps none of them.
         try:
             shard_id = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"][
                 0
             ]["ShardId"]
             last_seen = self._latest_sequence(shard_id) if self.starting_position == "LATEST" else None
+            self.last_seen = last_seen
         except Exception:
             if not self._halt.is_set():
                 log.exception("%s: cannot read the stream", self.name)
@@ -192,6 +209,8 @@ class StreamPoller(threading.Thread):
                     StreamArn=self.stream_arn, ShardId=shard_id, **where
                 )["ShardIterator"]
                 response = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+                with moto_lock():
+                    forget_shard_iterators(self.stream_arn, iterator, response.get("NextShardIterator", ""))
             except Exception:
                 if self._halt.is_set():
                     return
@@ -200,7 +219,9 @@ class StreamPoller(threading.Thread):
                 continue
             raw = response.get("Records") or []
             if raw:
-                last_seen = str(raw[-1]["dynamodb"]["SequenceNumber"])
+                last_seen = self.last_seen = str(raw[-1]["dynamodb"]["SequenceNumber"])
+                if self._on_read is not None:
+                    self._on_read(self.stream_arn)
             records = [record for record in map(self._lambda_record, raw) if self._matches(record)]
             if records:
                 self._deliver(records)

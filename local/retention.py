@@ -21,8 +21,8 @@ does about each:
 3. DynamoDB Streams: moto keeps every stream record forever, and every shard iterator it hands out
    (each read makes a new one). `trim_stream` drops the records every local event source mapping has
    read (local.streams calls it after each read); AWS keeps them 24 hours, but nothing here reads a
-   record twice. Shard iterators are kept for the last SHARD_ITERATORS handed out (AWS: 15 minutes),
-   and local.streams forgets its own as soon as it has used them.
+   record twice. Shard iterators are kept for the last SHARD_ITERATORS handed out (AWS: 15 minutes);
+   local.streams reads the shard without any (read_stream).
 4. Step Functions: moto keeps every execution of a state machine (and its whole event history and
    interpreter state) forever. Kept: every running execution and the last FINISHED_EXECUTIONS finished
    ones per state machine (AWS: 90 days); older ones are dropped when an execution starts.
@@ -193,11 +193,24 @@ def _streams_backend(stream_arn: str) -> Any:
     return dynamodbstreams_backends[account][region]
 
 
-def forget_shard_iterators(stream_arn: str, *iterators: str) -> None:
-    """Drop shard iterators their holder will not use again (local.streams, after each read)."""
-    known = _streams_backend(stream_arn).shard_iterators
-    for iterator in iterators:
-        known.pop(iterator, None)
+def read_stream(
+    stream_arn: str, after_sequence_number: str | None, limit: int | None
+) -> list[dict[str, Any]]:
+    """Up to `limit` records of the stream after `after_sequence_number` (None: from the oldest kept),
+    as GetRecords returns them (copies), without a request: moto's response serializer is slow, and
+    each GetRecords leaves a shard iterator behind. Call it under moto's lock (local.aws.moto_lock)."""
+    shard = _streams_backend(stream_arn)._get_table_from_arn(stream_arn).stream_shard
+    if shard is None:
+        return []
+    start = (
+        0
+        if after_sequence_number is None
+        else int(after_sequence_number) + 1 - shard.starting_sequence_number
+    )
+    chosen = (
+        shard.items[max(start, 0) :] if limit is None else shard.items[max(start, 0) : max(start, 0) + limit]
+    )
+    return [_copy.deepcopy(record.to_json()) for record in chosen]
 
 
 def trim_stream(stream_arn: str, through_sequence_number: str) -> int:

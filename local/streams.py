@@ -3,8 +3,9 @@ queues in moto, and every function event of Type DynamoDB run as a poller thread
 handler in-process.
 
 A poller does what Lambda's event source mapping does, within limits:
-* reads the table's stream through moto (describe_stream / get_shard_iterator / get_records) from
-  StartingPosition, at most BatchSize records per invocation (no batching window: it sends at once);
+* reads the table's stream from moto's shard (local.retention.read_stream: the records GetRecords would
+  return, without the request) from StartingPosition, at most BatchSize records per invocation (no
+  batching window: it sends at once);
 * applies FilterCriteria patterns of the simple form {"eventName": ["INSERT", ...]} (top-level keys with
   lists of exact values); a pattern it does not understand lets every record through;
 * invokes the handler with a real-shaped event (Records: eventID, eventName, eventSource, eventVersion,
@@ -16,9 +17,8 @@ A poller does what Lambda's event source mapping does, within limits:
   age limit, no parallelization factor; retries wait a short backoff, not Lambda's.
 
 What the stream keeps (local.retention): once every poller of a stream has read a record, the record is
-dropped from moto's shard (trim_stream), and a poller forgets the shard iterators it used; so the shard
-holds only records some mapping has yet to read. (AWS keeps records 24 hours; nothing here reads one
-twice.)
+dropped from moto's shard (trim_stream), so the shard holds only records some mapping has yet to
+read. (AWS keeps records 24 hours; nothing here reads one twice.)
 """
 
 import json
@@ -30,7 +30,7 @@ from typing import Any
 
 from local.aws import moto_lock
 from local.lambdas import LocalFunction
-from local.retention import forget_shard_iterators, trim_stream
+from local.retention import read_stream, trim_stream
 from local.template import (
     EVENT_BUS_TYPE,
     FUNCTION_TYPE,
@@ -184,15 +184,18 @@ class StreamPoller(threading.Thread):
         self._halt = stop
 
     def run(self) -> None:
-        # A fresh iterator each poll, AFTER the last record seen, not NextShardIterator: an iterator
-        # holds the shard it was made from, and would miss every later record if the shard were ever
-        # replaced (moto's own rollback of a failed TransactWriteItems did that; local.retention's
-        # keeps the table). Both iterators are forgotten once used, so moto keeps none of them.
+        # Records are read from moto's shard directly (local.retention.read_stream), by sequence number,
+        # not through GetShardIterator/GetRecords: moto's response serializer made those reads a tenth
+        # of the local stack's CPU, and every read left an iterator behind.
         try:
-            shard_id = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"][
-                0
-            ]["ShardId"]
-            last_seen = self._latest_sequence(shard_id) if self.starting_position == "LATEST" else None
+            self.streams.describe_stream(StreamArn=self.stream_arn)  # the stream exists
+            with moto_lock():
+                latest = read_stream(self.stream_arn, None, None)
+            last_seen = (
+                str(latest[-1]["dynamodb"]["SequenceNumber"])
+                if self.starting_position == "LATEST" and latest
+                else None
+            )
             self.last_seen = last_seen
         except Exception:
             if not self._halt.is_set():
@@ -200,24 +203,14 @@ class StreamPoller(threading.Thread):
             return
         while not self._halt.is_set():
             try:
-                where = (
-                    {"ShardIteratorType": "TRIM_HORIZON"}
-                    if last_seen is None
-                    else {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last_seen}
-                )
-                iterator = self.streams.get_shard_iterator(
-                    StreamArn=self.stream_arn, ShardId=shard_id, **where
-                )["ShardIterator"]
-                response = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
                 with moto_lock():
-                    forget_shard_iterators(self.stream_arn, iterator, response.get("NextShardIterator", ""))
+                    raw = read_stream(self.stream_arn, last_seen, self.batch_size)
             except Exception:
                 if self._halt.is_set():
                     return
-                log.exception("%s: get_records failed", self.name)
+                log.exception("%s: reading the stream failed", self.name)
                 self._halt.wait(_IDLE_POLL_S)
                 continue
-            raw = response.get("Records") or []
             if raw:
                 last_seen = self.last_seen = str(raw[-1]["dynamodb"]["SequenceNumber"])
                 if self._on_read is not None:
@@ -227,18 +220,6 @@ class StreamPoller(threading.Thread):
                 self._deliver(records)
             elif not raw:
                 self._halt.wait(_IDLE_POLL_S)
-
-    def _latest_sequence(self, shard_id: str) -> str | None:
-        """StartingPosition LATEST: the sequence number of the shard's last record (None when empty)."""
-        iterator = self.streams.get_shard_iterator(
-            StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        last = None
-        while records := (response := self.streams.get_records(ShardIterator=iterator, Limit=1000))[
-            "Records"
-        ]:
-            last, iterator = str(records[-1]["dynamodb"]["SequenceNumber"]), response["NextShardIterator"]
-        return last
 
     def _lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
         dynamodb = dict(record.get("dynamodb") or {})

@@ -4,8 +4,9 @@
 2. AWS calls per request of every route in template.yaml, with in-process latency (bench.endpoints)
 3. state transitions, Lambda invocations and orchestration cost of a 10-decision run (bench.execution)
 4. runs completed per minute on the local stack (bench.throughput)
-5. GET and list with 1k vs 100k runs stored (bench.scale; last: it leaves moto's tables large)
-6. event write → SSE / WebSocket latency, a real local server in a subprocess (bench.latency)
+5. RSS and runs/min over 1,000 runs through the API, 4 client threads (bench.soak; BENCH_SOAK_RUNS)
+6. GET and list with 1k vs 100k runs stored (bench.scale; last: it leaves moto's tables large)
+7. event write → SSE / WebSocket latency, a real local server in a subprocess (bench.latency)
 
 No pass/fail thresholds. The local stack runs everything in one process on moto: latencies are
 in-process and shared with whatever else runs on the machine; the call counts are the real cost.
@@ -21,7 +22,7 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 from pathlib import Path
 from typing import Any
 
-from bench import calls, endpoints, execution, imports, latency, scale, throughput
+from bench import calls, endpoints, execution, imports, latency, scale, soak, throughput
 from bench.table import Table, machine, write_results
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -44,16 +45,20 @@ def notes(info: dict[str, str]) -> list[str]:
         "request and the runs-per-minute counters).",
         "Idempotent replay: its conditional PutItem on the idempotency table fails and returns the kept "
         "response, before the handler runs.",
-        "1k vs 100k runs: moto evaluates a Query by reading the whole index (and deep-copies whole tables "
-        "on every TransactWriteItems), so the local latency growth is moto's. On DynamoDB a GetItem and a "
-        "Query with Limit=20 read the same items at any table size: the calls and items read are the "
-        "real cost signal.",
+        "1k vs 100k runs: moto evaluates a Query by reading the whole index, so the local latency growth "
+        "is moto's. On DynamoDB a GetItem and a Query with Limit=20 read the same items at any table size: "
+        "the calls and items read are the real cost signal.",
+        f"{soak.RUNS:,} runs: three-decision scripted runs (two echo tool calls, then an answer) created "
+        f"through the API by {soak.THREADS} threads, each waiting for its run (a GetItem every "
+        f"{soak.POLL_S:g} s) before the next; RSS of the whole process (/proc), CPU of all its threads. "
+        "Before local.retention (moto keeping table copies, stream records and instances), 40 such runs "
+        "took RSS from 246 MB to 2,600 MB and the rate from 46 to 15 runs/min.",
         "Orchestration cost: AWS list prices, us-east-1 (Step Functions Standard $0.025 per 1,000 "
         "transitions; Lambda arm64 $0.20 per million requests + $0.0000133334 per GB-s; DynamoDB "
         "on-demand $0.625 per million WRU, $0.125 per million RRU, transactional writes 2 WRU per item); "
         "model tokens not included.",
-        "Throughput is measured first, on a fresh stack, because moto slows down as its tables grow "
-        "(earlier measurements: see bench/README.md). It is a closed loop (each thread starts a run and "
+        "Throughput is measured first, on a fresh stack (earlier measurements: see bench/README.md). "
+        "It is a closed loop (each thread starts a run and "
         f"waits for it), so it is bounded by one run's latency on {cores} cores, not by the API.",
         "Event latency: created_at of each event vs its arrival at a client on the same machine, over the "
         "events written after both clients had subscribed; the local SSE stream polls the log every 0.5 s; "
@@ -71,7 +76,7 @@ def main() -> None:
     info = machine()
     print("runs-api bench on " + "; ".join(f"{k} {v}" for k, v in info.items()), flush=True)
 
-    print("[1/6] cold imports …", flush=True)
+    print("[1/7] cold imports …", flush=True)
     for function, module, ms, modules, error in imports.measure():
         if error:
             table.add("cold import", function, "failed", error)
@@ -84,7 +89,7 @@ def main() -> None:
     stack = LocalStack().start()
     try:
         org_id = stack.seed()
-        print("[2/6] throughput …", flush=True)
+        print("[2/7] throughput …", flush=True)
         tp = throughput.measure(stack, org_id)
         result = tp["high"]
         table.add(
@@ -104,7 +109,10 @@ def main() -> None:
             f"Retry-After {burst['retry_after'] or '—'} s",
         )
 
-        print("[3/6] AWS calls per request …", flush=True)
+        print(f"[3/7] {soak.RUNS:,} runs: memory and speed …", flush=True)
+        add_soak(table, soak.measure(stack, org_id))
+
+        print("[4/7] AWS calls per request …", flush=True)
         rows = endpoints.measure(stack, org_id)
         for row in rows:
             label = row["route"] + (f" ({row['case']})" if row["case"] else "")
@@ -117,7 +125,7 @@ def main() -> None:
                 detail += f"; {row['note']}"
             table.add("AWS calls/request", label, str(row["calls"]), detail)
 
-        print("[4/6] 10-decision run …", flush=True)
+        print("[5/7] 10-decision run …", flush=True)
         ex = execution.run_bench(stack)
         section = f"{ex['decisions']}-decision run"
         table.add(
@@ -148,7 +156,7 @@ def main() -> None:
             ex["assumption"] + "; model tokens not included",
         )
 
-        print("[5/6] 1k vs 100k runs stored …", flush=True)
+        print("[6/7] 1k vs 100k runs stored …", flush=True)
         sizes = scale.measure(stack, newest_run_id(stack))
         small, large = sizes[0], sizes[-1]
         for case in small["results"]:
@@ -172,7 +180,7 @@ def main() -> None:
     finally:
         stack.stop()
 
-    print("[6/6] event write → SSE / WebSocket …", flush=True)
+    print("[7/7] event write → SSE / WebSocket …", flush=True)
     lat = latency.run_bench()
     for channel, result in lat.items():
         broken = (
@@ -198,6 +206,51 @@ def main() -> None:
     print(
         f"\nwritten to {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}"
     )
+
+
+def add_soak(table: Table, result: dict[str, Any]) -> None:
+    section = f"{result['runs']:,} runs"
+    quarters = soak.quarters(result)
+    by_count = {point["completed"]: point for point in result["points"]}
+    table.add(
+        section,
+        f"3-decision runs through the API, {result['threads']} client threads",
+        f"{result['completed']:,} completed",
+        f"other terminal {result['other_terminal']}, unfinished {result['unfinished']}; each thread "
+        "creates a run and waits for it (closed loop); the process's RSS after that many runs",
+    )
+    for count in sorted(by_count):
+        point = by_count[count]
+        table.add(
+            section,
+            f"RSS after {count:,} runs",
+            f"{point['rss_mb']:.0f} MB",
+            f"{point['elapsed_s']:.0f} s in",
+        )
+    growth = soak.growth_per_run(result)
+    if growth is not None:
+        table.add(
+            section,
+            f"RSS growth per run after {min(soak.SETTLE, result['runs'] // 4):,} runs",
+            f"{growth:.3f} MB",
+            "includes the DynamoDB items the runs leave (what DynamoDB keeps)",
+        )
+    for quarter in quarters:
+        table.add(
+            section,
+            f"runs/min, runs {quarter['from']:,}–{quarter['to']:,}",
+            f"{quarter['per_minute']:.0f}/min",
+            f"{quarter['seconds']:.0f} s; CPU {quarter['cpu_ms_per_run']:.0f} ms per run (every thread)",
+        )
+    if quarters:
+        total_s = sum(quarter["seconds"] for quarter in quarters)
+        done = quarters[-1]["to"] - quarters[0]["from"]
+        table.add(
+            section,
+            "runs/min overall; last quarter vs first",
+            f"{done * 60 / total_s:.0f}/min; x{quarters[-1]['per_minute'] / quarters[0]['per_minute']:.2f}",
+            f"{done:,} runs in {total_s:.0f} s",
+        )
 
 
 def newest_run_id(stack: Any) -> str:

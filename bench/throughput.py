@@ -46,18 +46,7 @@ def _pass(stack: LocalStack, key: str, duration: float) -> dict[str, Any]:
             run_id = json.loads(payload)["id"]
             with lock:
                 totals["started"] += 1
-            state = "queued"
-            while time.monotonic() < stop_at:
-                item = dynamodb.get_item(
-                    TableName=table,
-                    Key={"id": {"S": run_id}},
-                    ProjectionExpression="#s",
-                    ExpressionAttributeNames={"#s": "status"},
-                )["Item"]
-                state = item["status"]["S"]
-                if state in TERMINAL:
-                    break
-                time.sleep(0.1)
+            state = wait_for_run(dynamodb, table, run_id, stop_at, 0.1)
             with lock:
                 if state == "completed":
                     totals["completed"] += 1
@@ -74,6 +63,23 @@ def _pass(stack: LocalStack, key: str, duration: float) -> dict[str, Any]:
         thread.join(duration + 30)
     elapsed = time.monotonic() - started
     return {**totals, "elapsed_s": elapsed, "per_minute": totals["completed"] * 60 / elapsed}
+
+
+def wait_for_run(dynamodb: Any, table: str, run_id: str, until: float, poll_s: float) -> str:
+    """The run's status once terminal, or at `until` (monotonic): a GetItem of the Runs table per poll."""
+    state = "queued"
+    while time.monotonic() < until:
+        item = dynamodb.get_item(
+            TableName=table,
+            Key={"id": {"S": run_id}},
+            ProjectionExpression="#s",
+            ExpressionAttributeNames={"#s": "status"},
+        )["Item"]
+        state = str(item["status"]["S"])
+        if state in TERMINAL:
+            break
+        time.sleep(poll_s)
+    return state
 
 
 def measure(stack: LocalStack, org_id: str) -> dict[str, Any]:

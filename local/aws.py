@@ -21,6 +21,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 from botocore.handlers import BUILTIN_HANDLERS
 
+from local import retention
 from local.template import REGION
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ def start_moto() -> Any:
             del os.environ[name]
     os.environ.update(FAKE_AWS_ENV)
     _make_moto_requests_atomic()
+    retention.install()  # what moto keeps per run: items, not copies (local.retention)
     mock = mock_aws(config=MOTO_CONFIG)
     mock.start()
     return mock
@@ -75,6 +77,11 @@ def _make_moto_requests_atomic() -> None:
 
         BotocoreStubber.process_request = atomic_process_request  # type: ignore[method-assign]
         _patched = True
+
+
+def moto_lock() -> threading.RLock:
+    """The lock every moto request is processed under; hold it to change moto's state directly."""
+    return _MOTO_LOCK
 
 
 def register_before_call(event_name: str, handler: Callable[..., Any]) -> None:

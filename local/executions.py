@@ -28,6 +28,8 @@ holds that lock while the handler runs: a handler may call DynamoDB or Step Func
 the lock briefly), HTTP requests keep being served while executions run, and SendTaskSuccess from an
 HTTP thread can complete a wait while other executions are mid-handler.
 
+moto's parses are cached (install() → _cache_moto_parses): the ASL once per definition, JSONPaths once.
+
 moto fixes (install() → _patch_moto_step_functions, details there): StartExecution returns only once
 the execution has started (else a StopExecution right after it is lost or fails with a 500, and so
 may any SendTask*); StopExecution of an execution waiting for a task token ends it ABORTED at once
@@ -42,7 +44,9 @@ fails if an upgrade breaks any of this):
   - for the fixes: parser.backend.execution.Execution.start / exec_worker.env,
     StepFunctionsParserBackend.stop_execution, Environment.set_error / program_state / is_running,
     StateTaskServiceCallback._eval_wait_for_task_token, CallbackPoolManager._pool and
-    CallbackEndpoint.interrupt_all.
+    CallbackEndpoint.interrupt_all;
+  - for the parse caches: ExecutionWorker._get_evaluation_entrypoint and the module-level `parse` of
+    asl/utils/json_path.py and asl/component/common/path/result_path.py.
 
 Known moto limits: StopExecution's error and cause are not recorded (moto stores empty strings), and a
 stopped wait leaves a TaskTimedOut event before ExecutionAborted in the history; StartSyncExecution
@@ -50,7 +54,9 @@ runs the whole execution inside the request (so under the moto lock); HeartbeatS
 not exercised here; the history has the event types moto's interpreter emits (close to AWS's).
 """
 
+import copy
 import decimal
+import functools
 import json
 import logging
 import re
@@ -84,6 +90,7 @@ _functions_lock = threading.Lock()
 _moto_patched = False  # _patch_moto_step_functions done
 # How long StartExecution waits for moto to build the execution's environment (normally milliseconds).
 _ENVIRONMENT_WAIT_S = 10.0
+_PARSED_DEFINITIONS = 64  # parsed state machine definitions kept (_cache_moto_parses)
 
 
 class DefinitionError(Exception):
@@ -235,6 +242,7 @@ def install() -> None:
     with _functions_lock:
         if not _moto_patched:
             _patch_moto_step_functions()
+            _cache_moto_parses()
             _moto_patched = True
     register_before_call("before-call.lambda.Invoke", _intercept_invoke)
 
@@ -308,6 +316,46 @@ def _patch_moto_step_functions() -> None:
     StepFunctionsParserBackend.stop_execution = stop_execution_and_interrupt_waits  # type: ignore[method-assign]
     Environment.set_error = set_error_unless_stopped  # type: ignore[method-assign]
     callback_task._eval_wait_for_task_token = wait_unless_stopped  # type: ignore[method-assign]
+
+
+def _cache_moto_parses() -> None:
+    """moto's interpreter parses the state machine's ASL (ANTLR, in Python: ~40 ms for the run state
+    machine) at the start of every execution, and each JSONPath (jsonpath_ng builds its parser tables
+    on every parse) every time a state reads one: together a fifth of the local stack's CPU per run.
+
+    Parsed once per definition and path now. Each execution still gets a program of its own (a deep
+    copy of the parsed one, ~3 ms): the interpreter keeps per-component state (retry counters keyed by
+    a component's lazily made heap_key). A parsed JSONPath is shared: finding and updating through it
+    does not change it.
+    """
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.utils import json_path
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    for module in (json_path, result_path):
+        if not callable(getattr(module, "parse", None)):
+            raise RuntimeError(f"{module.__name__} no longer parses with jsonpath_ng's parse")
+        module.parse = functools.lru_cache(maxsize=4096)(module.parse)  # type: ignore[attr-defined]
+
+    parsed: dict[str, Any] = {}
+    parsed_lock = threading.Lock()
+
+    def evaluation_entrypoint(self: Any) -> Any:
+        definition = self._evaluation_details.state_machine_details.definition
+        with parsed_lock:
+            program = parsed.get(definition)
+        if program is None:
+            program = AmazonStateLanguageParser.parse(definition)[0]
+            with parsed_lock:
+                if len(parsed) >= _PARSED_DEFINITIONS:
+                    parsed.clear()
+                parsed[definition] = program
+        return copy.deepcopy(program)
+
+    if not hasattr(ExecutionWorker, "_get_evaluation_entrypoint"):
+        raise RuntimeError("moto's ExecutionWorker no longer has _get_evaluation_entrypoint")
+    ExecutionWorker._get_evaluation_entrypoint = evaluation_entrypoint  # type: ignore[method-assign]
 
 
 # ---------------------------------------------------------------------- Lambda Invoke interception

@@ -3,8 +3,9 @@ queues in moto, and every function event of Type DynamoDB run as a poller thread
 handler in-process.
 
 A poller does what Lambda's event source mapping does, within limits:
-* reads the table's stream through moto (describe_stream / get_shard_iterator / get_records) from
-  StartingPosition, at most BatchSize records per invocation (no batching window: it sends at once);
+* reads the table's stream from moto's shard (local.retention.read_stream: the records GetRecords would
+  return, without the request) from StartingPosition, at most BatchSize records per invocation (no
+  batching window: it sends at once);
 * applies FilterCriteria patterns of the simple form {"eventName": ["INSERT", ...]} (top-level keys with
   lists of exact values); a pattern it does not understand lets every record through;
 * invokes the handler with a real-shaped event (Records: eventID, eventName, eventSource, eventVersion,
@@ -15,18 +16,21 @@ A poller does what Lambda's event source mapping does, within limits:
   batch to the OnFailure destination queue (SQS) and moves on, as Lambda does. No bisecting, no record
   age limit, no parallelization factor; retries wait a short backoff, not Lambda's.
 
-moto keeps every shard iterator it hands out; a poller asks for one per poll (every _IDLE_POLL_S while
-idle), which is a small, bounded-per-hour leak for a development server.
+What the stream keeps (local.retention): once every poller of a stream has read a record, the record is
+dropped from moto's shard (trim_stream), so the shard holds only records some mapping has yet to
+read. (AWS keeps records 24 hours; nothing here reads one twice.)
 """
 
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from local.aws import moto_lock
 from local.lambdas import LocalFunction
+from local.retention import read_stream, trim_stream
 from local.template import (
     EVENT_BUS_TYPE,
     FUNCTION_TYPE,
@@ -108,10 +112,19 @@ class StreamMappings:
                     streams=self.streams,
                     sqs=self.sqs,
                     stop=self._halt,
+                    on_read=self._trim,
                 )
                 poller.start()
                 self.pollers.append(poller)
         return self
+
+    def _trim(self, stream_arn: str) -> None:
+        """Drop the records of `stream_arn` that every poller of it has read (local.retention)."""
+        positions = [poller.last_seen for poller in self.pollers if poller.stream_arn == stream_arn]
+        if not positions or any(position is None for position in positions):
+            return
+        with moto_lock():
+            trim_stream(stream_arn, min(positions, key=int))  # type: ignore[arg-type]
 
     def stop(self, timeout_s: float = 5.0) -> None:
         self._halt.set()
@@ -146,8 +159,11 @@ class StreamPoller(threading.Thread):
         streams: Any,
         sqs: Any,
         stop: threading.Event,
+        on_read: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(name=f"stream-{name}", daemon=True)
+        self.last_seen: str | None = None  # the sequence number of the last record read
+        self._on_read = on_read
         self.function = function
         self.stream_arn = stream_arn
         self.batch_size = int(properties.get("BatchSize", 100))
@@ -168,56 +184,42 @@ class StreamPoller(threading.Thread):
         self._halt = stop
 
     def run(self) -> None:
-        # A fresh iterator each poll, AFTER the last record seen, not NextShardIterator: moto rolls a
-        # failed TransactWriteItems back by replacing the table with a deep copy taken before it, stream
-        # shard included, and an iterator keeps pointing at the replaced shard, so every later record
-        # would be missed (seen as WebSocket pushes and thread hand-overs that never came).
+        # Records are read from moto's shard directly (local.retention.read_stream), by sequence number,
+        # not through GetShardIterator/GetRecords: moto's response serializer made those reads a tenth
+        # of the local stack's CPU, and every read left an iterator behind.
         try:
-            shard_id = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"][
-                0
-            ]["ShardId"]
-            last_seen = self._latest_sequence(shard_id) if self.starting_position == "LATEST" else None
+            self.streams.describe_stream(StreamArn=self.stream_arn)  # the stream exists
+            with moto_lock():
+                latest = read_stream(self.stream_arn, None, None)
+            last_seen = (
+                str(latest[-1]["dynamodb"]["SequenceNumber"])
+                if self.starting_position == "LATEST" and latest
+                else None
+            )
+            self.last_seen = last_seen
         except Exception:
             if not self._halt.is_set():
                 log.exception("%s: cannot read the stream", self.name)
             return
         while not self._halt.is_set():
             try:
-                where = (
-                    {"ShardIteratorType": "TRIM_HORIZON"}
-                    if last_seen is None
-                    else {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last_seen}
-                )
-                iterator = self.streams.get_shard_iterator(
-                    StreamArn=self.stream_arn, ShardId=shard_id, **where
-                )["ShardIterator"]
-                response = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+                with moto_lock():
+                    raw = read_stream(self.stream_arn, last_seen, self.batch_size)
             except Exception:
                 if self._halt.is_set():
                     return
-                log.exception("%s: get_records failed", self.name)
+                log.exception("%s: reading the stream failed", self.name)
                 self._halt.wait(_IDLE_POLL_S)
                 continue
-            raw = response.get("Records") or []
             if raw:
-                last_seen = str(raw[-1]["dynamodb"]["SequenceNumber"])
+                last_seen = self.last_seen = str(raw[-1]["dynamodb"]["SequenceNumber"])
+                if self._on_read is not None:
+                    self._on_read(self.stream_arn)
             records = [record for record in map(self._lambda_record, raw) if self._matches(record)]
             if records:
                 self._deliver(records)
             elif not raw:
                 self._halt.wait(_IDLE_POLL_S)
-
-    def _latest_sequence(self, shard_id: str) -> str | None:
-        """StartingPosition LATEST: the sequence number of the shard's last record (None when empty)."""
-        iterator = self.streams.get_shard_iterator(
-            StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        last = None
-        while records := (response := self.streams.get_records(ShardIterator=iterator, Limit=1000))[
-            "Records"
-        ]:
-            last, iterator = str(records[-1]["dynamodb"]["SequenceNumber"]), response["NextShardIterator"]
-        return last
 
     def _lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
         dynamodb = dict(record.get("dynamodb") or {})

@@ -326,6 +326,43 @@ def test_a_running_handler_holds_no_lock(probe: Probe, stack: LocalStack) -> Non
     assert json.loads(described["output"]) == {"tables": len(results["tables"]), "released": True}
 
 
+def test_an_executions_asl_is_parsed_once_per_definition_and_its_program_is_its_own(
+    probe: Probe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """local.executions._cache_moto_parses: moto's per-execution ASL parse and per-read JSONPath parse
+    are cached; each execution still evaluates a program object of its own."""
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.utils import json_path
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    probe.finished(probe.start(mode="invoke", value={"n": 0}))  # parsed (at the latest) here
+    parses: list[str] = []
+    programs: list[int] = []
+    parse = AmazonStateLanguageParser.parse
+    entrypoint = ExecutionWorker._get_evaluation_entrypoint
+
+    def counting_parse(definition: str) -> Any:
+        parses.append(definition)
+        return parse(definition)
+
+    def recording_entrypoint(self: Any) -> Any:
+        program = entrypoint(self)
+        programs.append(id(program))
+        return program
+
+    monkeypatch.setattr(AmazonStateLanguageParser, "parse", staticmethod(counting_parse))
+    monkeypatch.setattr(ExecutionWorker, "_get_evaluation_entrypoint", recording_entrypoint)
+    for n in range(3):
+        described = probe.finished(probe.start(mode="invoke", value={"n": n}))
+        assert described["status"] == "SUCCEEDED", described
+        assert json.loads(described["output"])["echo"] == {"n": n}
+    assert parses == []
+    assert len(programs) == 3
+    for module in (json_path, result_path):
+        assert module.parse.cache_info().hits > 0, module  # type: ignore[attr-defined]
+
+
 def test_direct_invoke_of_a_local_function(probe: Probe) -> None:
     client = boto3.client("lambda", region_name=REGION)
     ok = client.invoke(FunctionName="local-sfn-probe", Payload=json.dumps({"action": "echo", "value": 2}))

@@ -47,6 +47,8 @@ from local.template import (
     Unresolvable,
     logical_id_of,
 )
+from local.wakeups import StreamWakeups
+from local.wakeups import install as install_wakeups
 from local.websocket import WEBSOCKET_TYPES, WebSocketApi, close_all
 from local.websocket import install as install_websocket
 
@@ -151,6 +153,7 @@ class LocalStack:
             create_buses_and_queues(template, boto3.client("events", region_name=REGION), sqs)
             self._set_environment(template)
             self._add_layers_to_path(template)
+            self._push_new_events()
             self.functions = {
                 logical_id: LocalFunction.load(
                     logical_id,
@@ -350,6 +353,13 @@ class LocalStack:
         cached = getattr(settings_module, "get_settings", None)
         if cached is not None and hasattr(cached, "cache_clear"):
             cached.cache_clear()
+
+    def _push_new_events(self) -> None:
+        """SSE readers and stream pollers are woken by writes (local.wakeups), not by a poll timer."""
+        install_wakeups()
+        from runs_core.logic.events import use_new_events  # importable once the layer is on the path
+
+        use_new_events(StreamWakeups())
 
     def _add_layers_to_path(self, template: Template) -> None:
         """A Python layer's ContentUri is importable in Lambda (its build lands in /opt/python)."""

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from local import wakeups
 from local.aws import moto_lock
 from local.lambdas import LocalFunction
 from local.retention import read_stream, trim_stream
@@ -43,7 +44,8 @@ from local.template import (
 
 log = logging.getLogger("local.streams")
 
-_IDLE_POLL_S = 0.1
+_IDLE_POLL_S = 0.1  # after a failed read
+_IDLE_WAIT_S = 1.0  # an idle poller reads again at least this often (a write wakes it at once)
 _MAX_LOCAL_RETRIES = 10
 _RETRY_BACKOFF_S = 0.05
 _QUEUE_ATTRIBUTES = (
@@ -128,6 +130,7 @@ class StreamMappings:
 
     def stop(self, timeout_s: float = 5.0) -> None:
         self._halt.set()
+        wakeups.written()  # idle pollers wait for a write: wake them to see the halt
         for poller in self.pollers:
             poller.join(timeout_s)
         self.pollers = []
@@ -202,6 +205,7 @@ class StreamPoller(threading.Thread):
                 log.exception("%s: cannot read the stream", self.name)
             return
         while not self._halt.is_set():
+            written_by_now = wakeups.mark()
             try:
                 with moto_lock():
                     raw = read_stream(self.stream_arn, last_seen, self.batch_size)
@@ -218,8 +222,8 @@ class StreamPoller(threading.Thread):
             records = [record for record in map(self._lambda_record, raw) if self._matches(record)]
             if records:
                 self._deliver(records)
-            elif not raw:
-                self._halt.wait(_IDLE_POLL_S)
+            elif not raw:  # woken by the next write to any stream (local.wakeups), not by a timer
+                wakeups.wait(written_by_now, _IDLE_WAIT_S)
 
     def _lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
         dynamodb = dict(record.get("dynamodb") or {})

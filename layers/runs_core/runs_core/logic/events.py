@@ -9,7 +9,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from runs_core.context import Caller
 from runs_core.errors import ValidationFailed
@@ -23,10 +23,42 @@ from runs_core.storage.events import EventLog
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 MAX_WAIT_SECONDS = 25
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.2  # deployed, a live reader reads the log again this often (each read: one Query)
 HEARTBEAT_SECONDS = 10.0
 RETRY_MS = 1000
 TERMINAL_EVENT_TYPES = frozenset({"run.completed", "run.failed", "run.cancelled"})
+
+
+class NewEvents(Protocol):
+    """How a live reader learns that the log may have grown: `mark()` before reading it, then
+    `wait(mark, timeout)` returns once something may have been written since (or at the timeout)."""
+
+    def mark(self) -> Any: ...
+
+    def wait(self, mark: Any, timeout: float) -> None: ...
+
+
+class PollEvery:
+    """DynamoDB pushes nothing to a reader: read again after `seconds`."""
+
+    def __init__(self, seconds: float = POLL_SECONDS, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.seconds = seconds
+        self._sleep = sleep
+
+    def mark(self) -> None:
+        return None
+
+    def wait(self, mark: Any, timeout: float) -> None:
+        self._sleep(min(self.seconds, max(0.0, timeout)))
+
+
+_new_events: NewEvents = PollEvery()
+
+
+def use_new_events(source: NewEvents) -> None:
+    """Replace polling where the host can tell when events are written (the local stack does)."""
+    global _new_events
+    _new_events = source
 
 
 @cache
@@ -87,7 +119,7 @@ def open_stream(
     run_id: str,
     after_seq: int,
     wait: int = MAX_WAIT_SECONDS,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> Iterator[str]:
     """Check access now (404 before any frame), then return the frames generator."""
     if not 0 <= wait <= MAX_WAIT_SECONDS:
@@ -104,21 +136,24 @@ def sse_frames(
     after_seq: int,
     wait: int,
     done: bool = False,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
     *,
     log: EventLog | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[str]:
     """SSE text: a frame per event after `after_seq`, ending right after the terminal event; else, after
     `wait` seconds, a `retry:` line (the client reconnects with Last-Event-ID). `: keep-alive` comments
-    while idle. Call through open_stream, which checks the caller may read the run."""
+    while idle. Call through open_stream, which checks the caller may read the run. Between reads it
+    waits for new events the host's way (use_new_events), or polls with `sleep` when one is given."""
     if done:  # the client already has the terminal event
         return
     log = log or event_log()
+    new_events = _new_events if sleep is None else PollEvery(sleep=sleep)
     deadline = clock() + wait
     last_output = clock()
     cursor = after_seq
     while True:
+        mark = new_events.mark()
         items = log.after(run_id, cursor, MAX_LIMIT)
         for item in items:
             yield frame(item)
@@ -136,4 +171,4 @@ def sse_frames(
         if now - last_output >= HEARTBEAT_SECONDS:
             yield ": keep-alive\n\n"
             last_output = now
-        sleep(min(POLL_SECONDS, max(0.0, deadline - now)))
+        new_events.wait(mark, min(HEARTBEAT_SECONDS - (now - last_output), deadline - now))

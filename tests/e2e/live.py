@@ -1,6 +1,7 @@
 """Helpers of the e2e tests that watch live runs (SSE, WebSocket) on the local stack over real HTTP."""
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -62,3 +63,30 @@ def polled(base_url: str, key: str, run_id: str) -> list[dict[str, Any]]:
     )
     assert response.status_code == 200, response.text
     return list(response.json()["items"])
+
+
+STREAM_TIMEOUT = (5, 40)  # connect, and longest silence between chunks (heartbeats come every ~10 s)
+
+
+def open_stream(base_url: str, key: str, run_id: str, last_event_id: int | None = None) -> requests.Response:
+    headers = {**auth(key), "Accept": "text/event-stream"}
+    if last_event_id is not None:
+        headers["Last-Event-ID"] = str(last_event_id)
+    return requests.get(
+        f"{base_url}/runs/{run_id}/events", headers=headers, stream=True, timeout=STREAM_TIMEOUT
+    )
+
+
+def read_frames(response: requests.Response) -> Iterator[dict[str, str]]:
+    """Frames as they arrive (comments skipped); ends when the server ends the stream."""
+    fields: dict[str, str] = {}
+    for line in response.iter_lines(chunk_size=None, decode_unicode=True):
+        if line == "":
+            if fields:
+                yield fields
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(": ")
+            fields[name] = value
+    if fields:
+        yield fields

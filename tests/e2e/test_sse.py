@@ -4,37 +4,8 @@ Bounded waits only: every read has a socket timeout, and loops stop at the termi
 """
 
 import json
-from collections.abc import Iterator
 
-import requests
-
-from tests.e2e.live import TERMINAL, answer, asking_run, auth, other_org_key, polled
-
-STREAM_TIMEOUT = (5, 40)  # connect, and longest silence between chunks (heartbeats come every ~10 s)
-
-
-def open_stream(base_url: str, key: str, run_id: str, last_event_id: int | None = None) -> requests.Response:
-    headers = {**auth(key), "Accept": "text/event-stream"}
-    if last_event_id is not None:
-        headers["Last-Event-ID"] = str(last_event_id)
-    return requests.get(
-        f"{base_url}/runs/{run_id}/events", headers=headers, stream=True, timeout=STREAM_TIMEOUT
-    )
-
-
-def read_frames(response: requests.Response) -> Iterator[dict[str, str]]:
-    """Frames as they arrive (comments skipped); ends when the server ends the stream."""
-    fields: dict[str, str] = {}
-    for line in response.iter_lines(chunk_size=None, decode_unicode=True):
-        if line == "":
-            if fields:
-                yield fields
-            fields = {}
-        elif not line.startswith(":"):
-            name, _, value = line.partition(": ")
-            fields[name] = value
-    if fields:
-        yield fields
+from tests.e2e.live import TERMINAL, answer, asking_run, open_stream, other_org_key, polled, read_frames
 
 
 def test_a_live_run_unfolds_over_sse(base_url, dev_key):

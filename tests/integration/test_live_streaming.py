@@ -5,12 +5,9 @@ nothing after run.cancelled and still records (once) what the call used.
 Real threads and loopback servers; every wait has a deadline; nothing asserts a duration.
 """
 
-import json
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -25,7 +22,7 @@ from tests.integration.helpers import (
     start,
     steps_of,
 )
-from tests.support import serving
+from tests.support import ModelServer, serving
 
 DEADLINE_S = 30
 WORDS = " ".join(f"word{i}" for i in range(60))
@@ -114,54 +111,6 @@ def test_cancel_mid_stream_ends_the_call_writes_nothing_after_and_records_usage_
 
 
 # ---------------------------------------------------------------- an OpenAI-compatible model server
-
-
-class SlowModel(BaseHTTPRequestHandler):
-    """Streams CHUNKS chat.completion.chunk events, one every INTERVAL_S; records how far it got and
-    whether the client hung up on it."""
-
-    protocol_version = "HTTP/1.0"
-
-    def do_POST(self) -> None:
-        server: ModelServer = self.server  # type: ignore[assignment]
-        self.rfile.read(int(self.headers["Content-Length"]))
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        try:
-            for index in range(server.chunks):
-                delta = {
-                    "choices": [{"index": 0, "delta": {"content": f"part{index} "}, "finish_reason": None}]
-                }
-                self.wfile.write(f"data: {json.dumps(delta)}\n\n".encode())
-                self.wfile.flush()
-                server.sent += 1
-                server.release.wait(server.interval_s)  # released at teardown: finish at once
-            done = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
-            usage = {"choices": [], "usage": {"prompt_tokens": 20, "completion_tokens": server.chunks}}
-            self.wfile.write(
-                f"data: {json.dumps(done)}\n\ndata: {json.dumps(usage)}\n\ndata: [DONE]\n\n".encode()
-            )
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            server.hung_up.set()
-
-    def log_message(self, *_: Any) -> None:
-        pass
-
-
-class ModelServer(ThreadingHTTPServer):
-    def __init__(self, chunks: int, interval_s: float) -> None:
-        super().__init__(("127.0.0.1", 0), SlowModel)
-        self.chunks = chunks
-        self.interval_s = interval_s
-        self.sent = 0
-        self.release = threading.Event()
-        self.hung_up = threading.Event()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@
 5. RSS and runs/min over 1,000 runs through the API, 4 client threads (bench.soak; BENCH_SOAK_RUNS)
 6. GET and list with 1k vs 100k runs stored (bench.scale; last: it leaves moto's tables large)
 7. event write → SSE / WebSocket latency, a real local server in a subprocess (bench.latency)
+8. live model output: model chunk → SSE / WebSocket client, first chunk → first delta, and the write
+   cost of live deltas per 1,000 streamed tokens (bench.streaming)
 
 No pass/fail thresholds. The local stack runs everything in one process on moto: latencies are
 in-process and shared with whatever else runs on the machine; the call counts are the real cost.
@@ -22,7 +24,7 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 from pathlib import Path
 from typing import Any
 
-from bench import calls, endpoints, execution, imports, latency, scale, soak, throughput
+from bench import calls, endpoints, execution, imports, latency, scale, soak, streaming, throughput
 from bench.table import Table, machine, write_results
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -199,12 +201,47 @@ def main() -> None:
             f"clients watched ({result['before_watching']:.0f} earlier ones not counted); "
             f"max {_ms(result['max'])}" + (f"; {broken}" if broken else ""),
         )
+    print("[8] live model output …", flush=True)
+    add_streaming(table, streaming.run_bench())
     table.add("bench", "total runtime", f"{time.monotonic() - began:.0f} s", "")
     print()
     print(table.render())
     write_results(RESULTS, table, info, notes(info))
     print(
         f"\nwritten to {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}"
+    )
+
+
+def add_streaming(table: Table, result: dict[str, Any]) -> None:
+    interval_ms = streaming.INTERVAL_S * 1000
+    setting = (
+        f"one run of a model streaming {streaming.CHUNKS:,} chunks ({interval_ms:.0f} ms apart) "
+        f"while {result['background_runs']} other runs execute"
+    )
+    for channel in ("SSE", "WebSocket"):
+        for measure, label in (("event", "event written"), ("chunk", "model chunk")):
+            row = result[channel][measure]
+            value = f"{_ms(row['p50'])} / {_ms(row['p99'])}" if row.get("samples") else "no samples"
+            table.add(
+                "live output",
+                f"{label} → {channel} p50 / p99",
+                value,
+                f"{row['samples']:,} samples; {setting}",
+            )
+    first = result["first_delta"]
+    table.add(
+        "live output",
+        "model's first chunk → first delta (SSE) p50 / p99",
+        f"{_ms(first['p50'])} / {_ms(first['p99'])}" if first.get("samples") else "no samples",
+        f"{first['samples']} short runs, each watched from before it started",
+    )
+    cost = result["cost"]
+    table.add(
+        "live output",
+        "write cost of live deltas per 1,000 streamed tokens",
+        f"{cost['write_units_per_1k_tokens']:.0f} WRU = ${cost['usd_per_1k_tokens']:.6f}",
+        f"{cost['flushes']} flushes (one transaction each: run update + event put, 2 WRU per KB) for "
+        f"{cost['tokens']:,} tokens; on-demand $0.625 per million WRU",
     )
 
 

@@ -4,8 +4,8 @@ One scripted run with enough tool calls to write ≥ 1,000 events; an SSE client
 watch it from before it starts and compare each event's arrival with its `created_at` (same machine,
 same clock). The run is created (run.created) before the clients can subscribe to it, so only events
 written after both had subscribed count: a backlog event's "latency" would be the setup time.
-The local SSE stream polls the log every 0.5 s; WebSocket pushes come from the stream router
-(the local stream mapping polls the DynamoDB stream). Both share the machine's cores with the run itself.
+The local SSE stream and the stream mapping (the router: WebSocket pushes) are woken by each write to a
+stream (local.wakeups), not by a poll timer. Both share the machine's cores with the run itself.
 """
 
 import json
@@ -36,9 +36,10 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _start_server() -> tuple[subprocess.Popen[bytes], str, str]:
+def _start_server(**extra_env: str) -> tuple[subprocess.Popen[bytes], str, str]:
     port, key = _free_port(), "sk_test_" + secrets.token_urlsafe(16)
     env = {**os.environ, "RUNS_API_PORT": str(port), "RUNS_API_DEV_KEY": key, "PYTHONUNBUFFERED": "1"}
+    env.update(extra_env)
     process = subprocess.Popen(
         [sys.executable, "-m", "local"],
         cwd=REPO,
@@ -181,9 +182,13 @@ def run_bench() -> dict[str, dict[str, float]]:
             }
         return summary
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()  # bounded: the bench never leaves a server behind
-            process.wait()
+        _stop_server(process)
+
+
+def _stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()  # bounded: the bench never leaves a server behind
+        process.wait()

@@ -8,8 +8,6 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from runs_core.actions.base import ActionContext
-
 
 class FakeMemory:
     """A memory that stores nothing (for actions that do not use memory)."""
@@ -21,7 +19,9 @@ class FakeMemory:
         pass
 
 
-def action_context(run_id: str) -> ActionContext:
+def action_context(run_id: str) -> Any:
+    from runs_core.actions.base import ActionContext  # here: the bench imports this module without the layer
+
     return ActionContext(
         run_id=run_id,
         org_id="org_1",
@@ -64,6 +64,7 @@ class SlowModel(BaseHTTPRequestHandler):
                 self.wfile.write(f"data: {json.dumps(delta)}\n\n".encode())
                 self.wfile.flush()
                 server.sent += 1
+                server.note_sent()
                 server.release.wait(server.interval_s)  # released at teardown: finish at once
             done = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
             usage = {"choices": [], "usage": {"prompt_tokens": 20, "completion_tokens": server.chunks}}
@@ -90,3 +91,6 @@ class ModelServer(ThreadingHTTPServer):
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+    def note_sent(self) -> None:
+        """Called after each chunk is written (the streaming bench times them)."""

@@ -7,7 +7,7 @@ from runs_core.models.agents import CreateAgent
 
 DEMO_AGENT = {
     "name": "demo",
-    "description": "A scripted agent that echoes a tool call and answers: runs offline, no model needed.",
+    "description": "A scripted agent that echoes a tool call and streams its answer: runs offline, no model.",
     "version": "1.0.0",
     "definition": {
         "instructions": "Greet the user by name.",
@@ -16,7 +16,12 @@ DEMO_AGENT = {
             "price": {"input_per_mtok": 3.0, "output_per_mtok": 15.0},
             "script": [
                 {"tool_calls": [{"name": "echo", "arguments": {"hello": "world"}}]},
-                {"text": "Hello from the demo agent!", "outputs": {"greeting": "Hello from the demo agent!"}},
+                {
+                    "text": "Hello from the demo agent! A scripted model streams these words to you as they "
+                    "come, a few characters every 40 ms, like a real one would.",
+                    "stream": {"chunk_chars": 6, "interval_ms": 40},
+                    "outputs": {"greeting": "Hello from the demo agent!"},
+                },
             ],
         },
         "input_schema": {

@@ -9,7 +9,8 @@ Streaming: a host that can stream (the HTTP server) calls `handle(..., stream=Tr
 function module defines `stream_handler` (same signature as its Lambda handler; the local analogue of
 Lambda response streaming), that is invoked instead, after the same routing and authorizer; when its
 proxy response's `body` is an iterator of str/bytes chunks, the HttpResponse carries them in `chunks`
-for the server to write as they come. Deployed, API Gateway REST buffers every response.
+for the server to write as they come. Deployed, the same happens for routes whose integration is in
+STREAM transfer mode (template.yaml: ResponseTransferMode); API Gateway buffers the others.
 
 Not emulated: stage throttling (MethodSettings), usage plans, API Gateway's authorizer result cache
 (the template turns it off), request validators, integration timeouts.

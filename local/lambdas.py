@@ -16,6 +16,18 @@ from local.template import function_arn
 
 Handler = Callable[[Any, Any], Any]
 
+# A function run by the AWS Lambda Web Adapter has Handler `run.sh`, a script starting a web server
+# (runs_core.api.lwa_server) that calls its app.py's `stream_handler`. Locally the API Gateway emulator
+# calls that `stream_handler` itself (and `lambda_handler` where nothing streams): the server is only
+# the deployed shell around the same handler.
+WEB_ADAPTER_WRAPPER = "/opt/bootstrap"
+WEB_ADAPTER_HANDLER = "app.lambda_handler"
+
+
+def uses_web_adapter(properties: dict[str, Any]) -> bool:
+    variables = (properties.get("Environment") or {}).get("Variables") or {}
+    return variables.get("AWS_LAMBDA_EXEC_WRAPPER") == WEB_ADAPTER_WRAPPER
+
 
 @dataclass
 class LambdaContext:
@@ -83,6 +95,8 @@ class LocalFunction:
         """Import the handler module. The environment must already be set: modules read it at import."""
         name = properties.get("FunctionName")
         code_uri, handler = str(properties["CodeUri"]), str(properties["Handler"])
+        if uses_web_adapter(properties):
+            handler = WEB_ADAPTER_HANDLER
         first = load_environment(root, code_uri, handler)
         return cls(
             logical_id=logical_id,

@@ -43,6 +43,7 @@ EXPECTED_ROUTES = {
     ("DocsFunction", "GET", "/v1/openapi.json"),
     ("DocsFunction", "GET", "/v1/docs"),
 }
+WEB_ADAPTER_HANDLER = "run.sh"
 PUBLIC_ROUTES = {("GET", "/v1/health"), ("GET", "/v1/openapi.json"), ("GET", "/v1/docs")}
 
 
@@ -112,8 +113,10 @@ def test_sam_build(tmp_path: Path, template: dict[str, Any]) -> None:
     layer = build_dir / "RunsCoreLayer"
     assert (layer / "python" / "runs_core" / "__init__.py").is_file(), "layer lacks python/runs_core"
     assert (layer / "python" / "pydantic").is_dir(), "layer lacks its pinned dependencies"
-    for name in _functions(template):
+    for name, res in _functions(template).items():
         assert (build_dir / name / "app.py").is_file(), f"built {name} has no app.py"
+        if res["Properties"]["Handler"] == WEB_ADAPTER_HANDLER:  # the script LWA's bootstrap executes
+            assert os.access(build_dir / name / WEB_ADAPTER_HANDLER, os.X_OK), f"built {name}: run.sh"
     assert (build_dir / "template.yaml").is_file()
 
 
@@ -121,11 +124,15 @@ def test_sam_build(tmp_path: Path, template: dict[str, Any]) -> None:
 
 
 def test_every_function_has_a_lambda_handler(template: dict[str, Any]) -> None:
+    """app.lambda_handler, or for a function behind the Lambda Web Adapter run.sh, which serves that
+    app.py's stream_handler (tests/contract/test_streaming.py); its app.py has a lambda_handler too."""
     functions = _functions(template)
     assert functions
     for name, res in functions.items():
         props = res["Properties"]
-        assert props["Handler"] == "app.lambda_handler", name
+        variables = (props.get("Environment") or {}).get("Variables") or {}
+        behind_web_adapter = variables.get("AWS_LAMBDA_EXEC_WRAPPER") == "/opt/bootstrap"
+        assert props["Handler"] == (WEB_ADAPTER_HANDLER if behind_web_adapter else "app.lambda_handler"), name
         code_dir = ROOT / props["CodeUri"]
         assert code_dir.is_dir(), f"{name}: CodeUri {props['CodeUri']} does not exist"
         app = code_dir / "app.py"

@@ -65,3 +65,23 @@ def test_load_takes_stream_handler_from_the_imported_module(tmp_path: Path) -> N
     plain = LocalFunction.load("B", {"CodeUri": package, "Handler": "plain.lambda_handler"}, tmp_path)
     assert plain.stream_handler is None
     assert plain.invoke({}, stream=True) == "plain"
+
+
+def test_a_function_behind_the_lambda_web_adapter_is_its_app_module(tmp_path: Path) -> None:
+    """Handler run.sh + AWS_LAMBDA_EXEC_WRAPPER=/opt/bootstrap: deployed, run.sh serves app.py's
+    stream_handler over HTTP; locally the emulator calls app.py's handlers directly."""
+    package = f"fn_{uuid.uuid4().hex[:8]}"
+    (tmp_path / package).mkdir()
+    (tmp_path / package / "run.sh").write_text("#!/bin/bash\nexec python3 -m server app:stream_handler\n")
+    (tmp_path / package / "app.py").write_text(
+        "def lambda_handler(event, context):\n    return 'buffered'\n\n\n"
+        "def stream_handler(event, context):\n    return 'streamed'\n"
+    )
+    properties = {
+        "CodeUri": package,
+        "Handler": "run.sh",
+        "Environment": {"Variables": {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap"}},
+    }
+    function = LocalFunction.load("W", properties, tmp_path)
+    assert function.invoke({}, stream=True) == "streamed"
+    assert function.invoke({}) == "buffered"

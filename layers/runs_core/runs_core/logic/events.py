@@ -1,8 +1,8 @@
 """Reading a run's event log (API.md §6): pages for polling, and Server-Sent Events frames.
 
-SSE frames come from one generator, `sse_frames`. The Lambda handler joins them into one buffered
-body (API Gateway REST cannot stream a Python Lambda's response); the local server writes each frame
-as it is produced, so there the stream is live.
+SSE frames come from one generator, `sse_frames`. A host that streams (the local server; deployed, the
+Lambda Web Adapter's web server, runs_core.api.lwa_server) writes each frame as it is produced; a plain
+Lambda handler joins them into one buffered body (runs_core.api.sse).
 """
 
 import json
@@ -22,7 +22,8 @@ from runs_core.storage.events import EventLog
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-MAX_WAIT_SECONDS = 25
+MAX_WAIT_SECONDS = 25  # a buffered SSE response (API Gateway waits for the whole body)
+MAX_STREAM_WAIT_SECONDS = 900  # a live stream (Lambda's and API Gateway streaming's 15-minute cap)
 POLL_SECONDS = 0.2  # deployed, a live reader reads the log again this often (each read: one Query)
 HEARTBEAT_SECONDS = 10.0
 RETRY_MS = 1000
@@ -120,10 +121,13 @@ def open_stream(
     after_seq: int,
     wait: int = MAX_WAIT_SECONDS,
     sleep: Callable[[float], None] | None = None,
+    *,
+    max_wait: int = MAX_WAIT_SECONDS,
 ) -> Iterator[str]:
-    """Check access now (404 before any frame), then return the frames generator."""
-    if not 0 <= wait <= MAX_WAIT_SECONDS:
-        raise _invalid("wait", f"must be 0 to {MAX_WAIT_SECONDS} seconds")
+    """Check access now (404 before any frame), then return the frames generator. `max_wait`: the
+    host's bound on `wait` (MAX_STREAM_WAIT_SECONDS where the response is streamed live)."""
+    if not 0 <= wait <= max_wait:
+        raise _invalid("wait", f"must be 0 to {max_wait} seconds")
     if after_seq < 0:
         raise _invalid("after_seq", "must be ≥ 0")
     run = load_run(caller, run_id, consistent=True)

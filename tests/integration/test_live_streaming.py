@@ -144,3 +144,34 @@ def test_a_cancel_closes_the_model_servers_connection(api, slow_model):
     final, types = assert_contiguous(api, run["id"])
     assert final["status"] == "cancelled" and types[-1] == "run.cancelled"
     assert final["usage"]["estimated"] is True and final["usage"]["output_tokens"] > 0
+
+
+def test_max_tokens_passed_mid_stream_ends_the_call_and_fails_the_run(api):
+    text = " ".join(f"token{i}" for i in range(400))  # ~700 tokens at 4 characters a token
+    run = start(api, agent_with(api, [{"text": text, "stream": PACED}], prefix="limit"), max_tokens=100)
+
+    final = poll_until(
+        lambda: (r := api.get(f"/v1/runs/{run['id']}").json())["status"] in TERMINAL and r, "the run's end"
+    )
+    execution_done(run["id"])
+    assert final["status"] == "failed" and final["error"]["code"] == "max_tokens_exceeded"
+    [decision] = [step for step in steps_of(api, run["id"]) if step["type"] == "decision"]
+    assert decision["status"] == "failed" and len(decision["output"]["text"]) < len(text)  # stopped early
+    usage = api.get(f"/v1/runs/{run['id']}").json()["usage"]
+    assert usage["estimated"] is True and usage["total_tokens"] > 100
+    _, types = assert_contiguous(api, run["id"])
+    assert "message.completed" not in types and types[-1] == "run.failed"
+
+
+def test_credits_running_out_mid_stream_end_the_call(make_org):
+    org = make_org(credits=3)
+    text = " ".join(f"token{i}" for i in range(400))
+    expensive = {"input_per_mtok": 3.0, "output_per_mtok": 15_000.0}  # 1 credit per ~67 output tokens
+    run = start(org.api, agent_with(org.api, [{"text": text, "stream": PACED}], price=expensive))
+
+    poll_until(lambda: org.api.get(f"/v1/runs/{run['id']}").json()["status"] in TERMINAL, "the run's end")
+    execution_done(run["id"])
+    final = org.api.get(f"/v1/runs/{run['id']}").json()
+    assert final["status"] == "failed" and final["error"]["code"] == "budget_exceeded"
+    assert final["usage"]["credits_used"] > 3  # the overrun is charged: what the call used until stopped
+    assert org.api.get("/v1/org").json()["credits_balance"] == 3 - final["usage"]["credits_used"]

@@ -122,11 +122,15 @@ class LiveMessage(StreamSink):
     # ---------------------------------------------------------------- the flusher thread
 
     def _flush_loop(self) -> None:
+        next_flush = self._clock() + FLUSH_SECONDS
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._closing or self._urgent, timeout=FLUSH_SECONDS)
+                # Flushes start every FLUSH_SECONDS, however long the last write took (not write + 250 ms).
+                wait = max(0.0, next_flush - self._clock())
+                self._cond.wait_for(lambda: self._closing or self._urgent, timeout=wait)
                 if self._closing or self.stopped is not None:
                     return
+                next_flush = max(next_flush + FLUSH_SECONDS, self._clock())
                 self._urgent = False
                 text, calls = "".join(self._buffer), list(self._calls)
                 self._buffer.clear()

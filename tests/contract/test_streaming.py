@@ -165,3 +165,10 @@ def test_events_function_reads_only_what_the_route_needs(events_function: dict[s
         ("RunsRead", ("dynamodb:GetItem",)): {"Fn::GetAtt": ["RunsTable", "Arn"]},
         ("EventsRead", ("dynamodb:Query",)): {"Fn::GetAtt": ["EventsTable", "Arn"]},
     }
+
+
+def test_the_stream_router_pushes_without_a_batching_window(template):
+    """WebSocket pushes are live: the router's stream mapping must not hold records back to fill a batch."""
+    router = template["Resources"]["EventRouterFunction"]["Properties"]
+    [stream] = [event["Properties"] for event in router["Events"].values() if event["Type"] == "DynamoDB"]
+    assert stream.get("MaximumBatchingWindowInSeconds", 0) == 0

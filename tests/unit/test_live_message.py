@@ -187,3 +187,21 @@ def test_a_requested_cancel_stops_the_message_before_the_cancel_is_written():
             runs.run = {**runs.run, "cancel_requested_at": "2026-11-29T20:00:00Z"}
         assert closed.wait(DEADLINE_S)
     assert live.stopped is not None and live.stopped.code is None
+
+
+def test_a_failed_write_is_retried_without_losing_or_repeating_text():
+    runs = FakeRuns()
+    failures = [RuntimeError("ProvisionedThroughputExceeded")]
+    commit = runs.commit
+
+    def flaky(run: dict[str, Any], events: list[NewEvent]) -> dict[str, Any]:
+        if failures:
+            raise failures.pop()
+        return commit(run, events)
+
+    live = LiveMessage(runs.run, "stp_1", commit=flaky, load=runs.load, over_limit=lambda s, u: None)
+    with live:
+        live.text("first words")
+        live.text(", more")
+        eventually(lambda: "".join(runs.deltas()) == "first words, more")
+    assert "".join(runs.deltas()) == live.written_text == "first words, more"

@@ -141,15 +141,16 @@ class LiveMessage(StreamSink):
                     self._flush(text, calls)
                 elif self._clock() - self._last_contact >= CHECK_SECONDS:
                     self._refresh()  # the model is silent: has the run been cancelled meanwhile?
-                if self.stopped is None:
-                    breach = self._over_limit(so_far, self.reported_usage)
-                    if breach is not None:
-                        self.stop(Stop(*breach))
-            except Exception:  # a throttled write, a network blip: keep the text for the next flush
+            except Exception:  # a throttled write, a network blip: the write did not happen, so retry it
                 logger.warning("live flush failed; retrying", exc_info=True, extra={"run_id": self.run["id"]})
                 with self._cond:
                     self._buffer.insert(0, text)
                     self._calls[:0] = calls
+                continue
+            if self.stopped is None:
+                breach = self._over_limit(so_far, self.reported_usage)
+                if breach is not None:
+                    self.stop(Stop(*breach))
 
     def _flush(self, text: str, calls: list[ToolCall]) -> None:
         events = []

@@ -299,7 +299,7 @@ def test_environment_names_every_table(template: dict[str, Any]) -> None:
         "EVENTS_TABLE": "EventsTable",
     }.items():
         assert variables[var] == {"Ref": table}, var
-    assert "CURSOR_SECRET" in variables
+    assert "CURSOR_SECRET" not in variables  # its value stays in Secrets Manager (CURSOR_SECRET_ARN)
 
 
 # ------------------------------------------------------------------------------ one Python

@@ -63,3 +63,55 @@ def test_functions_that_page_read_the_cursor_secret_by_arn(transformed: dict[str
             and statement["Resource"] == {"Ref": "CursorSigningSecret"}
             for statement in _role_statements(transformed, functions[name])
         ), f"{name} may not read CursorSigningSecret"
+
+
+def test_no_secret_has_a_fixed_name(transformed: dict[str, Any]) -> None:
+    """A deleted secret keeps its name through its recovery window: a fixed Name makes a stack deleted and
+    created again under the same name fail. Generated names; functions read secrets by ARN."""
+    for name, secret in _of_type(transformed, "AWS::SecretsManager::Secret").items():
+        assert "Name" not in secret["Properties"], f"{name} has a fixed Name"
+    run_step = _functions(transformed)["RunStepFunction"]
+    assert run_step["Properties"]["Environment"]["Variables"]["WEBHOOK_SECRET_ARN"] == {
+        "Ref": "WebhookSigningSecret"
+    }
+    assert any(
+        statement["Resource"] == {"Ref": "WebhookSigningSecret"}
+        and "secretsmanager:GetSecretValue" in statement["Action"]
+        for statement in _role_statements(transformed, run_step)
+    )
+
+
+def test_the_async_upload_function_has_a_failure_destination(transformed: dict[str, Any]) -> None:
+    configs = [
+        res["Properties"]
+        for res in _of_type(transformed, "AWS::Lambda::EventInvokeConfig").values()
+        if res["Properties"]["FunctionName"] == {"Ref": "FileUploadedFunction"}
+    ]
+    assert len(configs) == 1
+    destination = configs[0]["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination == {"Fn::GetAtt": ["FileUploadedDeadLetterQueue", "Arn"]}
+    statements = _role_statements(transformed, _functions(transformed)["FileUploadedFunction"])
+    assert any("sqs:SendMessage" in s["Action"] and s["Resource"] == destination for s in statements)
+    alarms = _of_type(transformed, "AWS::CloudWatch::Alarm").values()
+    watched = [a["Properties"].get("Dimensions", [{}])[0].get("Value") for a in alarms]
+    assert {"Fn::GetAtt": ["FileUploadedDeadLetterQueue", "QueueName"]} in watched
+
+
+def test_both_apis_log_access_and_the_state_machine_logs(transformed: dict[str, Any]) -> None:
+    (rest_stage,) = _of_type(transformed, "AWS::ApiGateway::Stage").values()
+    assert rest_stage["Properties"]["AccessLogSetting"]["DestinationArn"] == {
+        "Fn::GetAtt": ["RunsApiAccessLogs", "Arn"]
+    }
+    (ws_stage,) = _of_type(transformed, "AWS::ApiGatewayV2::Stage").values()
+    assert ws_stage["Properties"]["AccessLogSettings"]["DestinationArn"] == {
+        "Fn::GetAtt": ["WebSocketAccessLogs", "Arn"]
+    }
+    for stage in (rest_stage, ws_stage):
+        settings = stage["Properties"].get("AccessLogSetting") or stage["Properties"]["AccessLogSettings"]
+        assert "$context.requestId" in settings["Format"]
+    (machine,) = _of_type(transformed, "AWS::StepFunctions::StateMachine").values()
+    logging = machine["Properties"]["LoggingConfiguration"]
+    assert logging["Level"] in ("ERROR", "ALL")
+    assert logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"] == {
+        "Fn::GetAtt": ["RunStateMachineLogs", "Arn"]
+    }

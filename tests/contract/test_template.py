@@ -44,6 +44,7 @@ EXPECTED_ROUTES = {
     ("DocsFunction", "GET", "/v1/docs"),
 }
 WEB_ADAPTER_HANDLER = "run.sh"
+LAYER_LOCAL_ONLY = ("runs_core/local_seed.py", "user_actions/examples.py")
 PUBLIC_ROUTES = {("GET", "/v1/health"), ("GET", "/v1/openapi.json"), ("GET", "/v1/docs")}
 
 
@@ -113,11 +114,27 @@ def test_sam_build(tmp_path: Path, template: dict[str, Any]) -> None:
     layer = build_dir / "RunsCoreLayer"
     assert (layer / "python" / "runs_core" / "__init__.py").is_file(), "layer lacks python/runs_core"
     assert (layer / "python" / "pydantic").is_dir(), "layer lacks its pinned dependencies"
+    # The runtime's boto3 must run on the runtime's botocore; local-only code stays out of the layer.
+    assert not (layer / "python" / "botocore").exists(), "the layer ships botocore without boto3"
+    assert not (layer / "python" / "boto3").exists()
+    for local_only in LAYER_LOCAL_ONLY:
+        assert not (layer / "python" / local_only).exists(), f"the layer ships {local_only}"
+    assert (layer / "python" / "user_actions" / "__init__.py").is_file()
     for name, res in _functions(template).items():
         assert (build_dir / name / "app.py").is_file(), f"built {name} has no app.py"
         if res["Properties"]["Handler"] == WEB_ADAPTER_HANDLER:  # the script LWA's bootstrap executes
             assert os.access(build_dir / name / WEB_ADAPTER_HANDLER, os.X_OK), f"built {name}: run.sh"
     assert (build_dir / "template.yaml").is_file()
+
+
+def test_layer_requirements_leave_the_runtimes_boto3_stack_alone() -> None:
+    """aws-xray-sdk depends on botocore: shipped without boto3 it would shadow the runtime's botocore under
+    the runtime's boto3 (a pair never released together). The layer ships neither, nor what only botocore
+    needs (urllib3 would shadow the runtime's too)."""
+    requirements = (ROOT / "layers" / "runs_core" / "requirements.txt").read_text(encoding="utf-8")
+    names = {line.split("==")[0].strip().lower() for line in requirements.splitlines() if "==" in line}
+    assert names.isdisjoint({"boto3", "botocore", "s3transfer", "urllib3", "python-dateutil", "six"}), names
+    assert {"aws-lambda-powertools", "aws-xray-sdk", "pydantic"} <= names
 
 
 # ------------------------------------------------------------------------------ structure
@@ -318,7 +335,10 @@ def test_runtime_matches_python_version(template: dict[str, Any]) -> None:
         assert res["Properties"].get("Runtime", runtime) == runtime, name
     layer = template["Resources"]["RunsCoreLayer"]
     assert layer["Properties"]["CompatibleRuntimes"] == [runtime]
-    assert layer["Metadata"]["BuildMethod"] == runtime
+    # Built by layers/runs_core/Makefile (no botocore, no local-only code), for this Python's wheels.
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    layer_makefile = (ROOT / "layers" / "runs_core" / "Makefile").read_text(encoding="utf-8")
+    assert f"--python-version {major_minor} " in layer_makefile
     assert template["Globals"]["Function"]["Architectures"] == ["arm64"]
     assert layer["Metadata"]["BuildArchitecture"] == "arm64"
 

@@ -115,3 +115,26 @@ def test_both_apis_log_access_and_the_state_machine_logs(transformed: dict[str, 
     assert logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"] == {
         "Fn::GetAtt": ["RunStateMachineLogs", "Arn"]
     }
+
+
+def test_execution_ends_reach_a_function_and_timeouts_alarm(transformed: dict[str, Any]) -> None:
+    """A run can outlive its execution (timed out, aborted, failed outside the Catch): an EventBridge rule
+    on the state machine's status changes invokes ExecutionEndedFunction, and timed-out executions alarm."""
+    rules = [
+        res["Properties"]
+        for res in _of_type(transformed, "AWS::Events::Rule").values()
+        if res["Properties"].get("EventPattern", {}).get("source") == ["aws.states"]
+    ]
+    assert len(rules) == 1
+    pattern = rules[0]["EventPattern"]
+    assert set(pattern["detail"]["status"]) == {"FAILED", "TIMED_OUT", "ABORTED"}
+    assert pattern["detail"]["stateMachineArn"] == [{"Ref": "RunStateMachine"}]
+    (target,) = rules[0]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["ExecutionEndedFunction", "Arn"]}
+    assert "DeadLetterConfig" in target
+    alarms = [a["Properties"] for a in _of_type(transformed, "AWS::CloudWatch::Alarm").values()]
+    assert any(
+        a.get("MetricName") == "ExecutionsTimedOut"
+        and a["Dimensions"][0]["Value"] == {"Ref": "RunStateMachine"}
+        for a in alarms
+    )

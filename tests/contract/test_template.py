@@ -97,6 +97,23 @@ def test_sam_validate_lint() -> None:
     assert result.returncode == 0, f"sam validate --lint failed:\n{result.stdout}\n{result.stderr}"
 
 
+def test_cfn_lint_every_rule_is_clean() -> None:
+    """cfn-lint with the experimental and informational rules (.cfnlintrc.yaml; each skipped rule has its
+    reason there). `sam validate --lint` runs the default rules only."""
+    config = (ROOT / ".cfnlintrc.yaml").read_text(encoding="utf-8")
+    assert "include_experimental: true" in config
+    result = subprocess.run(
+        [str(SAM.parent / "cfn-lint"), "--format", "parseable"],
+        cwd=ROOT,
+        env=_sam_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, f"cfn-lint:\n{result.stdout}\n{result.stderr}"
+
+
 def test_sam_build(tmp_path: Path, template: dict[str, Any]) -> None:
     build_dir = tmp_path / "build"
     result = _run_sam(

@@ -3,6 +3,7 @@ on its own: stages, Lambda permissions, environment variables."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -138,3 +139,22 @@ def test_execution_ends_reach_a_function_and_timeouts_alarm(transformed: dict[st
         and a["Dimensions"][0]["Value"] == {"Ref": "RunStateMachine"}
         for a in alarms
     )
+
+
+def test_invoke_permissions_name_their_source(transformed: dict[str, Any]) -> None:
+    """Every Lambda permission SAM or the template makes is for this stack's APIs, bucket or rules: API
+    Gateway's name one of the stack's APIs, S3's the account (SAM's S3 event cannot name the bucket)."""
+    permissions = _of_type(transformed, "AWS::Lambda::Permission")
+    assert permissions
+    for name, permission in permissions.items():
+        properties = permission["Properties"]
+        source = json.dumps(properties.get("SourceArn"))
+        match properties["Principal"]:
+            case "apigateway.amazonaws.com":
+                assert '"RunsApi"' in source or "${WebSocketApi}" in source, name
+            case "s3.amazonaws.com":
+                assert properties["SourceAccount"] == {"Ref": "AWS::AccountId"}, name
+            case "events.amazonaws.com":
+                assert "Fn::GetAtt" in source, name
+            case other:
+                raise AssertionError(f"{name}: unexpected principal {other}")

@@ -1,4 +1,4 @@
-"""The published OpenAPI document describes exactly the routes the template serves (API.md §7)."""
+"""The published OpenAPI document describes exactly the routes the template serves (docs/api.md §7)."""
 
 import json
 import re

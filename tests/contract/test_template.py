@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 SAM = Path(sys.executable).parent / "sam"
 
-# The routes the first handlers serve (see the shared spec). More routes may be added; none may vanish.
+# The routes the first handlers serve (see docs/api.md). More routes may be added; none may vanish.
 EXPECTED_ROUTES = {
     ("AgentsFunction", "POST", "/v1/agents"),
     ("AgentsFunction", "GET", "/v1/agents"),

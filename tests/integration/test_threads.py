@@ -1,4 +1,4 @@
-"""Threads (API.md §5): turn-taking (enqueue / reject), messages, shared memory, tenancy."""
+"""Threads (docs/api.md §5): turn-taking (enqueue / reject), messages, shared memory, tenancy."""
 
 import itertools
 import threading

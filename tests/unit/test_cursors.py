@@ -1,4 +1,4 @@
-"""Cursors are opaque, signed, and bound to their org and query (API.md §4 Pages)."""
+"""Cursors are opaque, signed, and bound to their org and query (docs/api.md §4 Pages)."""
 
 import pytest
 

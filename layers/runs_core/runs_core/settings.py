@@ -39,10 +39,10 @@ class Settings(BaseModel):
     # WebSocket push: the connections table and the Management API endpoint (https://…/<stage>).
     connections_table: str | None = None
     websocket_endpoint: str | None = None
-    # Idempotency-Key records (Powertools idempotency) and the per-org rate-limit counters (API.md §7).
+    # Idempotency-Key records (Powertools idempotency) and the per-org rate-limit counters (docs/api.md §7).
     idempotency_table: str = "IdempotencyTable"
     rate_limits_table: str = "RateLimitsTable"
-    # Files (API.md §7): the bucket (objects at <org_id>/<file_id>, presigned uploads land under
+    # Files (docs/api.md §7): the bucket (objects at <org_id>/<file_id>, presigned uploads land under
     # pending/<org_id>/<file_id>) and the table of file records. FILES_PUBLIC_ENDPOINT, when set, is the
     # S3 endpoint presigned URLs point at (the local stack sets it to its own /_s3 route).
     files_bucket: str = "FilesBucket"

@@ -152,7 +152,8 @@ def _is_powertools_validation(response: dict[str, Any] | None) -> bool:
 
 
 def _document_idempotency(operation: dict[str, Any], responses: dict[str, Any]) -> None:
-    """Every POST/PUT/PATCH takes Idempotency-Key (API.md §7): the header, its replay header and errors."""
+    """Every POST/PUT/PATCH takes Idempotency-Key (docs/api.md §7): the header, its replay header and
+    errors."""
     operation.setdefault("parameters", []).append(openapi.IDEMPOTENCY_KEY_PARAMETER)
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for status, description in (

@@ -1,4 +1,4 @@
-"""Run records (API.md §4): create, read, list, invoke, cancel.
+"""Run records (docs/api.md §4): create, read, list, invoke, cancel.
 
 Every status change is a conditional write on the run's `rev` plus its event, in one transaction
 (storage.runs). On a lost race the run is re-read and the rule applied again, so the outcome is the

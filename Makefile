@@ -37,10 +37,15 @@ build: venv  ## sam build (arm64 layer and functions) into .aws-sam/
 bench: venv
 	$(BIN)/python -m bench
 
+# The Lambda runtime's own boto3 stack: the layer must not ship botocore (aws-xray-sdk pulls it in) or what
+# only botocore needs, or the runtime's boto3 would run on a botocore it was never released with.
+RUNTIME_PROVIDED := botocore python-dateutil six urllib3
+
 lock: venv  ## re-pin every dependency after editing pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.12 --generate-hashes -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.12 --python-platform aarch64-manylinux_2_28 \
-		-c requirements.lock --no-header --no-annotate -o layers/runs_core/requirements.txt
+		-c requirements.lock --no-header --no-annotate $(RUNTIME_PROVIDED:%=--no-emit-package %) \
+		-o layers/runs_core/requirements.txt
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache

@@ -17,8 +17,9 @@ internals — while a call is inside botocore the thread has no principal, so wh
 for it, e.g. invoking another local function, is not charged to the caller); threads a handler starts
 itself (except through concurrent.futures.ThreadPoolExecutor, e.g. boto3's managed S3 copy, which
 carries the principal); Conditions (none in the template's function policies; one would be logged and
-ignored); NotAction/NotResource; resource policies and permission boundaries; and any operation
-`required_permissions` cannot map (allowed, logged at debug, collected in `UNMAPPED`). Account ids are
+ignored); NotAction/NotResource; resource policies and permission boundaries. A call inside a function that
+`required_permissions` cannot map fails closed: it is denied like a missing permission (and collected in
+`UNMAPPED`), so a new AWS call cannot pass locally and fail deployed; map it here. Account ids are
 normalised (`normalise_arn`): the template's ARNs name the emulator's account or moto's, a deployed
 stack has one.
 """
@@ -39,7 +40,7 @@ from local.template import ACCOUNT_ID, MOTO_ACCOUNT_ID, REGION, Template, Unreso
 
 log = logging.getLogger("local.iam")
 
-# (service id, operation) pairs seen inside a function that `required_permissions` could not map.
+# (service id, operation) pairs seen inside a function that `required_permissions` could not map (denied).
 UNMAPPED: set[tuple[str, str]] = set()
 # Every denial's message, in order (tests assert none happened: code that fails open, e.g. the rate
 # limiter on an unavailable counter table, would otherwise swallow the AccessDenied).
@@ -415,6 +416,21 @@ def _secrets(operation: str, params: Mapping[str, Any], region: str) -> list[Per
     return [(f"secretsmanager:{operation}", arn)]
 
 
+def _ssm(operation: str, params: Mapping[str, Any], region: str) -> list[Permission] | None:
+    if operation not in ("GetParameter", "GetParameters"):
+        return None
+    names = [params.get("Name")] if operation == "GetParameter" else list(params.get("Names") or [])
+    if not names or not all(names):
+        return None
+    arns = []
+    for name in map(str, names):
+        if name.startswith("arn:"):
+            arns.append(name)
+        else:  # the ARN of /a/b is …:parameter/a/b (one slash)
+            arns.append(f"arn:aws:ssm:{region}:{ACCOUNT_ID}:parameter/{name.lstrip('/')}")
+    return [(f"ssm:{operation}", arn) for arn in arns]
+
+
 _CONNECTION_METHODS = {"PostToConnection": "POST", "GetConnection": "GET", "DeleteConnection": "DELETE"}
 
 
@@ -488,6 +504,8 @@ def required_permissions(
         return _lambda(operation, params, region)
     if service == "secrets-manager":
         return _secrets(operation, params, region)
+    if service == "ssm":
+        return _ssm(operation, params, region)
     if service == "apigatewaymanagementapi":
         return _management_api(operation, params, endpoint)
     if service == "bedrock-runtime":
@@ -544,6 +562,19 @@ def denial(
     }
 
 
+def unmapped(principal: Principal, service: str, operation: str) -> dict[str, Any]:
+    """The error for a call local IAM cannot map to an action and resource: denied (fail closed)."""
+    UNMAPPED.add((service, operation))
+    log.warning("local IAM: %s.%s is not mapped to IAM (local/iam.py); denied", service, operation)
+    error = denial(principal, service, f"{service}:{operation}", None, False)
+    error["Error"]["Message"] += (
+        f" (local IAM cannot map {service}.{operation} to an IAM action and resource, so it denies it:"
+        " map it in local/iam.py required_permissions)"
+    )
+    DENIALS.append(str(error["Error"]["Message"]))
+    return error
+
+
 def check(
     principal: Principal, service: str, operation: str, permissions: list[Permission]
 ) -> dict[str, Any] | None:
@@ -594,16 +625,13 @@ def install() -> None:
                 region=self.meta.region_name or REGION,
                 endpoint=self.meta.endpoint_url,
             )
-            if permissions is None:
-                if (service, operation_name) not in UNMAPPED:
-                    log.debug(
-                        "local IAM: %s.%s is not mapped to IAM; allowed unchecked", service, operation_name
-                    )
-                    UNMAPPED.add((service, operation_name))
-            else:
-                error = check(principal, service, operation_name, permissions)
-                if error is not None:
-                    raise self.exceptions.from_code(error["Error"]["Code"])(error, operation_name)
+            error = (
+                unmapped(principal, service, operation_name)
+                if permissions is None
+                else check(principal, service, operation_name, permissions)
+            )
+            if error is not None:
+                raise self.exceptions.from_code(error["Error"]["Code"])(error, operation_name)
             with acting_as(
                 None
             ):  # what AWS does for the call (moto, a local function it invokes) is not the caller's

@@ -307,9 +307,9 @@ class LocalStack:
     def _set_environment(self, template: Template) -> None:
         """Every function's Environment.Variables, into this one process (functions share it locally)."""
         # Values that exist only in a deployed stack. Locally the process supplies these; any other
-        # secret-backed variable stays unset (ADMIN_KEY_SECRET_ARN: the plain RUNS_API_ADMIN_KEY below
-        # takes its place).
-        local_secrets = {"CURSOR_SECRET": self.cursor_secret}
+        # secret-backed variable stays unset (ADMIN_KEY_SECRET_ARN, CURSOR_SECRET_ARN: the plain
+        # RUNS_API_ADMIN_KEY and CURSOR_SECRET below take their place).
+        local_secrets: dict[str, str] = {}
         values: dict[str, str] = {}
         for logical_id in template.resources_of(FUNCTION_TYPE):
             environment = template.function_properties(logical_id).get("Environment") or {}
@@ -345,6 +345,8 @@ class LocalStack:
         else:
             os.environ.setdefault("FILES_PUBLIC_ENDPOINT", f"http://127.0.0.1:{DEFAULT_PORT}/_s3")
         os.environ["RUNS_API_ADMIN_KEY"] = self.admin_key
+        os.environ["CURSOR_SECRET"] = self.cursor_secret
+        os.environ.pop("CURSOR_SECRET_ARN", None)
         os.environ["RUNS_API_WEBHOOK_SECRET"] = self.webhook_secret
         os.environ.pop("ADMIN_KEY_SECRET_ARN", None)
         # runs_core reads its settings once per process; if anything read them before this point

@@ -1,4 +1,4 @@
-"""The caller's org and API keys (API.md §7): a thin handler; routes in runs_core.api.routes_account."""
+"""The caller's org and API keys (docs/api.md §7): a thin handler; routes in runs_core.api.routes_account."""
 
 from runs_core.api.app import create_app, make_handler
 from runs_core.api.routes_account import router

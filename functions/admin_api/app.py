@@ -1,4 +1,4 @@
-"""Operators' org management (API.md §7): a thin handler; routes in runs_core.api.routes_admin."""
+"""Operators' org management (docs/api.md §7): a thin handler; routes in runs_core.api.routes_admin."""
 
 from runs_core.api.app import create_app, make_handler
 from runs_core.api.routes_admin import router

@@ -1,4 +1,4 @@
-"""Agents (API.md §3): a thin handler over runs_core; the routes live in runs_core.api.routes_agents."""
+"""Agents (docs/api.md §3): a thin handler over runs_core; the routes live in runs_core.api.routes_agents."""
 
 from runs_core.api.app import create_app, make_handler
 from runs_core.api.routes_agents import router

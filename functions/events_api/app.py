@@ -1,4 +1,5 @@
-"""Run events (API.md §6): polling and SSE over the event log; the routes live in runs_core.api.routes_events.
+"""Run events (docs/api.md §6): polling and SSE over the event log; the routes live in
+runs_core.api.routes_events.
 
 Deployed, the function runs behind the AWS Lambda Web Adapter (Handler `run.sh`, see template.yaml):
 its web server (runs_core.api.lwa_server) calls `stream_handler` for every request, so an SSE body is

@@ -1,4 +1,4 @@
-"""Files (API.md §7): a thin handler over runs_core; the routes live in runs_core.api.routes_files."""
+"""Files (docs/api.md §7): a thin handler over runs_core; the routes live in runs_core.api.routes_files."""
 
 from runs_core.api.app import create_app, make_handler
 from runs_core.api.routes_files import router

@@ -1,4 +1,4 @@
-"""405 method_not_allowed (API.md §2) for the API's catch-all `ANY` routes: API Gateway REST prefers a
+"""405 method_not_allowed (docs/api.md §2) for the API's catch-all `ANY` routes: API Gateway REST prefers a
 resource's own methods over ANY, so only a method the path does not serve reaches this function. The
 `Allow` header comes from the routers (runs_core.api.spec.route_methods); rendering from runs_core."""
 

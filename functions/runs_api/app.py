@@ -1,4 +1,4 @@
-"""Runs (API.md §4): a thin handler over runs_core; the routes live in runs_core.api.routes_runs."""
+"""Runs (docs/api.md §4): a thin handler over runs_core; the routes live in runs_core.api.routes_runs."""
 
 from runs_core.api.app import create_app, make_handler
 from runs_core.api.routes_runs import router

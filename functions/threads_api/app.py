@@ -1,4 +1,5 @@
-"""Threads (API.md §5): a thin handler over runs_core; the routes live in runs_core.api.routes_threads."""
+"""Threads (docs/api.md §5): a thin handler over runs_core; the routes live in
+runs_core.api.routes_threads."""
 
 from runs_core.api.app import create_app, make_handler
 from runs_core.api.routes_threads import router

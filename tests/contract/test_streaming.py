@@ -8,8 +8,6 @@ the integration CloudFormation would create is checked, not only our own propert
 
 from __future__ import annotations
 
-import copy
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -20,6 +18,7 @@ import pytest
 from local.cfn_yaml import load_template
 from runs_core.api.sse import DEADLINE_MARGIN_SECONDS
 from runs_core.logic.events import MAX_STREAM_WAIT_SECONDS
+from tests.contract.sam_transform import transform_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -45,28 +44,7 @@ def events_function(template: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def transformed(template: dict[str, Any]) -> dict[str, Any]:
     """template.yaml through the SAM transform, as CloudFormation receives it (code URIs made up)."""
-    from samtranslator.translator.transform import transform
-
-    class NoManagedPolicies:
-        def load(self) -> dict[str, str]:
-            return {}
-
-    document = copy.deepcopy(template)
-    for resource in document["Resources"].values():
-        properties = resource.get("Properties") or {}
-        for key in ("CodeUri", "ContentUri", "DefinitionUri"):
-            if isinstance(properties.get(key), str):
-                properties[key] = f"s3://bucket/{properties[key]}"
-    region = os.environ.get("AWS_DEFAULT_REGION")
-    os.environ["AWS_DEFAULT_REGION"] = "us-east-1"  # the transform needs a region, not an account
-    try:
-        result: dict[str, Any] = transform(document, {}, NoManagedPolicies())
-    finally:
-        if region is None:
-            os.environ.pop("AWS_DEFAULT_REGION", None)
-        else:
-            os.environ["AWS_DEFAULT_REGION"] = region
-    return result
+    return transform_template(template)
 
 
 def _integrations(transformed: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:

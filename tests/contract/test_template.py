@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 SAM = Path(sys.executable).parent / "sam"
 
-# The routes the first handlers serve (see the shared spec). More routes may be added; none may vanish.
+# The routes the first handlers serve (see docs/api.md). More routes may be added; none may vanish.
 EXPECTED_ROUTES = {
     ("AgentsFunction", "POST", "/v1/agents"),
     ("AgentsFunction", "GET", "/v1/agents"),
@@ -44,6 +44,7 @@ EXPECTED_ROUTES = {
     ("DocsFunction", "GET", "/v1/docs"),
 }
 WEB_ADAPTER_HANDLER = "run.sh"
+LAYER_LOCAL_ONLY = ("runs_core/local_seed.py", "user_actions/examples.py")
 PUBLIC_ROUTES = {("GET", "/v1/health"), ("GET", "/v1/openapi.json"), ("GET", "/v1/docs")}
 
 
@@ -96,6 +97,23 @@ def test_sam_validate_lint() -> None:
     assert result.returncode == 0, f"sam validate --lint failed:\n{result.stdout}\n{result.stderr}"
 
 
+def test_cfn_lint_every_rule_is_clean() -> None:
+    """cfn-lint with the experimental and informational rules (.cfnlintrc.yaml; each skipped rule has its
+    reason there). `sam validate --lint` runs the default rules only."""
+    config = (ROOT / ".cfnlintrc.yaml").read_text(encoding="utf-8")
+    assert "include_experimental: true" in config
+    result = subprocess.run(
+        [str(SAM.parent / "cfn-lint"), "--format", "parseable"],
+        cwd=ROOT,
+        env=_sam_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, f"cfn-lint:\n{result.stdout}\n{result.stderr}"
+
+
 def test_sam_build(tmp_path: Path, template: dict[str, Any]) -> None:
     build_dir = tmp_path / "build"
     result = _run_sam(
@@ -113,11 +131,27 @@ def test_sam_build(tmp_path: Path, template: dict[str, Any]) -> None:
     layer = build_dir / "RunsCoreLayer"
     assert (layer / "python" / "runs_core" / "__init__.py").is_file(), "layer lacks python/runs_core"
     assert (layer / "python" / "pydantic").is_dir(), "layer lacks its pinned dependencies"
+    # The runtime's boto3 must run on the runtime's botocore; local-only code stays out of the layer.
+    assert not (layer / "python" / "botocore").exists(), "the layer ships botocore without boto3"
+    assert not (layer / "python" / "boto3").exists()
+    for local_only in LAYER_LOCAL_ONLY:
+        assert not (layer / "python" / local_only).exists(), f"the layer ships {local_only}"
+    assert (layer / "python" / "user_actions" / "__init__.py").is_file()
     for name, res in _functions(template).items():
         assert (build_dir / name / "app.py").is_file(), f"built {name} has no app.py"
         if res["Properties"]["Handler"] == WEB_ADAPTER_HANDLER:  # the script LWA's bootstrap executes
             assert os.access(build_dir / name / WEB_ADAPTER_HANDLER, os.X_OK), f"built {name}: run.sh"
     assert (build_dir / "template.yaml").is_file()
+
+
+def test_layer_requirements_leave_the_runtimes_boto3_stack_alone() -> None:
+    """aws-xray-sdk depends on botocore: shipped without boto3 it would shadow the runtime's botocore under
+    the runtime's boto3 (a pair never released together). The layer ships neither, nor what only botocore
+    needs (urllib3 would shadow the runtime's too)."""
+    requirements = (ROOT / "layers" / "runs_core" / "requirements.txt").read_text(encoding="utf-8")
+    names = {line.split("==")[0].strip().lower() for line in requirements.splitlines() if "==" in line}
+    assert names.isdisjoint({"boto3", "botocore", "s3transfer", "urllib3", "python-dateutil", "six"}), names
+    assert {"aws-lambda-powertools", "aws-xray-sdk", "pydantic"} <= names
 
 
 # ------------------------------------------------------------------------------ structure
@@ -299,7 +333,7 @@ def test_environment_names_every_table(template: dict[str, Any]) -> None:
         "EVENTS_TABLE": "EventsTable",
     }.items():
         assert variables[var] == {"Ref": table}, var
-    assert "CURSOR_SECRET" in variables
+    assert "CURSOR_SECRET" not in variables  # its value stays in Secrets Manager (CURSOR_SECRET_ARN)
 
 
 # ------------------------------------------------------------------------------ one Python
@@ -318,7 +352,10 @@ def test_runtime_matches_python_version(template: dict[str, Any]) -> None:
         assert res["Properties"].get("Runtime", runtime) == runtime, name
     layer = template["Resources"]["RunsCoreLayer"]
     assert layer["Properties"]["CompatibleRuntimes"] == [runtime]
-    assert layer["Metadata"]["BuildMethod"] == runtime
+    # Built by layers/runs_core/Makefile (no botocore, no local-only code), for this Python's wheels.
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    layer_makefile = (ROOT / "layers" / "runs_core" / "Makefile").read_text(encoding="utf-8")
+    assert f"--python-version {major_minor} " in layer_makefile
     assert template["Globals"]["Function"]["Architectures"] == ["arm64"]
     assert layer["Metadata"]["BuildArchitecture"] == "arm64"
 

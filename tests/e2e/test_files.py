@@ -1,4 +1,4 @@
-"""Files over real HTTP, as curl does it: multipart upload, presigned PUT, download URL (API.md §7)."""
+"""Files over real HTTP, as curl does it: multipart upload, presigned PUT, download URL (docs/api.md §7)."""
 
 import hashlib
 import json

@@ -1,5 +1,5 @@
 """A model's words reach watchers while it is still answering, over real HTTP on the local stack
-(API.md §6 "Live, not after the fact"): SSE and WebSocket clients of a run whose OpenAI-compatible model
+(docs/api.md §6 "Live, not after the fact"): SSE and WebSocket clients of a run whose OpenAI-compatible model
 server streams slowly, and an SSE client that reconnects mid-message with Last-Event-ID.
 
 Bounded waits only; nothing asserts a duration.

@@ -1,4 +1,4 @@
-"""Server-Sent Events over real HTTP against the local stack (API.md §6): the stream is live locally.
+"""Server-Sent Events over real HTTP against the local stack (docs/api.md §6): the stream is live locally.
 
 Bounded waits only: every read has a socket timeout, and loops stop at the terminal event.
 """

@@ -1,4 +1,4 @@
-"""Agent-scoped runs (API.md §4): fire-and-forget POST /v1/agents/{agent}/runs and synchronous
+"""Agent-scoped runs (docs/api.md §4): fire-and-forget POST /v1/agents/{agent}/runs and synchronous
 POST /v1/agents/{agent}/run."""
 
 from tests.integration.helpers import ASK, PRICE, agent_with, wait

@@ -1,4 +1,4 @@
-"""Agents, versions and dist-tags through the real handlers (API.md §3)."""
+"""Agents, versions and dist-tags through the real handlers (docs/api.md §3)."""
 
 import uuid
 

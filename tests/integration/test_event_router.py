@@ -1,6 +1,6 @@
 """The event log's stream router on the local stack: the EventsTable stream mapping runs the real
 EventRouterFunction in-process, which puts every event on the stack's EventBridge bus (moto). A rule
-with an SQS target receives each event of a run exactly once (API.md §6, EventBridge)."""
+with an SQS target receives each event of a run exactly once (docs/api.md §6, EventBridge)."""
 
 import uuid
 

@@ -1,4 +1,4 @@
-"""The event log over HTTP (API.md §6): polling pages and buffered Server-Sent Events."""
+"""The event log over HTTP (docs/api.md §6): polling pages and buffered Server-Sent Events."""
 
 import json
 

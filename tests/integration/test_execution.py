@@ -1,4 +1,5 @@
-"""Runs execute on the local stack: the real ASL on moto's interpreter, the real step handler (API.md §4)."""
+"""Runs execute on the local stack: the real ASL on moto's interpreter, the real step handler (docs/api.md
+§4)."""
 
 import threading
 import time

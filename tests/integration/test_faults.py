@@ -1,4 +1,5 @@
-"""Injected AWS faults end every run in a defined state with a contiguous event log (DESIGN.md: faults are
+"""Injected AWS faults end every run in a defined state with a contiguous event log (docs/architecture.md:
+faults are
 injected at the botocore client, like Stubber does, or by wrapping the adapter).
 
 Faults are injected with a `before-call` handler on the shared botocore client: returning a response there

@@ -1,4 +1,4 @@
-"""Files (API.md §7): direct and presigned uploads, downloads, tenancy, and files on runs."""
+"""Files (docs/api.md §7): direct and presigned uploads, downloads, tenancy, and files on runs."""
 
 import hashlib
 import json

@@ -1,4 +1,5 @@
-"""Idempotency-Key (API.md §7): replays, conflicts, in-flight requests, concurrency, scope, what is kept."""
+"""Idempotency-Key (docs/api.md §7): replays, conflicts, in-flight requests, concurrency, scope, what is
+kept."""
 
 import threading
 import uuid

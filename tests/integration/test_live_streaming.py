@@ -1,4 +1,4 @@
-"""Live model output on the in-process stack (API.md §6 "Live, not after the fact"): the log holds a
+"""Live model output on the in-process stack (docs/api.md §6 "Live, not after the fact"): the log holds a
 message's words while the model still streams them, and a cancel during the call ends it, writes
 nothing after run.cancelled and still records (once) what the call used.
 

@@ -285,3 +285,40 @@ def test_an_org_key_on_an_admin_route_is_counted(api: ApiClient) -> None:
     second = api.post("/v1/admin/orgs", json={"name": "nope"})
     assert first.status == second.status == 403
     assert int(second.headers["RateLimit-Remaining"]) < int(first.headers["RateLimit-Remaining"])
+
+
+def test_a_call_local_iam_cannot_map_is_denied(stack: LocalStack) -> None:
+    """Fail closed: an AWS call nobody mapped to IAM (here SQS ListQueues) must not pass locally just
+    because it is unknown here, or a missing grant shows up only when deployed."""
+
+    def handler(event: Any, context: Any) -> Any:
+        return boto3.client("sqs", region_name=REGION).list_queues()
+
+    with pytest.raises(ClientError) as raised:
+        as_function(stack, "RunStepFunction", handler).invoke({})
+    assert raised.value.response["Error"]["Code"] == "AccessDenied"
+    assert "local IAM cannot map sqs.ListQueues" in raised.value.response["Error"]["Message"]
+    assert ("sqs", "ListQueues") in iam.UNMAPPED
+
+
+def test_ssm_calls_map_to_parameter_arns() -> None:
+    assert required_permissions("ssm", "GetParameter", {"Name": "/runs-api/org_1/key"}) == [
+        ("ssm:GetParameter", f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/runs-api/org_1/key")
+    ]
+
+
+def test_run_step_may_read_model_keys_in_ssm_under_the_secret_prefix(stack: LocalStack) -> None:
+    """README: an openai model's key may be an SSM parameter under runs-api/<org id>/ (logic/agents.py
+    accepts /runs-api/<org>/… names); RunStepFunction's role must be able to read it, and nothing else."""
+    from runs_core.providers.openai import lookup_secret
+
+    ssm = boto3.client("ssm", region_name=REGION)
+    ssm.put_parameter(Name="/runs-api/org_ssm/openai", Value="sk-test", Type="SecureString", Overwrite=True)
+    ssm.put_parameter(Name="/elsewhere/openai", Value="sk-other", Type="SecureString", Overwrite=True)
+
+    def read(name: str) -> Callable[[Any, Any], Any]:
+        return lambda event, context: lookup_secret(name)
+
+    assert as_function(stack, "RunStepFunction", read("/runs-api/org_ssm/openai")).invoke({}) == "sk-test"
+    with pytest.raises(Exception, match="ssm:GetParameter"):
+        as_function(stack, "RunStepFunction", read("/elsewhere/openai")).invoke({})

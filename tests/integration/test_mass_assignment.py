@@ -1,4 +1,5 @@
-"""No mass assignment (API.md §1): a body field the client must not set is a 400 validation_error on every
+"""No mass assignment (docs/api.md §1): a body field the client must not set is a 400 validation_error on
+every
 POST/PUT/PATCH route with a JSON body, and nothing changes. Table-driven; the table is checked against
 template.yaml so a new body route without a case fails."""
 

@@ -1,4 +1,4 @@
-"""405 method_not_allowed (API.md §2): a method a known path does not serve, through the template's
+"""405 method_not_allowed (docs/api.md §2): a method a known path does not serve, through the template's
 catch-all ANY routes (MethodNotAllowedFunction) and the emulator's precedence (a resource's own method
 wins over ANY); an unknown path stays 404, and a caller without a key gets 401 first."""
 

@@ -1,4 +1,5 @@
-"""Races with real threads: a cancel against a finishing step, many times (DESIGN.md: conditional writes)."""
+"""Races with real threads: a cancel against a finishing step, many times (docs/architecture.md:
+conditional writes)."""
 
 import threading
 import uuid

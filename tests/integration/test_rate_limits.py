@@ -1,4 +1,4 @@
-"""Per-org rate limits (API.md §7): 429 rate_limited with Retry-After, RateLimit-* headers, per-org
+"""Per-org rate limits (docs/api.md §7): 429 rate_limited with Retry-After, RateLimit-* headers, per-org
 limits set by operators, replays that cost no run quota, and a throttled counter table that fails open."""
 
 import time

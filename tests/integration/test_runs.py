@@ -1,4 +1,4 @@
-"""Run records: create, invoke, cancel, read, list with every filter (API.md §4)."""
+"""Run records: create, invoke, cancel, read, list with every filter (docs/api.md §4)."""
 
 import threading
 import time

@@ -1,4 +1,4 @@
-"""Auth, tenancy and the headers of API.md §1-2: another org's data is a 404 and stays unchanged."""
+"""Auth, tenancy and the headers of docs/api.md §1-2: another org's data is a 404 and stays unchanged."""
 
 import uuid
 

@@ -1,4 +1,5 @@
-"""Tenant isolation over every route of template.yaml (API.md §1: another org's resource is a 404, never a
+"""Tenant isolation over every route of template.yaml (docs/api.md §1: another org's resource is a 404,
+never a
 403, and stays unchanged), plus the WebSocket subscribe and the operators' routes.
 
 Org A owns one of everything; org B calls every route with A's ids and A's cursors. The table of cases is

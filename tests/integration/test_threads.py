@@ -1,4 +1,4 @@
-"""Threads (API.md §5): turn-taking (enqueue / reject), messages, shared memory, tenancy."""
+"""Threads (docs/api.md §5): turn-taking (enqueue / reject), messages, shared memory, tenancy."""
 
 import itertools
 import threading
@@ -182,3 +182,20 @@ def test_created_run_in_a_thread_waits_for_its_turn_when_invoked(api):
     assert api.get(f"/v1/threads/{thread['id']}").json()["queued_run_ids"] == [later["id"]]
     api.post(f"/v1/runs/{holder['id']}/cancel")
     assert wait(api, later["id"])["status"] == "completed"
+
+
+def test_runs_carry_a_trace_id_and_thread_runs_return_it(api):
+    """The run object has `trace_id` (the X-Ray trace of the request that created it), and
+    POST /v1/threads/{id}/runs answers {run_id, trace_id, …run}: without an X-Ray trace header (locally)
+    the run still gets one, in X-Ray's format."""
+    import re
+
+    thread = new_thread(api)
+    response = thread_run(api, thread["id"], "demo")
+    assert response.status == 201, response.text
+    created = response.json()
+    assert created["run_id"] == created["id"]
+    assert re.fullmatch(r"1-[0-9a-f]{8}-[0-9a-f]{24}", created["trace_id"] or ""), created["trace_id"]
+    assert api.get(f"/v1/runs/{created['id']}").json()["trace_id"] == created["trace_id"]
+    direct = api.post("/v1/runs", json={"agent": "demo"}).json()
+    assert direct["trace_id"] and direct["trace_id"] != created["trace_id"]

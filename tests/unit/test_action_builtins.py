@@ -1,4 +1,5 @@
-"""Builtin actions (API.md §3) through the executor; http_request's SSRF guard, against a loopback server."""
+"""Builtin actions (docs/api.md §3) through the executor; http_request's SSRF guard, against a loopback
+server."""
 
 import json
 import socket

@@ -1,4 +1,4 @@
-"""The three key header forms of API.md §1."""
+"""The three key header forms of docs/api.md §1."""
 
 import pytest
 

@@ -1,4 +1,5 @@
-"""Idempotency-Key (API.md §7): what a key's scope and a body's fingerprint are, and which keys are valid."""
+"""Idempotency-Key (docs/api.md §7): what a key's scope and a body's fingerprint are, and which keys are
+valid."""
 
 import base64
 

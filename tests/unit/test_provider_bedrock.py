@@ -1,4 +1,4 @@
-"""The bedrock provider against a real bedrock-runtime client (API.md §3 `model.provider`).
+"""The bedrock provider against a real bedrock-runtime client (docs/api.md §3 `model.provider`).
 
 Converse answers come from botocore's Stubber (which also validates our request against the service model).
 Retries and ConverseStream need the real HTTP path, so those tests answer at `before-send` with wire bytes:

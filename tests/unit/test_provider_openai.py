@@ -1,4 +1,5 @@
-"""The openai provider against a real Chat Completions server on 127.0.0.1 (API.md §3 `model.provider`)."""
+"""The openai provider against a real Chat Completions server on 127.0.0.1 (docs/api.md §3
+`model.provider`)."""
 
 import json
 import threading

@@ -1,4 +1,4 @@
-"""Rate limits (API.md §7): fixed one-minute windows, counters, decisions and their headers."""
+"""Rate limits (docs/api.md §7): fixed one-minute windows, counters, decisions and their headers."""
 
 import pytest
 

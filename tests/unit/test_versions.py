@@ -1,4 +1,4 @@
-"""Version selectors follow npm semver (API.md §3): table-driven."""
+"""Version selectors follow npm semver (docs/api.md §3): table-driven."""
 
 import pytest
 

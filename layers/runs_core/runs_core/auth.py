@@ -1,4 +1,4 @@
-"""API key → principal, for the Lambda REQUEST authorizer (API.md §1).
+"""API key → principal, for the Lambda REQUEST authorizer (docs/api.md §1).
 
 API Gateway's authorizer cache is off (a REQUEST authorizer needs *every* identity source present,
 but a key may come in any of three headers), so this module caches principals in the process for at
@@ -69,7 +69,7 @@ def principal_for(secret: str) -> dict[str, str] | None:
 
 
 def _rate_limits(org_id: str) -> dict[str, str]:
-    """The org's rate limits for the context (API.md §7): cached with the principal, so an operator's
+    """The org's rate limits for the context (docs/api.md §7): cached with the principal, so an operator's
     change applies within CACHE_SECONDS. One GetItem on the org per cache miss."""
     org = get_stores().orgs.get(org_id) or {}
     limits = RateLimits(**(org.get("rate_limits") or {}))

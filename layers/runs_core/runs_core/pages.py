@@ -15,6 +15,23 @@ from runs_core.settings import get_settings
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+# The signing key is re-read from Secrets Manager at most this often (a rotation reaches every function
+# within it; cursors signed with the old key then answer 400 invalid_cursor).
+SECRET_MAX_AGE_SECONDS = 300
+UNCONFIGURED_KEY = "local-cursor-secret"  # neither CURSOR_SECRET nor CURSOR_SECRET_ARN (unit tests)
+
+
+def signing_key() -> bytes:
+    """CURSOR_SECRET (the local stack's), else the secret named by CURSOR_SECRET_ARN (deployed), cached."""
+    settings = get_settings()
+    if settings.cursor_secret:
+        return settings.cursor_secret.encode()
+    if settings.cursor_secret_arn:
+        from aws_lambda_powertools.utilities import parameters  # lazy: only functions that page pay for it
+
+        secret = parameters.get_secret(settings.cursor_secret_arn, max_age=SECRET_MAX_AGE_SECONDS)
+        return (secret if isinstance(secret, bytes) else str(secret).encode()).strip()
+    return UNCONFIGURED_KEY.encode()
 
 
 def _query_fingerprint(scope: str, query: dict[str, Any]) -> str:
@@ -25,7 +42,7 @@ def _query_fingerprint(scope: str, query: dict[str, Any]) -> str:
 
 
 def _sign(payload: bytes) -> str:
-    digest = hmac.new(get_settings().cursor_secret.encode(), payload, hashlib.sha256).digest()
+    digest = hmac.new(signing_key(), payload, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
 
 

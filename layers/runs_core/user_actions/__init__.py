@@ -17,7 +17,7 @@ To add an action:
 
    `@action("other_name")` registers it under another name instead of the function's own.
 
-2. Point an agent's action at it (API.md §3):
+2. Point an agent's action at it (docs/api.md §3):
 
        {"name": "lookup_invoice", "kind": "python", "handler": "user_actions.invoices:lookup_invoice",
         "parameters": {"type": "object", "properties": {"invoice_id": {"type": "string"}}}}

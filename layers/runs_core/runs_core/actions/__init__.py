@@ -1,1 +1,1 @@
-"""Actions an agent can call (API.md §3 `actions[].kind`): builtin, python, http, lambda."""
+"""Actions an agent can call (docs/api.md §3 `actions[].kind`): builtin, python, http, lambda."""

@@ -1,4 +1,4 @@
-"""Builtin actions (API.md §3): echo, memory_get, memory_set, set_output, http_request.
+"""Builtin actions (docs/api.md §3): echo, memory_get, memory_set, set_output, http_request.
 
 `ask_user` is a builtin too, but the engine handles it (the run waits for input), not this module.
 """

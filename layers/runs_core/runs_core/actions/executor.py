@@ -1,4 +1,4 @@
-"""Runs one action (API.md §3 `actions[].kind`): the engine's Executor.
+"""Runs one action (docs/api.md §3 `actions[].kind`): the engine's Executor.
 
 Any failure comes back as ActionError with a short message for the model; an unexpected exception is
 logged (with its traceback) and reported only by type, so no stack trace or secret reaches the model.

@@ -1,4 +1,4 @@
-"""`python` actions: functions the deployment ships, registered with `@action` (API.md §3).
+"""`python` actions: functions the deployment ships, registered with `@action` (docs/api.md §3).
 
 An agent definition names a handler as "module:function"; it runs only if that function was
 registered with `@action`, so a definition cannot call arbitrary code such as `os:system`. A module

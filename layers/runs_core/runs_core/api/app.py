@@ -115,7 +115,7 @@ def make_handler(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Lambd
     @observed(api_keys)  # request_id (= correlation id), org_id, run_id of the route
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request_id = (event.get("requestContext") or {}).get("requestId")
-        # Guards in order (API.md §7): the org's requests bucket (every org request counts, even one
+        # Guards in order (docs/api.md §7): the org's requests bucket (every org request counts, even one
         # rejected next), the operators' routes' role (before their body is read), the header/body
         # rules, the Idempotency-Key's length; then the idempotent section, which checks the runs bucket
         # only when a run creation really executes (a replay costs no run quota).
@@ -171,7 +171,7 @@ def make_method_not_allowed_handler(
 def _finish(
     event: dict[str, Any], response: dict[str, Any], quota: Quota | None, request_id: str | None
 ) -> dict[str, Any]:
-    """The headers every response carries (API.md §1), and the one log line per request."""
+    """The headers every response carries (docs/api.md §1), and the one log line per request."""
     sent = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     served_version = sent.get("api-version")
     if served_version not in SUPPORTED_API_VERSIONS:

@@ -58,7 +58,7 @@ def key_manager_caller(request: Request) -> Caller:
 
 
 def admin_caller(request: Request) -> str:
-    """Operators' routes: only the platform admin key passes (API.md §7)."""
+    """Operators' routes: only the platform admin key passes (docs/api.md §7)."""
     if _authorizer(request).get("role") != "admin":
         raise Forbidden(NOT_AN_OPERATOR)
     return "admin"

@@ -1,4 +1,4 @@
-"""Idempotency-Key (API.md §7) with Powertools' idempotency utility over DynamoDB.
+"""Idempotency-Key (docs/api.md §7) with Powertools' idempotency utility over DynamoDB.
 
 Where it wraps: the resolver dispatch in make_handler (`run_once(event, context, execute)`), not a
 Powertools middleware. A middleware runs after routing and its result is a Response object, not the

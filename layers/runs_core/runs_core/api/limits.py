@@ -1,4 +1,4 @@
-"""Per-org rate limits at the API edge (API.md §7): which limits apply to a request, and its headers.
+"""Per-org rate limits at the API edge (docs/api.md §7): which limits apply to a request, and its headers.
 
 The limits come from the authorizer's context (runs_per_minute, requests_per_minute, read from the org
 item on each authorizer cache miss, so an operator's change applies within auth.CACHE_SECONDS). Only

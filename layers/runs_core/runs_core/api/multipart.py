@@ -1,6 +1,6 @@
 """multipart/form-data (RFC 7578) for the routes that take files: POST /v1/files, and run creation.
 
-Parsed with the standard library's `email` package. Run creation (API.md §4) takes a part `json` with
+Parsed with the standard library's `email` package. Run creation (docs/api.md §4) takes a part `json` with
 the JSON body and file parts: `multipart_to_json` stores the files and turns the request into the plain
 JSON request the route already serves (their ids appended to `file_ids`), before routing. Everything is
 checked before the first file is stored, so a rejected request stores nothing.
@@ -22,7 +22,7 @@ from runs_core.models.files import MAX_DIRECT_UPLOAD_BYTES
 
 MULTIPART = "multipart/form-data"
 MAX_FILE_IDS = 20  # RunOptions.file_ids
-# Run creation routes that also take multipart/form-data: method + path pattern (API.md §4, §5).
+# Run creation routes that also take multipart/form-data: method + path pattern (docs/api.md §4, §5).
 MULTIPART_RUN_ROUTES = (
     re.compile(r"^/v1/runs/?$"),
     re.compile(r"^/v1/agents/[^/]+/runs/?$"),

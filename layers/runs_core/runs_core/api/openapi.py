@@ -12,7 +12,7 @@ class FieldError(BaseModel):
 
 
 class Problem(BaseModel):
-    """RFC 9457 problem details (API.md §2). Content-Type: application/problem+json."""
+    """RFC 9457 problem details (docs/api.md §2). Content-Type: application/problem+json."""
 
     type: str = Field(examples=["/problems/validation_error"])
     title: str

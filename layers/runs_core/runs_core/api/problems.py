@@ -1,4 +1,4 @@
-"""The one place where errors become RFC 9457 problem+json responses (API.md §2)."""
+"""The one place where errors become RFC 9457 problem+json responses (docs/api.md §2)."""
 
 import json
 from typing import Any

@@ -1,4 +1,4 @@
-"""The caller's org and its API keys (API.md §7)."""
+"""The caller's org and its API keys (docs/api.md §7)."""
 
 from typing import Annotated
 

@@ -1,4 +1,4 @@
-"""Operators' routes (API.md §7): need the platform admin key; an org's key gets 403."""
+"""Operators' routes (docs/api.md §7): need the platform admin key; an org's key gets 403."""
 
 from typing import Annotated
 

@@ -1,4 +1,4 @@
-"""Agent routes (API.md §3)."""
+"""Agent routes (docs/api.md §3)."""
 
 from typing import Annotated
 

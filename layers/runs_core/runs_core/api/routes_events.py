@@ -1,4 +1,4 @@
-"""Run events (API.md §6): polling, and Server-Sent Events on the same URL."""
+"""Run events (docs/api.md §6): polling, and Server-Sent Events on the same URL."""
 
 from typing import Annotated, Any
 

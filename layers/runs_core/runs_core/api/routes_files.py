@@ -1,4 +1,4 @@
-"""File routes (API.md §7)."""
+"""File routes (docs/api.md §7)."""
 
 from typing import Annotated
 

@@ -1,4 +1,4 @@
-"""Run routes (API.md §4)."""
+"""Run routes (docs/api.md §4)."""
 
 from typing import Annotated, Any
 

@@ -1,4 +1,4 @@
-"""Thread routes (API.md §5): threads, their runs, messages and memory."""
+"""Thread routes (docs/api.md §5): threads, their runs, messages and memory."""
 
 from typing import Annotated
 

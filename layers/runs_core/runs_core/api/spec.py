@@ -140,7 +140,9 @@ def openapi_document() -> str:
                     del response["content"]  # 204
     _document_multipart(schema)
     _document_links(schema)
-    for name in ("HTTPValidationError", "ValidationError"):
+    # Powertools' own validation-error schemas: this API answers validation errors with 400 problem+json,
+    # and a schema left behind that refers to a removed one makes the document invalid.
+    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schema.get("components", {}).get("schemas", {}).pop(name, None)
     return json.dumps(schema)
 
@@ -150,7 +152,8 @@ def _is_powertools_validation(response: dict[str, Any] | None) -> bool:
 
 
 def _document_idempotency(operation: dict[str, Any], responses: dict[str, Any]) -> None:
-    """Every POST/PUT/PATCH takes Idempotency-Key (API.md §7): the header, its replay header and errors."""
+    """Every POST/PUT/PATCH takes Idempotency-Key (docs/api.md §7): the header, its replay header and
+    errors."""
     operation.setdefault("parameters", []).append(openapi.IDEMPOTENCY_KEY_PARAMETER)
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for status, description in (

@@ -1,4 +1,4 @@
-"""Orgs, API keys and who a key belongs to (API.md §1, §7)."""
+"""Orgs, API keys and who a key belongs to (docs/api.md §1, §7)."""
 
 import hashlib
 import secrets

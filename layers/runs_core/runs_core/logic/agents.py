@@ -1,4 +1,4 @@
-"""Agents and their versions (API.md §3)."""
+"""Agents and their versions (docs/api.md §3)."""
 
 from typing import Any
 
@@ -165,7 +165,7 @@ def move_tag(caller: Caller, agent_ref: str, tag: str, request: MoveTag) -> Agen
 def resolve_version(
     caller: Caller, agent: dict[str, Any], selector: str | None, stage: str | None
 ) -> dict[str, Any]:
-    """The version record a new run uses (API.md §3 version selector)."""
+    """The version record a new run uses (docs/api.md §3 version selector)."""
     store = get_stores().agents
     number = versions.select(
         agent.get("dist_tags", {}),

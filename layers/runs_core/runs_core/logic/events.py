@@ -1,4 +1,4 @@
-"""Reading a run's event log (API.md §6): pages for polling, and Server-Sent Events frames.
+"""Reading a run's event log (docs/api.md §6): pages for polling, and Server-Sent Events frames.
 
 SSE frames come from one generator, `sse_frames`. A host that streams (the local server; deployed, the
 Lambda Web Adapter's web server, runs_core.api.lwa_server) writes each frame as it is produced; a plain

@@ -1,4 +1,4 @@
-"""The agent loop, one Step Functions task at a time (DESIGN.md data flow).
+"""The agent loop, one Step Functions task at a time (docs/architecture.md data flow).
 
 `step` does one agent step: it resolves the tool calls of the last decision (running the actions that
 need no approval, pausing for approval or user input), then asks the model for the next decision.
@@ -610,7 +610,7 @@ def _complete(
 ) -> dict[str, Any]:
     values = {**run.get("output_values", {}), **(outputs or {})}
     if outputs is None and not values:
-        values["answer"] = text  # API.md §3: without outputs the final text becomes output `answer`
+        values["answer"] = text  # docs/api.md §3: without outputs the final text becomes output `answer`
     declared = {spec["key"]: spec for spec in definition.get("outputs", [])}
     listed = [
         {

@@ -1,4 +1,4 @@
-"""Files (API.md §7): direct uploads, presigned uploads and their completion, downloads, and the files a
+"""Files (docs/api.md §7): direct uploads, presigned uploads and their completion, downloads, and the files a
 run hands its model.
 
 A direct upload (≤ 5 MiB through API Gateway) is hashed here and stored with S3 checking that hash. A

@@ -1,4 +1,5 @@
-"""What clients do to a running run (API.md §4): approve or reject, answer input, wait, read steps, memory."""
+"""What clients do to a running run (docs/api.md §4): approve or reject, answer input, wait, read steps,
+memory."""
 
 import json
 import time

@@ -1,4 +1,4 @@
-"""Live model output (API.md §6 "Live, not after the fact"): what a step writes while the model streams.
+"""Live model output (docs/api.md §6 "Live, not after the fact"): what a step writes while the model streams.
 
 LiveMessage is the StreamSink of one decision's model call. Text is buffered and appended to the run's
 log as `message.delta` events by a flusher thread: the message's first text at once, then whatever has

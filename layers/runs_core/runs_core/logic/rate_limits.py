@@ -1,4 +1,4 @@
-"""Per-org rate limits (API.md §7): fixed one-minute windows over atomic counters. Pure rules; the
+"""Per-org rate limits (docs/api.md §7): fixed one-minute windows over atomic counters. Pure rules; the
 counters live behind `CounterStore` (runs_core.storage.rate_limits in DynamoDB, a dict in unit tests).
 
 A window is the epoch minute [start, start + 60). Each (org, bucket, window) has one counter; a check

@@ -1,4 +1,4 @@
-"""Run records (API.md §4): create, read, list, invoke, cancel.
+"""Run records (docs/api.md §4): create, read, list, invoke, cancel.
 
 Every status change is a conditional write on the run's `rev` plus its event, in one transaction
 (storage.runs). On a lost race the run is re-read and the rule applied again, so the outcome is the
@@ -6,6 +6,7 @@ same as if the requests had come one after the other.
 """
 
 import os
+import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -38,9 +39,12 @@ def event_expiry(run: dict[str, Any]) -> int:
     return int(clock.now().timestamp()) + limits + get_settings().event_retention_days * 86_400
 
 
-def _trace_id() -> str | None:
+def _trace_id() -> str:
+    """The X-Ray trace of this invocation (Lambda sets _X_AMZN_TRACE_ID); without one (the local stack, an
+    untraced caller) a new trace id in X-Ray's format, so every run has one to quote."""
     header = os.environ.get("_X_AMZN_TRACE_ID", "")
-    return next((part[5:] for part in header.split(";") if part.startswith("Root=")), None)
+    root = next((part[5:] for part in header.split(";") if part.startswith("Root=")), None)
+    return root or f"1-{int(clock.now().timestamp()):08x}-{secrets.token_hex(12)}"
 
 
 def _validate_input(schema: dict[str, Any] | None, value: dict[str, Any]) -> None:

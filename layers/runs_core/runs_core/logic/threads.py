@@ -1,4 +1,4 @@
-"""Threads (API.md §5): runs take turns in a thread, see its messages and share its memory.
+"""Threads (docs/api.md §5): runs take turns in a thread, see its messages and share its memory.
 
 Turn-taking: a thread is held by at most one run (`active_run_id`). A run created (or invoked) on a busy
 thread is rejected (409 thread_busy) or queued behind it (`enqueue`, the default): it is `queued` but has no

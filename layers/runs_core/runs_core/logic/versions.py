@@ -1,4 +1,5 @@
-"""Version selectors (API.md §3): exact version, dist-tag, or npm semver range; `stage` draft/published."""
+"""Version selectors (docs/api.md §3): exact version, dist-tag, or npm semver range; `stage`
+draft/published."""
 
 import re
 from collections.abc import Callable

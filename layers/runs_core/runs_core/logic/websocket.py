@@ -1,4 +1,4 @@
-"""WebSocket push of run events (API.md §6): the WebSocketFunction's routes and the router's push half.
+"""WebSocket push of run events (docs/api.md §6): the WebSocketFunction's routes and the router's push half.
 
 Routes (API Gateway WebSocket API, route selection `$request.body.action`):
 * `$connect` — the API key from `?api_key=` or the usual headers (Authorization / x-api-key) is checked

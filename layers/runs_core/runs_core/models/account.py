@@ -1,4 +1,4 @@
-"""Orgs, API keys and operator requests (API.md §7)."""
+"""Orgs, API keys and operator requests (docs/api.md §7)."""
 
 from typing import Literal
 

@@ -1,4 +1,4 @@
-"""Agents, their immutable versions, and the agent definition (API.md §3)."""
+"""Agents, their immutable versions, and the agent definition (docs/api.md §3)."""
 
 from typing import Any, Literal, Self
 

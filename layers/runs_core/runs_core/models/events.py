@@ -1,4 +1,4 @@
-"""The event log as clients see it (API.md §6)."""
+"""The event log as clients see it (docs/api.md §6)."""
 
 from typing import Any, Literal
 

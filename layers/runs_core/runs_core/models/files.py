@@ -1,4 +1,4 @@
-"""Files (API.md §7): the file object, the presigned-upload request and its answer."""
+"""Files (docs/api.md §7): the file object, the presigned-upload request and its answer."""
 
 from typing import Literal
 

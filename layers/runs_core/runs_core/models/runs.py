@@ -1,4 +1,4 @@
-"""Runs (API.md §4): the create request and the run object."""
+"""Runs (docs/api.md §4): the create request and the run object."""
 
 from typing import Any, Literal, Self
 

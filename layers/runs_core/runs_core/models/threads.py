@@ -1,4 +1,4 @@
-"""Threads (API.md §5): a conversation that runs take turns in, with its messages and memory."""
+"""Threads (docs/api.md §5): a conversation that runs take turns in, with its messages and memory."""
 
 from typing import Literal
 

@@ -1,4 +1,4 @@
-"""Model providers behind one interface (API.md §3 `model.provider`): scripted, bedrock, openai."""
+"""Model providers behind one interface (docs/api.md §3 `model.provider`): scripted, bedrock, openai."""
 
 from typing import Any
 

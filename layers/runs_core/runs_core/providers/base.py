@@ -15,7 +15,7 @@ class ToolCall:
 
 @dataclass(frozen=True)
 class Attachment:
-    """A file given to the model with a user message (API.md §7: runs' file_ids)."""
+    """A file given to the model with a user message (docs/api.md §7: runs' file_ids)."""
 
     name: str
     content_type: str

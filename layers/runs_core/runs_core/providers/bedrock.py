@@ -1,4 +1,5 @@
-"""The `bedrock` provider (API.md §3): Amazon Bedrock Runtime Converse / ConverseStream, with tool use."""
+"""The `bedrock` provider (docs/api.md §3): Amazon Bedrock Runtime Converse / ConverseStream, with tool
+use."""
 
 import json
 import re

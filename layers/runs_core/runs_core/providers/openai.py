@@ -1,4 +1,5 @@
-"""The `openai` provider (API.md §3): any OpenAI-compatible Chat Completions endpoint, standard library only.
+"""The `openai` provider (docs/api.md §3): any OpenAI-compatible Chat Completions endpoint, standard
+library only.
 
 Token usage is normalised to the Bedrock meaning: `input_tokens` excludes the cached prompt tokens,
 which are counted in `cache_read_tokens` (OpenAI's `prompt_tokens` includes them).

@@ -1,4 +1,4 @@
-"""The `scripted` provider (API.md §3): replays the definition's script; for tests, demos, offline use.
+"""The `scripted` provider (docs/api.md §3): replays the definition's script; for tests, demos, offline use.
 
 A turn may pace its text like a model streaming it: `"stream": {"chunk_chars": 8, "interval_ms": 50}`
 sends `chunk_chars` characters every `interval_ms` (the demo agent, the README tour and tests watch a

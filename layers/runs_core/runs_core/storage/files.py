@@ -1,4 +1,4 @@
-"""Files (API.md §7): records in FilesTable (pk org_id, sk id) and objects in the files bucket.
+"""Files (docs/api.md §7): records in FilesTable (pk org_id, sk id) and objects in the files bucket.
 
 Object keys carry the org: `<org_id>/<file_id>` for stored files, `pending/<org_id>/<file_id>` for a
 presigned upload that has not been checked yet (the bucket's notification on `pending/` completes it,

@@ -37,7 +37,7 @@ from collections import OrderedDict
 from typing import Any
 
 SHARD_ITERATORS = 10_000  # the newest shard iterators moto keeps (each ~1 KB)
-FINISHED_EXECUTIONS = 1_000  # finished executions kept per state machine (their histories)
+FINISHED_EXECUTIONS = 100  # finished executions kept per state machine (~35 KB each: histories, clones)
 
 _installed = False
 _install_lock = threading.Lock()

@@ -47,9 +47,10 @@ def notes(info: dict[str, str]) -> list[str]:
         "request and the runs-per-minute counters).",
         "Idempotent replay: its conditional PutItem on the idempotency table fails and returns the kept "
         "response, before the handler runs.",
-        "1k vs 100k runs: moto evaluates a Query by reading the whole index, so the local latency growth "
-        "is moto's. On DynamoDB a GetItem and a Query with Limit=20 read the same items at any table size: "
-        "the calls and items read are the real cost signal.",
+        "1k vs 100k runs: the local stack's Query reads its partition from the start key to its page "
+        "(local.query_index; unpatched moto reads and sorts the whole table). On DynamoDB a GetItem and a "
+        "Query with Limit=20 read the same items at any table size: the calls and items read are the real "
+        "cost signal.",
         f"{soak.RUNS:,} runs: three-decision scripted runs (two echo tool calls, then an answer) created "
         f"through the API by {soak.THREADS} threads, each waiting for its run (a GetItem every "
         f"{soak.POLL_S:g} s) before the next; RSS of the whole process (/proc), CPU of all its threads. "

@@ -2,9 +2,9 @@
 
 Runs are seeded straight into moto's Runs table with BatchWriteItem, cloned from a run the API
 created (same item shape as storage/runs.py writes, incl. the GSI attributes org_status, org_agent),
-with fresh time-ordered ids; 90% completed, 10% failed. moto evaluates a Query by reading the whole
-index (and deep-copies whole tables on every TransactWriteItems), so local latency growth is moto's:
-the DynamoDB calls and items read per request are what stays constant on real DynamoDB.
+with fresh time-ordered ids; 90% completed, 10% failed. The local stack's Query reads its partition
+from the start key to its page (local.query_index), as DynamoDB does; the DynamoDB calls and items read
+per request are what stays constant on real DynamoDB.
 """
 
 import os

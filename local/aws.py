@@ -21,7 +21,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 from botocore.handlers import BUILTIN_HANDLERS
 
-from local import retention
+from local import dynamodb_responses, query_index, retention
 from local.template import REGION
 
 if TYPE_CHECKING:
@@ -57,6 +57,8 @@ def start_moto() -> Any:
     os.environ.update(FAKE_AWS_ENV)
     _make_moto_requests_atomic()
     retention.install()  # what moto keeps per run: items, not copies (local.retention)
+    query_index.install()  # a Query reads its page, not the whole table (local.query_index)
+    dynamodb_responses.install()  # DynamoDB responses without moto's per-value picker
     mock = mock_aws(config=MOTO_CONFIG)
     mock.start()
     return mock

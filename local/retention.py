@@ -37,7 +37,7 @@ from collections import OrderedDict
 from typing import Any
 
 SHARD_ITERATORS = 10_000  # the newest shard iterators moto keeps (each ~1 KB)
-FINISHED_EXECUTIONS = 1_000  # finished executions kept per state machine (their histories)
+FINISHED_EXECUTIONS = 100  # finished executions kept per state machine (~35 KB each: histories, clones)
 
 _installed = False
 _install_lock = threading.Lock()
@@ -144,6 +144,8 @@ class _Snapshot:
                 self.streams[id(table)] = (shard, len(shard.items))
 
     def restore(self) -> None:
+        from local import query_index
+
         for table, hash_key, range_key, item in self.items.values():
             if range_key is None:
                 if item is None:
@@ -154,6 +156,7 @@ class _Snapshot:
                 table.items.get(hash_key, {}).pop(range_key, None)
             else:
                 table.items[hash_key][range_key] = item
+            query_index.reindex(table, hash_key, range_key)
         for shard, length in self.streams.values():
             del shard.items[length:]
 

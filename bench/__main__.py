@@ -215,20 +215,17 @@ def main() -> None:
 
 def add_streaming(table: Table, result: dict[str, Any]) -> None:
     interval_ms = streaming.INTERVAL_S * 1000
-    setting = (
-        f"one run of a model streaming {streaming.CHUNKS:,} chunks ({interval_ms:.0f} ms apart) "
-        f"while {result['background_runs']} other runs execute"
-    )
-    for channel in ("SSE", "WebSocket"):
-        for measure, label in (("event", "event written"), ("chunk", "model chunk")):
-            row = result[channel][measure]
-            value = f"{_ms(row['p50'])} / {_ms(row['p99'])}" if row.get("samples") else "no samples"
-            table.add(
-                "live output",
-                f"{label} → {channel} p50 / p99",
-                value,
-                f"{row['samples']:,} samples; {setting}",
-            )
+    for others, measured in result["passes"].items():
+        setting = f"one run of a model streaming {streaming.CHUNKS:,} chunks ({interval_ms:.0f} ms apart)" + (
+            f" while {others} other runs execute in the same local process" if others else ", alone"
+        )
+        for channel in ("SSE", "WebSocket"):
+            for measure, label in (("event", "event written"), ("chunk", "model chunk")):
+                row = measured[channel][measure]
+                value = f"{_ms(row['p50'])} / {_ms(row['p99'])}" if row.get("samples") else "no samples"
+                detail = f"{row['samples']:,} samples; {setting}"
+                section = "live output" + (f", {others} runs beside" if others else ", alone")
+                table.add(section, f"{label} → {channel} p50 / p99", value, detail)
     first = result["first_delta"]
     table.add(
         "live output",

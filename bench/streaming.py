@@ -2,9 +2,10 @@
 what writing them live costs (`python -m bench.streaming`, or section 8 of `make bench`).
 
 A real local server (subprocess) and an OpenAI-compatible model server in this process (loopback,
-allow-listed) that streams CHUNKS chunks, one every INTERVAL_S, noting when it sent each. While that run
-streams, BACKGROUND other scripted runs execute. An SSE client and a WebSocket client watch the streaming
-run from before it starts. Measured per client:
+allow-listed) that streams CHUNKS chunks, one every INTERVAL_S, noting when it sent each. A run of it
+streams twice: alone, then while BACKGROUND other scripted runs execute in the same local process (one
+interpreter: they compete for it). An SSE client and a WebSocket client watch it from before it starts.
+Measured per client:
 * event written → client: each event's created_at vs its arrival (same clock);
 * model chunk → client: when the server sent a chunk vs when the delta holding it arrived (the flush
   window included);
@@ -169,29 +170,26 @@ def _live_write_units(base: str, key: str, run_id: str) -> tuple[int, int]:
     return len(deltas), units
 
 
-def run_bench() -> dict[str, Any]:
-    process, base, key = _start_server(RUNS_API_HTTP_ALLOWLIST="127.0.0.1")
-    port = int(base.split(":")[2].split("/")[0])
-    try:
-        background = _background_agent(base, key)
-        summary: dict[str, Any] = {}
-        with serving(TimedModel(CHUNKS, INTERVAL_S)) as model:
-            model_block = {
-                "provider": "openai",
-                "id": "bench",
-                "base_url": model.base_url,
-                "max_output_tokens": 4096,
+def _streaming_pass(
+    base: str, port: int, key: str, background: str, others: int, summary: dict[str, Any]
+) -> dict[str, Any]:
+    """One run streaming CHUNKS chunks watched over SSE and WebSocket, with `others` runs executing."""
+    result: dict[str, Any] = {}
+    with serving(TimedModel(CHUNKS, INTERVAL_S)) as model:
+        name = f"streaming-{others}"
+        block = {"provider": "openai", "id": "bench", "base_url": model.base_url}
+        _post(base, key, "/agents", {"name": name, "definition": {"model": block}})
+        for _ in range(others):
+            _post(base, key, "/runs", {"agent": background})
+        watched = _watched_run(base, port, key, name, ("SSE", "WebSocket"))
+        for channel in ("SSE", "WebSocket"):
+            arrivals = watched.get(channel) or []
+            written = [(arrived - _epoch(event["created_at"])) * 1000 for arrived, event in arrivals]
+            result[channel] = {
+                "event": _percentiles(written),
+                "chunk": _percentiles(_chunk_latencies(arrivals, model.sent_at)),
             }
-            _post(base, key, "/agents", {"name": "streaming", "definition": {"model": model_block}})
-            others = [_post(base, key, "/runs", {"agent": background}) for _ in range(BACKGROUND)]
-            watched = _watched_run(base, port, key, "streaming", ("SSE", "WebSocket"))
-            for channel in ("SSE", "WebSocket"):
-                arrivals = watched.get(channel) or []
-                written = [(arrived - _epoch(event["created_at"])) * 1000 for arrived, event in arrivals]
-                summary[channel] = {
-                    "event": _percentiles(written),
-                    "chunk": _percentiles(_chunk_latencies(arrivals, model.sent_at)),
-                }
+        if others == 0:  # the write cost does not depend on the load
             flushes, units = _live_write_units(base, key, watched["run_id"])  # type: ignore[arg-type]
             summary["cost"] = {
                 "tokens": CHUNKS,
@@ -199,7 +197,17 @@ def run_bench() -> dict[str, Any]:
                 "write_units_per_1k_tokens": units * 1000 / CHUNKS,
                 "usd_per_1k_tokens": units * WRITE_UNIT_USD * 1000 / CHUNKS,
             }
-            summary["background_runs"] = len(others)
+    return result
+
+
+def run_bench() -> dict[str, Any]:
+    process, base, key = _start_server(RUNS_API_HTTP_ALLOWLIST="127.0.0.1")
+    port = int(base.split(":")[2].split("/")[0])
+    try:
+        background = _background_agent(base, key)
+        summary: dict[str, Any] = {"passes": {}}
+        for others in (0, BACKGROUND):  # alone, then while other runs execute in the same process
+            summary["passes"][others] = _streaming_pass(base, port, key, background, others, summary)
         firsts: list[float] = []
         for _ in range(FIRST_RUNS):
             with serving(TimedModel(20, INTERVAL_S)) as short:

@@ -65,7 +65,26 @@ def free_port() -> int:
 
 
 def start_server(**extra_env: str) -> LocalServer:
-    """Start `python -m local` on a free port with known keys; return once it prints its ready line."""
+    """Start `python -m local` on a free port with known keys; return once it prints its ready line.
+
+    The port is free when probed, not necessarily when the server binds it (another test session may
+    take it in between): a server that exits because its port is in use is started again on another."""
+    for _ in range(PORT_ATTEMPTS - 1):
+        try:
+            return _start_server(**extra_env)
+        except PortTaken:
+            continue
+    return _start_server(**extra_env)
+
+
+PORT_ATTEMPTS = 3
+
+
+class PortTaken(RuntimeError):
+    """The server exited at start because its port was taken."""
+
+
+def _start_server(**extra_env: str) -> LocalServer:
     port = free_port()
     dev_key = "sk_test_" + secrets.token_urlsafe(24)
     admin_key = "sk_admin_" + secrets.token_urlsafe(24)
@@ -85,7 +104,12 @@ def start_server(**extra_env: str) -> LocalServer:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while READY_MARKER not in server.output():
         if process.poll() is not None:
-            raise RuntimeError(f"python -m local exited with {process.returncode}:\n{server.output()}")
+            output = server.output()
+            server.log.close()
+            os.unlink(server.log.name)
+            if "Address already in use" in output:
+                raise PortTaken(output)
+            raise RuntimeError(f"python -m local exited with {process.returncode}:\n{output}")
         if time.monotonic() > deadline:
             server.stop()
             raise TimeoutError(f"python -m local not ready after {READY_TIMEOUT_S:.0f} s:\n{server.output()}")

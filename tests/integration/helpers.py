@@ -7,7 +7,8 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,28 @@ def agent_with(
     response = api.request("POST", "/v1/agents", json={"name": name, "definition": definition}, **as_org(key))
     assert response.status == 201, response.text
     return name
+
+
+@contextmanager
+def scratch_table(prefix: str, attributes: Sequence[tuple[str, str]] = (), **extra: Any) -> Iterator[str]:
+    """A pk (S) / sk (N) table of a fresh name in the local stack's moto, deleted afterwards. `attributes`:
+    more (name, type) definitions for `extra` (GlobalSecondaryIndexes, StreamSpecification, …)."""
+    name = f"{prefix}{uuid.uuid4().hex[:8]}"
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": attribute, "AttributeType": kind}
+            for attribute, kind in (("pk", "S"), ("sk", "N"), *attributes)
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        **extra,
+    )
+    try:
+        yield name
+    finally:
+        dynamodb.delete_table(TableName=name)
 
 
 def create_agent(api, model: dict[str, Any]) -> str:

@@ -7,7 +7,6 @@ any response differs: whole runs through the API, and a catalogue of attribute t
 consumed capacity, batches, transactions and their errors.
 """
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from local import dynamodb_responses
 from local.template import REGION
-from tests.integration.helpers import ECHO, agent_with, run_to_end, start
+from tests.integration.helpers import ECHO, agent_with, run_to_end, scratch_table, start
 
 
 @pytest.fixture
@@ -31,19 +30,8 @@ def verifying(stack: Any) -> Iterator[None]:
 
 @pytest.fixture
 def table(stack: Any) -> Iterator[str]:
-    name = f"Responses{uuid.uuid4().hex[:8]}"
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "N"},
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-    )
-    yield name
-    dynamodb.delete_table(TableName=name)
+    with scratch_table("Responses") as name:
+        yield name
 
 
 EVERY_TYPE = {

@@ -8,7 +8,6 @@ updates that move an item between index partitions, deletes, batch writes and ro
 """
 
 import random
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from local import query_index
 from local.template import REGION
+from tests.integration.helpers import scratch_table
 
 PARTITIONS = ["p0", "p1", "p2"]
 GROUPS = ["g0", "g1"]
@@ -26,36 +26,23 @@ GROUPS = ["g0", "g1"]
 @pytest.fixture
 def table(stack: Any) -> Iterator[str]:
     """pk/sk table with a GSI (gpk, gsk) and a GSI with a hash key only (gpk)."""
-    name = f"QueryIndex{uuid.uuid4().hex[:8]}"
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "N"},
-            {"AttributeName": "gpk", "AttributeType": "S"},
-            {"AttributeName": "gsk", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by_group",
-                "KeySchema": [
-                    {"AttributeName": "gpk", "KeyType": "HASH"},
-                    {"AttributeName": "gsk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            },
-            {
-                "IndexName": "group_only",
-                "KeySchema": [{"AttributeName": "gpk", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            },
-        ],
-    )
-    yield name
-    dynamodb.delete_table(TableName=name)
+    indexes = [
+        {
+            "IndexName": "by_group",
+            "KeySchema": [
+                {"AttributeName": "gpk", "KeyType": "HASH"},
+                {"AttributeName": "gsk", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        },
+        {
+            "IndexName": "group_only",
+            "KeySchema": [{"AttributeName": "gpk", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        },
+    ]
+    with scratch_table("QueryIndex", [("gpk", "S"), ("gsk", "S")], GlobalSecondaryIndexes=indexes) as name:
+        yield name
 
 
 def _item(rng: random.Random) -> dict[str, Any]:

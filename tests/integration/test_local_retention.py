@@ -7,7 +7,6 @@ records must be dropped once read, and finished executions must be bounded.
 
 import gc
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +22,7 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from local import retention
 from local.template import MOTO_ACCOUNT_ID, REGION
 from tests.integration.helpers import ECHO, agent_with, execution_done, run_to_end, start
+from tests.integration.helpers import scratch_table as scratch
 
 DRAIN_DEADLINE_S = 20
 
@@ -43,20 +43,9 @@ def _live(kind: type) -> int:
 @pytest.fixture
 def scratch_table(stack: Any) -> Iterator[str]:
     """A table with a stream and a range key, deleted afterwards."""
-    name = f"Scratch{uuid.uuid4().hex[:8]}"
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "N"},
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
-    yield name
-    dynamodb.delete_table(TableName=name)
+    stream = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    with scratch("Scratch", StreamSpecification=stream) as name:
+        yield name
 
 
 def test_a_cancelled_transaction_restores_its_items_in_place_without_copying_the_table(

@@ -450,9 +450,9 @@ def _limits_during_call(
 ) -> Any:
     """`over_limit` for the live message: the run's token limit and the org's credits, against what the
     call has used so far (the provider's count, else an estimate from the prompt and the streamed text)."""
-    from runs_core.providers.base import TokenUsage, estimate_tokens
+    from runs_core.providers.base import TokenUsage, estimate_tokens, prompt_text
 
-    prompt_tokens = estimate_tokens(_prompt_text(request))
+    prompt_tokens = estimate_tokens(prompt_text(request))
     price = definition["model"].get("price") or {}
     before = run.get("usage") or {}
 
@@ -468,20 +468,16 @@ def _limits_during_call(
     return over_limit
 
 
-def _prompt_text(request: Any) -> str:
-    return request.instructions + "".join(message.content for message in request.messages)
-
-
 def _call_usage(live: Any, response: Any, request: Any) -> tuple[Any, bool]:
     """The call's tokens: the provider's count when it gave one, else an estimate (then True)."""
-    from runs_core.providers.base import TokenUsage, estimate_tokens
+    from runs_core.providers.base import TokenUsage, estimate_tokens, prompt_text
 
     if response is not None:
         return response.usage, False
     if live.reported_usage is not None:
         return live.reported_usage, False
     estimate = TokenUsage(
-        input_tokens=estimate_tokens(_prompt_text(request)), output_tokens=estimate_tokens(live.text_so_far)
+        input_tokens=estimate_tokens(prompt_text(request)), output_tokens=estimate_tokens(live.text_so_far)
     )
     return estimate, True
 

@@ -92,6 +92,11 @@ def estimate_tokens(text: str) -> int:
     return -(-len(text) // CHARS_PER_TOKEN)
 
 
+def prompt_text(request: "ModelRequest") -> str:
+    """What a request sends the model as text (instructions and messages): the base of input estimates."""
+    return request.instructions + "".join(message.content for message in request.messages)
+
+
 class StreamSink:
     """Where a streamed call reports what happens as it happens, and how its caller can end it early.
 

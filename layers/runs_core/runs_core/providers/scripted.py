@@ -17,6 +17,7 @@ from runs_core.providers.base import (
     ToolCall,
     as_sink,
     estimate_tokens,
+    prompt_text,
 )
 
 DEFAULT_CHUNK_CHARS = 16
@@ -47,8 +48,9 @@ class ScriptedProvider:
         if usage:
             tokens = TokenUsage(**{key: int(value) for key, value in usage.items()})
         else:
-            prompt = request.instructions + "".join(message.content for message in request.messages)
-            tokens = TokenUsage(input_tokens=estimate_tokens(prompt), output_tokens=estimate_tokens(text))
+            tokens = TokenUsage(
+                input_tokens=estimate_tokens(prompt_text(request)), output_tokens=estimate_tokens(text)
+            )
         return ModelResponse(
             text=text,
             tool_calls=calls,

@@ -180,7 +180,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         """http.server's own errors (414 URI too long, 431, a malformed request line, bad body framing) as
         problem+json like every other error of the API, not its HTML page. The connection is closed."""
         self.close_connection = True
-        phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:  # not a standard status
+            phrase = "Error"
         slug = "_".join(phrase.lower().replace("-", " ").split())
         request_id = str(uuid.uuid4())
         body = json.dumps(

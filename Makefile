@@ -18,7 +18,7 @@ $(BIN)/.installed: requirements.lock
 venv: $(BIN)/.installed
 
 dev: venv  ## start the local stack on 127.0.0.1:$${RUNS_API_PORT:-3000}
-	$(BIN)/python -m local
+	$(BIN)/python -m devstack
 
 # Two pytest sessions side by side: the contract tier (its fuzzer and `sam build` are subprocesses
 # against their own local server) shares nothing with the others. Each session's output is printed

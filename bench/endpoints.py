@@ -20,8 +20,8 @@ from typing import Any
 import boto3
 
 from bench import calls
-from local.stack import LocalStack
-from local.template import Template
+from devstack.stack import LocalStack
+from devstack.template import Template
 
 SAMPLES = 10
 HIGH_LIMITS = {"runs_per_minute": 1_000_000, "requests_per_minute": 1_000_000}

@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from local.stack import LocalStack
+from devstack.stack import LocalStack
 
 DECISIONS = 10
 STEP_MEMORY_GB = 1.0  # RunStepFunction MemorySize 1024

@@ -22,7 +22,7 @@ import boto3
 
 from bench.endpoints import HIGH_LIMITS
 from bench.throughput import TERMINAL, wait_for_run
-from local.stack import LocalStack
+from devstack.stack import LocalStack
 
 RUNS = int(os.environ.get("BENCH_SOAK_RUNS", "1000"))
 THREADS = 4

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 
 from bench.endpoints import HIGH_LIMITS
-from local.stack import LocalStack
+from devstack.stack import LocalStack
 
 THREADS = 3
 DURATION_S = 30.0

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from local.cfn_yaml import load_template
-from local.template import Template
+from devstack.cfn_yaml import load_template
+from devstack.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from local.ws_client import Client, Refused
+from devstack.ws_client import Client, Refused
 from tests.e2e.live import TERMINAL, answer, asking_run, auth, other_org_key, polled
 
 

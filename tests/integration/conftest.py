@@ -1,5 +1,5 @@
 """Integration tier: the real handlers in-process behind the API Gateway emulator, over moto tables
-built from template.yaml (local.stack.LocalStack) — the same path as `make dev`, without sockets.
+built from template.yaml (devstack.stack.LocalStack) — the same path as `make dev`, without sockets.
 
 Fixtures: `stack` (one per session, seeded: org "dev" + demo agent), `dev_key`, `admin_key`,
 `api` (a client; the dev key unless told otherwise), `make_org` (another tenant via the admin API),
@@ -17,9 +17,9 @@ import boto3
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from local import iam
-from local.stack import LocalStack
-from local.template import REGION
+from devstack import iam
+from devstack.stack import LocalStack
+from devstack.template import REGION
 
 QueryValue = str | int | Sequence[str]
 

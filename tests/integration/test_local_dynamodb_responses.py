@@ -1,4 +1,4 @@
-"""local.dynamodb_responses: the local stack's DynamoDB responses are byte for byte moto's.
+"""devstack.dynamodb_responses: the local stack's DynamoDB responses are byte for byte moto's.
 
 With VERIFY on, every response the fast path serializes is also serialized by moto and compared (it
 raises on a difference, which the calling handler or client sees as an error). Fails if a moto upgrade
@@ -14,8 +14,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local import dynamodb_responses
-from local.template import REGION
+from devstack import dynamodb_responses
+from devstack.template import REGION
 from tests.integration.helpers import ECHO, agent_with, run_to_end, scratch_table, start
 
 

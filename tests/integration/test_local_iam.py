@@ -1,4 +1,4 @@
-"""local.iam: while a function's handler runs, its AWS calls are checked against its template policy."""
+"""devstack.iam: while a function's handler runs, its AWS calls are checked against its template policy."""
 
 import concurrent.futures
 import os
@@ -10,11 +10,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local import iam
-from local.iam import Policy, function_policy, normalise_arn, required_permissions
-from local.lambdas import LocalFunction
-from local.stack import LocalStack
-from local.template import ACCOUNT_ID, MOTO_ACCOUNT_ID, REGION, Template
+from devstack import iam
+from devstack.iam import Policy, function_policy, normalise_arn, required_permissions
+from devstack.lambdas import LocalFunction
+from devstack.stack import LocalStack
+from devstack.template import ACCOUNT_ID, MOTO_ACCOUNT_ID, REGION, Template
 from tests.integration.conftest import ApiClient
 
 ORGS = f"arn:aws:dynamodb:{REGION}:{MOTO_ACCOUNT_ID}:table/OrgsTable"

@@ -1,11 +1,11 @@
-"""local.lambdas: each invocation, a streamed one too, has an execution environment (module copy) alone."""
+"""devstack.lambdas: each invocation, a streamed one too, has an execution environment (module copy) alone."""
 
 import inspect
 import uuid
 from pathlib import Path
 from typing import Any
 
-from local.lambdas import Environment, LocalFunction
+from devstack.lambdas import Environment, LocalFunction
 
 
 def pooled_function() -> tuple[LocalFunction, list[int]]:

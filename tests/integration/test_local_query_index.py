@@ -1,4 +1,4 @@
-"""local.query_index: a Query reads its partition's page, and answers exactly what moto's whole-table
+"""devstack.query_index: a Query reads its partition's page, and answers exactly what moto's whole-table
 Query answers.
 
 Fails if a moto upgrade changes what the patch relies on (install() raises at start), if the patch
@@ -15,8 +15,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local import query_index
-from local.template import REGION
+from devstack import query_index
+from devstack.template import REGION
 from tests.integration.helpers import scratch_table
 
 PARTITIONS = ["p0", "p1", "p2"]

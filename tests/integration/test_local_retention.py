@@ -1,4 +1,4 @@
-"""local.retention: what the local stack keeps for finished runs is DynamoDB's items, not copies.
+"""devstack.retention: what the local stack keeps for finished runs is DynamoDB's items, not copies.
 
 These fail if a moto upgrade breaks a patch's assumptions: a cancelled TransactWriteItems must restore
 its items in place (same Table object, no copy made), moto must not record its instances, a stream's
@@ -19,8 +19,8 @@ from moto.dynamodb.models.table import StreamRecord, Table
 from moto.dynamodbstreams.models import dynamodbstreams_backends
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from local import retention
-from local.template import MOTO_ACCOUNT_ID, REGION
+from devstack import retention
+from devstack.template import MOTO_ACCOUNT_ID, REGION
 from tests.integration.helpers import ECHO, agent_with, execution_done, run_to_end, start
 from tests.integration.helpers import scratch_table as scratch
 

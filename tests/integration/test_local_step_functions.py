@@ -1,6 +1,6 @@
 """The local stack executes state machines on moto's ASL interpreter, with Lambda tasks running the real
-handlers in-process (local/executions.py). These tests fail loudly if a moto or botocore upgrade breaks
-that mechanism (it relies on private behaviour of both; see local/executions.py).
+handlers in-process (devstack/executions.py). These tests fail loudly if a moto or botocore upgrade breaks
+that mechanism (it relies on private behaviour of both; see devstack/executions.py).
 
 How: the session `stack` (the real template.yaml) is running, so moto is up with Step Functions
 executing. A tiny probe template written to tmp (one function, one state machine with
@@ -23,16 +23,16 @@ from typing import Any
 import boto3
 import pytest
 
-from local.executions import (
+from devstack.executions import (
     DefinitionError,
     LocalExecutions,
     registered_function,
     state_machine_definition,
     substitute,
 )
-from local.lambdas import LocalFunction
-from local.stack import LocalStack
-from local.template import FUNCTION_TYPE, REGION, STACK_NAME, Template
+from devstack.lambdas import LocalFunction
+from devstack.stack import LocalStack
+from devstack.template import FUNCTION_TYPE, REGION, STACK_NAME, Template
 
 DEADLINE_S = 20.0
 
@@ -289,7 +289,7 @@ def test_stop_execution_aborts_a_waiting_execution(probe: Probe) -> None:
 
 
 def test_stop_right_after_start_and_send_task_while_others_start(probe: Probe) -> None:
-    """moto builds an execution's environment in its worker thread; local.executions makes
+    """moto builds an execution's environment in its worker thread; devstack.executions makes
     StartExecution wait for it, so neither StopExecution nor a SendTask* scanning every running
     execution can meet one without it (that was an AttributeError, an HTTP 500)."""
     for _ in range(10):
@@ -329,7 +329,7 @@ def test_a_running_handler_holds_no_lock(probe: Probe, stack: LocalStack) -> Non
 def test_an_executions_asl_is_parsed_once_per_definition_and_its_program_is_its_own(
     probe: Probe, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """local.executions._cache_moto_parses: moto's per-execution ASL parse and per-read JSONPath parse
+    """devstack.executions._cache_moto_parses: moto's per-execution ASL parse and per-read JSONPath parse
     are cached; each execution still evaluates a program object of its own."""
     from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser

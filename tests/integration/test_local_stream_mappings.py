@@ -1,4 +1,4 @@
-"""local.streams: a DynamoDB event source of the template runs as a poller that invokes the handler with
+"""devstack.streams: a DynamoDB event source of the template runs as a poller that invokes the handler with
 real-shaped stream events, honours BatchSize, FilterCriteria and partial batch failures, and sends what
 still fails after MaximumRetryAttempts to the OnFailure queue."""
 
@@ -11,10 +11,10 @@ from typing import Any
 
 import boto3
 
-from local.dynamodb import create_tables
-from local.lambdas import LocalFunction
-from local.streams import StreamMappings, create_buses_and_queues
-from local.template import REGION, Template
+from devstack.dynamodb import create_tables
+from devstack.lambdas import LocalFunction
+from devstack.streams import StreamMappings, create_buses_and_queues
+from devstack.template import REGION, Template
 
 TEMPLATE = """
 Resources:

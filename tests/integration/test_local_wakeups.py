@@ -1,12 +1,12 @@
-"""local.wakeups: a write to a table with a stream wakes the stack's readers (stream pollers, SSE) at
+"""devstack.wakeups: a write to a table with a stream wakes the stack's readers (stream pollers, SSE) at
 once. The wrap of moto's StreamShard.add is what makes it work: a moto that renames it fails here."""
 
 import threading
 
 import boto3
 
-from local import wakeups
-from local.template import REGION
+from devstack import wakeups
+from devstack.template import REGION
 from runs_core.logic import events
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from local.iam import Policy, Principal, acting_as
-from local.template import function_arn
+from devstack.iam import Policy, Principal, acting_as
+from devstack.template import function_arn
 
 Handler = Callable[[Any, Any], Any]
 
@@ -72,11 +72,11 @@ class LocalFunction:
     handler: Handler  # copy 0's; call it through invoke()
     memory_mb: int
     timeout_s: int
-    # Copy 0's `stream_handler`, for hosts that can stream a response (local.apigw): invoke(stream=True).
+    # Copy 0's `stream_handler`, for hosts that can stream a response (devstack.apigw): invoke(stream=True).
     stream_handler: Handler | None = None
     # Loads one more copy of the module (another execution environment); None: invocations share one.
     load_copy: Callable[[int], Environment] | None = None
-    # Its execution role's statements (local.iam): while its handler runs, the AWS calls it makes are
+    # Its execution role's statements (devstack.iam): while its handler runs, the AWS calls it makes are
     # checked against them. None: not checked.
     policy: Policy | None = None
     arn: str = field(init=False)
@@ -111,7 +111,7 @@ class LocalFunction:
 
     @property
     def principal(self) -> Principal | None:
-        """Who its handler's AWS calls are made as (local.iam); None when it has no policy to check."""
+        """Who its handler's AWS calls are made as (devstack.iam); None when it has no policy to check."""
         return None if self.policy is None else Principal(self.logical_id, self.name, self.policy)
 
     def new_context(self) -> LambdaContext:
@@ -129,14 +129,14 @@ class LocalFunction:
         execution environment of its own.
 
         `stream=True` calls the module's `stream_handler` instead (the Lambda handler if it has none).
-        When that answers a proxy response whose `body` is an iterator of chunks (local.apigw), the
+        When that answers a proxy response whose `body` is an iterator of chunks (devstack.apigw), the
         environment stays lent until the body is exhausted or closed: the chunks are produced by the
         handler module's code while the host writes them, as in Lambda response streaming, where the
         execution environment is busy until the stream ends. So the caller must close the body (or
         read it to the end); a body dropped unclosed only costs the pool that copy.
 
         While the handler runs (and while a streamed body produces chunks) the function is the thread's
-        principal: its AWS calls are checked against its policy (local.iam).
+        principal: its AWS calls are checked against its policy (devstack.iam).
         """
         copy, environment = self._acquire()
         streaming = stream and environment.stream_handler is not None

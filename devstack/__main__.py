@@ -1,4 +1,4 @@
-"""`python -m local` (what `make dev` runs): the whole API on http://127.0.0.1:$RUNS_API_PORT/v1.
+"""`python -m devstack` (what `make dev` runs): the whole API on http://127.0.0.1:$RUNS_API_PORT/v1.
 
 Environment: RUNS_API_PORT (default 3000), RUNS_API_DEV_KEY and RUNS_API_ADMIN_KEY (generated and
 printed when unset), RUNS_API_WEBHOOK_SECRET (the whsec_ key that signs http actions; generated and
@@ -14,8 +14,8 @@ import signal
 import sys
 import threading
 
-from local.server import DEFAULT_HOST, LocalApiServer
-from local.stack import DEFAULT_PORT, DEV_ORG_CREDITS, DEV_ORG_NAME, LocalStack
+from devstack.server import DEFAULT_HOST, LocalApiServer
+from devstack.stack import DEFAULT_PORT, DEV_ORG_CREDITS, DEV_ORG_NAME, LocalStack
 
 
 def main() -> int:
@@ -24,7 +24,7 @@ def main() -> int:
     )
     # moto's ASL interpreter logs every caught task error (a run's wait timing out, a cancel) at ERROR,
     # with its whole parse tree. Executions keep their errors in their history; handler exceptions are
-    # still logged (local.executions).
+    # still logged (devstack.executions).
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
     try:
         port = int(os.environ.get("RUNS_API_PORT") or DEFAULT_PORT)

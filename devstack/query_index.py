@@ -20,7 +20,7 @@ so moto's walk over it stops where its walk over the whole table would have.
   index (one pass over the table) and kept up to date by every write path that changes an item:
   `Table.put_item` (PutItem, BatchWriteItem, transactions, PartiQL, UpdateItem of a new item),
   `Table.delete_item`, `DynamoDBBackend.update_item` (which changes an item in place) and
-  local.retention's transaction rollback (`reindex`).
+  devstack.retention's transaction rollback (`reindex`).
 - Each partition's sorted order is cached until a write touches that partition.
 
 A Query this does not handle exactly (no hash key, a legacy QueryFilter, several range key conditions,
@@ -89,7 +89,7 @@ def _check_moto(table_type: type, backend_type: type) -> None:
         or not hasattr(table_type, "_generate_attr_to_sort_by")
         or backend_update != ["self", "table_name", "key"]
     ):
-        raise RuntimeError("moto's Table.query changed: revisit local.query_index")
+        raise RuntimeError("moto's Table.query changed: revisit devstack.query_index")
 
 
 # ---------------------------------------------------------------------- reads

@@ -1,13 +1,13 @@
 """The template's WebSocket API on the local stack: ws://127.0.0.1:<port>/ws, RFC 6455 with the stdlib.
 
-* local.server hands a `GET /ws` with `Upgrade: websocket` to `serve()`. `$connect` runs the real
+* devstack.server hands a `GET /ws` with `Upgrade: websocket` to `serve()`. `$connect` runs the real
   WebSocketFunction first (API Gateway proxy event: requestContext.routeKey / connectionId / eventType,
   queryStringParameters, headers); a non-2xx answer refuses the handshake with that status.
 * Each text frame becomes a MESSAGE event; the route is the body's `action` when the template has such a
   route, else `$default` (if there is none: a `{"message": "Forbidden"}` frame, like API Gateway).
   Closing the socket runs `$disconnect`.
 * The Management API is emulated: `install()` adds botocore `before-call` handlers for
-  apigatewaymanagementapi PostToConnection (as local.executions does for lambda Invoke), which writes the
+  apigatewaymanagementapi PostToConnection (as devstack.executions does for lambda Invoke), which writes the
   data to the live local socket with that ConnectionId, and DeleteConnection, which closes it; an unknown
   id answers 410 GoneException.
 """
@@ -28,11 +28,11 @@ from urllib.parse import unquote
 
 from botocore.awsrequest import AWSResponse
 
-from local.aws import register_before_call, response_metadata, short_circuit_response
-from local.lambdas import LocalFunction
-from local.template import Template, logical_id_of
+from devstack.aws import register_before_call, response_metadata, short_circuit_response
+from devstack.lambdas import LocalFunction
+from devstack.template import Template, logical_id_of
 
-log = logging.getLogger("local.websocket")
+log = logging.getLogger("devstack.websocket")
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from local.template import Template
+from devstack.template import Template
 
 # AWS::Serverless::SimpleTable's PrimaryKey.Type → a DynamoDB attribute type.
 _SIMPLE_TABLE_TYPES = {"String": "S", "Number": "N", "Binary": "B"}

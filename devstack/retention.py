@@ -8,7 +8,7 @@ does about each:
 
 1. `DynamoDBBackend.transact_write_items` deep-copies every table a transaction touches, before it
    starts, so that a cancelled transaction can put the copies back. That costs time proportional to
-   the table on every TransactWriteItems (under the local stack's one moto lock: local.aws), and a
+   the table on every TransactWriteItems (under the local stack's one moto lock: devstack.aws), and a
    rollback replaces the Table object (and its stream shard) that others hold. Patched: the copy of a
    Table is the table itself (moto's own rollback becomes a no-op), and the transaction is rolled back
    here instead: the items it touches are copied before it runs (a few items, not the table) and put
@@ -20,9 +20,9 @@ does about each:
    (S3 keys still close their buffers, in FakeKey.__del__).
 3. DynamoDB Streams: moto keeps every stream record forever, and every shard iterator it hands out
    (each read makes a new one). `trim_stream` drops the records every local event source mapping has
-   read (local.streams calls it after each read); AWS keeps them 24 hours, but nothing here reads a
+   read (devstack.streams calls it after each read); AWS keeps them 24 hours, but nothing here reads a
    record twice. Shard iterators are kept for the last SHARD_ITERATORS handed out (AWS: 15 minutes);
-   local.streams reads the shard without any (read_stream).
+   devstack.streams reads the shard without any (read_stream).
 4. Step Functions: moto keeps every execution of a state machine (and its whole event history and
    interpreter state) forever. Kept: every running execution and the last FINISHED_EXECUTIONS finished
    ones per state machine (AWS: 90 days); older ones are dropped when an execution starts.
@@ -100,7 +100,8 @@ def _roll_back_items_not_tables() -> None:
         or "copy" not in DynamoDBBackend.transact_write_items.__code__.co_names
     ):
         raise RuntimeError(
-            "moto's transact_write_items no longer copies tables with copy.deepcopy: revisit local.retention"
+            "moto's transact_write_items no longer copies tables with copy.deepcopy: "
+            "revisit devstack.retention"
         )
     dynamodb_models.copy = _CopyKeepingTables(Table)  # type: ignore[assignment]
     transact_write_items = DynamoDBBackend.transact_write_items
@@ -144,7 +145,7 @@ class _Snapshot:
                 self.streams[id(table)] = (shard, len(shard.items))
 
     def restore(self) -> None:
-        from local import query_index
+        from devstack import query_index
 
         for table, hash_key, range_key, item in self.items.values():
             if range_key is None:
@@ -182,7 +183,7 @@ def _bound_shard_iterators() -> None:
         init(self, *args, **kwargs)
         if not isinstance(getattr(self, "shard_iterators", None), dict):
             raise RuntimeError(
-                "moto's DynamoDBStreamsBackend has no shard_iterators dict: revisit local.retention"
+                "moto's DynamoDBStreamsBackend has no shard_iterators dict: revisit devstack.retention"
             )
         self.shard_iterators = _RecentIterators(self.shard_iterators)
 
@@ -201,7 +202,7 @@ def read_stream(
 ) -> list[dict[str, Any]]:
     """Up to `limit` records of the stream after `after_sequence_number` (None: from the oldest kept),
     as GetRecords returns them (copies), without a request: moto's response serializer is slow, and
-    each GetRecords leaves a shard iterator behind. Call it under moto's lock (local.aws.moto_lock)."""
+    each GetRecords leaves a shard iterator behind. Call it under moto's lock (devstack.aws.moto_lock)."""
     shard = _streams_backend(stream_arn)._get_table_from_arn(stream_arn).stream_shard
     if shard is None:
         return []
@@ -221,7 +222,7 @@ def trim_stream(stream_arn: str, through_sequence_number: str) -> int:
 
     Sequence numbers stay what they were: the shard's StartingSequenceNumber moves past the dropped
     records (moto numbers a record by its position after that start). Call it under moto's lock
-    (local.aws.moto_lock), like any moto request.
+    (devstack.aws.moto_lock), like any moto request.
     """
     backend = _streams_backend(stream_arn)
     shard = backend._get_table_from_arn(stream_arn).stream_shard
@@ -247,7 +248,7 @@ def _bound_finished_executions() -> None:
         state_machine = self.describe_state_machine(state_machine_arn)
         executions = getattr(state_machine, "executions", None)
         if not isinstance(executions, list):
-            raise RuntimeError("moto's state machine has no executions list: revisit local.retention")
+            raise RuntimeError("moto's state machine has no executions list: revisit devstack.retention")
         finished = [execution for execution in executions if _finished(execution)]
         if len(finished) >= FINISHED_EXECUTIONS:
             dropped = {id(execution) for execution in finished[: len(finished) - FINISHED_EXECUTIONS + 1]}

@@ -3,8 +3,8 @@
 A streamed response (a function's `stream_handler` answered with an iterator body, e.g. Server-Sent
 Events) is written with chunked transfer encoding, each chunk flushed as it is produced, so
 `curl -N -H 'Accept: text/event-stream' .../v1/runs/<id>/events` shows a run unfold live.
-`GET /ws` with `Upgrade: websocket` is the template's WebSocket API (local.websocket).
-`/_s3/<bucket>/<key>?X-Amz-…` is where presigned file URLs point (local.s3).
+`GET /ws` with `Upgrade: websocket` is the template's WebSocket API (devstack.websocket).
+`/_s3/<bucket>/<key>?X-Amz-…` is where presigned file URLs point (devstack.s3).
 """
 
 import json
@@ -16,10 +16,10 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from local.apigw import MAX_REQUEST_BYTES
-from local.s3 import PATH_PREFIX as S3_PATH_PREFIX
-from local.stack import DEFAULT_PORT, LocalStack
-from local.websocket import serve as serve_websocket
+from devstack.apigw import MAX_REQUEST_BYTES
+from devstack.s3 import PATH_PREFIX as S3_PATH_PREFIX
+from devstack.stack import DEFAULT_PORT, LocalStack
+from devstack.websocket import serve as serve_websocket
 
 DEFAULT_HOST = "127.0.0.1"
 
@@ -60,7 +60,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             and websocket is not None
             and "websocket" in self.headers.get("Upgrade", "").lower()
         ):
-            # The WebSocket API (local.websocket): this thread serves the connection until it closes.
+            # The WebSocket API (devstack.websocket): this thread serves the connection until it closes.
             serve_websocket(self, websocket, parse_qs(url.query, keep_blank_values=True))
             sys.stderr.write(f"WS {url.path} closed {(time.monotonic() - started) * 1000:.0f}ms\n")
             return
@@ -78,7 +78,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         for name, value in self.headers.items():
             headers.setdefault(name, []).append(value)
         query = parse_qs(url.query, keep_blank_values=True)
-        if url.path.startswith(S3_PATH_PREFIX):  # presigned file URLs (local.s3)
+        if url.path.startswith(S3_PATH_PREFIX):  # presigned file URLs (devstack.s3)
             plain = {name: values[-1] for name, values in headers.items()}
             self._send(*self.server.stack.s3_request(self.command, url.path, query, plain, body), started)
             return

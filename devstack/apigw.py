@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from local.lambdas import LocalFunction, streamed_body
-from local.template import ACCOUNT_ID, REGION, Template, logical_id_of
+from devstack.lambdas import LocalFunction, streamed_body
+from devstack.template import ACCOUNT_ID, REGION, Template, logical_id_of
 
-log = logging.getLogger("local.apigw")
+log = logging.getLogger("devstack.apigw")
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway REST payload limit
 MAX_LAMBDA_RESPONSE_BYTES = 6 * 1024 * 1024  # synchronous Lambda response payload limit
@@ -228,7 +228,7 @@ class RestApiEmulator:
 
         try:
             # Through the function's pool either way: a streamed body keeps its execution environment
-            # until the server has written it (or the client left) and closes it (local.lambdas).
+            # until the server has written it (or the client left) and closes it (devstack.lambdas).
             result = route.function.invoke(event, stream=stream)
         except Exception:
             log.exception(

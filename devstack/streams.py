@@ -3,7 +3,7 @@ queues in moto, and every function event of Type DynamoDB run as a poller thread
 handler in-process.
 
 A poller does what Lambda's event source mapping does, within limits:
-* reads the table's stream from moto's shard (local.retention.read_stream: the records GetRecords would
+* reads the table's stream from moto's shard (devstack.retention.read_stream: the records GetRecords would
   return, without the request) from StartingPosition, at most BatchSize records per invocation (no
   batching window: it sends at once);
 * applies FilterCriteria patterns of the simple form {"eventName": ["INSERT", ...]} (top-level keys with
@@ -16,7 +16,7 @@ A poller does what Lambda's event source mapping does, within limits:
   batch to the OnFailure destination queue (SQS) and moves on, as Lambda does. No bisecting, no record
   age limit, no parallelization factor; retries wait a short backoff, not Lambda's.
 
-What the stream keeps (local.retention): once every poller of a stream has read a record, the record is
+What the stream keeps (devstack.retention): once every poller of a stream has read a record, the record is
 dropped from moto's shard (trim_stream), so the shard holds only records some mapping has yet to
 read. (AWS keeps records 24 hours; nothing here reads one twice.)
 """
@@ -28,11 +28,11 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from local import wakeups
-from local.aws import moto_lock
-from local.lambdas import LocalFunction
-from local.retention import read_stream, trim_stream
-from local.template import (
+from devstack import wakeups
+from devstack.aws import moto_lock
+from devstack.lambdas import LocalFunction
+from devstack.retention import read_stream, trim_stream
+from devstack.template import (
     EVENT_BUS_TYPE,
     FUNCTION_TYPE,
     QUEUE_TYPE,
@@ -42,7 +42,7 @@ from local.template import (
     logical_id_of,
 )
 
-log = logging.getLogger("local.streams")
+log = logging.getLogger("devstack.streams")
 
 _IDLE_POLL_S = 0.1  # after a failed read
 _IDLE_WAIT_S = 1.0  # an idle poller reads again at least this often (a write wakes it at once)
@@ -121,7 +121,7 @@ class StreamMappings:
         return self
 
     def _trim(self, stream_arn: str) -> None:
-        """Drop the records of `stream_arn` that every poller of it has read (local.retention)."""
+        """Drop the records of `stream_arn` that every poller of it has read (devstack.retention)."""
         positions = [poller.last_seen for poller in self.pollers if poller.stream_arn == stream_arn]
         if not positions or any(position is None for position in positions):
             return
@@ -187,7 +187,7 @@ class StreamPoller(threading.Thread):
         self._halt = stop
 
     def run(self) -> None:
-        # Records are read from moto's shard directly (local.retention.read_stream), by sequence number,
+        # Records are read from moto's shard directly (devstack.retention.read_stream), by sequence number,
         # not through GetShardIterator/GetRecords: moto's response serializer made those reads a tenth
         # of the local stack's CPU, and every read left an iterator behind.
         try:
@@ -222,7 +222,7 @@ class StreamPoller(threading.Thread):
             records = [record for record in map(self._lambda_record, raw) if self._matches(record)]
             if records:
                 self._deliver(records)
-            elif not raw:  # woken by the next write to any stream (local.wakeups), not by a timer
+            elif not raw:  # woken by the next write to any stream (devstack.wakeups), not by a timer
                 wakeups.wait(written_by_now, _IDLE_WAIT_S)
 
     def _lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Readers of the local stack's tables are woken when something is written, instead of polling.
 
 Every record a DynamoDB stream gets passes through moto's StreamShard.add; `install()` wraps it to bump a
-generation counter and wake all waiters: the stream pollers (local.streams, which run the stream router:
+generation counter and wake all waiters: the stream pollers (devstack.streams, which run the stream router:
 WebSocket pushes, EventBridge) and SSE readers (runs_core.logic.events, through its `use_new_events`
 seam). A reader takes `mark()` before it reads and `wait(mark, timeout)` returns as soon as anything was
 written since, or at the timeout, so no write between the read and the wait is missed. A wake-up for

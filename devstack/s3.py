@@ -29,10 +29,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote_plus, unquote
 
-from local.lambdas import LocalFunction
-from local.template import BUCKET_TYPE, FUNCTION_TYPE, REGION, Template, logical_id_of
+from devstack.lambdas import LocalFunction
+from devstack.template import BUCKET_TYPE, FUNCTION_TYPE, REGION, Template, logical_id_of
 
-log = logging.getLogger("local.s3")
+log = logging.getLogger("devstack.s3")
 
 PATH_PREFIX = "/_s3/"
 MAX_EXPIRES_SECONDS = 7 * 24 * 3600  # SigV4 presigned URLs live at most 7 days

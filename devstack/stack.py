@@ -1,5 +1,5 @@
 """LocalStack: template.yaml run in one process — moto for AWS, real handlers, an API Gateway emulator,
-and the template's state machines executed by moto's ASL interpreter (local.executions), their Lambda
+and the template's state machines executed by moto's ASL interpreter (devstack.executions), their Lambda
 tasks running the real handlers in-process.
 
     stack = LocalStack()
@@ -25,16 +25,16 @@ from urllib.parse import parse_qs
 
 import boto3
 
-from local.apigw import HttpResponse, RestApiEmulator
-from local.aws import start_moto
-from local.dynamodb import create_tables
-from local.executions import LocalExecutions, install
-from local.iam import function_policy
-from local.iam import install as install_iam
-from local.lambdas import LocalFunction, isolate_powertools_request_state
-from local.s3 import LocalS3Gateway
-from local.streams import StreamMappings, create_buses_and_queues
-from local.template import (
+from devstack.apigw import HttpResponse, RestApiEmulator
+from devstack.aws import start_moto
+from devstack.dynamodb import create_tables
+from devstack.executions import LocalExecutions, install
+from devstack.iam import function_policy
+from devstack.iam import install as install_iam
+from devstack.lambdas import LocalFunction, isolate_powertools_request_state
+from devstack.s3 import LocalS3Gateway
+from devstack.streams import StreamMappings, create_buses_and_queues
+from devstack.template import (
     BUCKET_TYPE,
     EVENT_BUS_TYPE,
     FUNCTION_TYPE,
@@ -47,12 +47,12 @@ from local.template import (
     Unresolvable,
     logical_id_of,
 )
-from local.wakeups import StreamWakeups
-from local.wakeups import install as install_wakeups
-from local.websocket import WEBSOCKET_TYPES, WebSocketApi, close_all
-from local.websocket import install as install_websocket
+from devstack.wakeups import StreamWakeups
+from devstack.wakeups import install as install_wakeups
+from devstack.websocket import WEBSOCKET_TYPES, WebSocketApi, close_all
+from devstack.websocket import install as install_websocket
 
-log = logging.getLogger("local.stack")
+log = logging.getLogger("devstack.stack")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
@@ -69,7 +69,9 @@ LOCAL_DEFAULTS = {
 # Template variables (from stack parameters) a developer sets in the shell, e.g.
 # RUNS_API_HTTP_ALLOWLIST=127.0.0.1 make dev to use a model server on localhost.
 DEVELOPER_SETTINGS = frozenset({"RUNS_API_HTTP_ALLOWLIST"})
-DEFAULT_PORT = 3000  # where `python -m local` listens unless RUNS_API_PORT says otherwise (local.server)
+DEFAULT_PORT = (
+    3000  # where `python -m devstack` listens unless RUNS_API_PORT says otherwise (devstack.server)
+)
 # What start() builds besides tables; secrets are not built but replaced by local values.
 _EMULATED_TYPES = (
     frozenset(
@@ -118,13 +120,13 @@ class LocalStack:
         self._template: Template | None = None
         self._api: RestApiEmulator | None = None
         self.websocket: WebSocketApi | None = None  # the template's WebSocket API, served at /ws
-        self.s3: LocalS3Gateway | None = None  # the template's buckets; presigned URLs at /_s3 (local.s3)
+        self.s3: LocalS3Gateway | None = None  # the template's buckets; presigned URLs at /_s3 (devstack.s3)
         self.public_url: str | None = None  # the HTTP server's, once it told us (served_at)
 
     # ------------------------------------------------------------------ lifecycle
 
     def served_at(self, url: str) -> None:
-        """The HTTP server in front of this stack has bound `url` (local.server.LocalApiServer calls it):
+        """The HTTP server in front of this stack has bound `url` (devstack.server.LocalApiServer calls it):
         presigned file URLs point at its /_s3 route.
 
         Only before start() takes effect: the handlers read FILES_PUBLIC_ENDPOINT once and keep it.
@@ -248,7 +250,7 @@ class LocalStack:
         source_ip: str = "127.0.0.1",
     ) -> HttpResponse:
         """`request` for a host that can stream: a function's `stream_handler` may answer, and then the
-        response's `chunks` is the body, to be written as it comes (local.apigw explains)."""
+        response's `chunks` is the body, to be written as it comes (devstack.apigw explains)."""
         if self._api is None:
             raise RuntimeError("LocalStack is not started")
         return self._api.handle(method, path, headers, body, query, source_ip, stream=True)
@@ -261,7 +263,7 @@ class LocalStack:
         headers: Mapping[str, str],
         body: bytes | None,
     ) -> tuple[int, dict[str, str], bytes]:
-        """A request to a presigned S3 URL (/_s3/<bucket>/<key>?X-Amz-…), served by moto (local.s3)."""
+        """A request to a presigned S3 URL (/_s3/<bucket>/<key>?X-Amz-…), served by moto (devstack.s3)."""
         if self.s3 is None:
             raise RuntimeError("LocalStack is not started")
         return self.s3.handle(method, path, query, headers, body)
@@ -336,7 +338,7 @@ class LocalStack:
                 os.environ[name] = value
         for name, value in LOCAL_DEFAULTS.items():
             os.environ.setdefault(name, value)
-        # Presigned file URLs point at this stack's own S3 route (local.s3), so curl can use them: at the
+        # Presigned file URLs point at this stack's own S3 route (devstack.s3), so curl can use them: at the
         # port its server actually bound. That wins over an inherited value (a test process whose own
         # in-process stack set it starts servers on other ports). Without a server (requests through
         # request / s3_request) only the path matters; a value already set is kept.
@@ -357,7 +359,7 @@ class LocalStack:
             cached.cache_clear()
 
     def _push_new_events(self) -> None:
-        """SSE readers and stream pollers are woken by writes (local.wakeups), not by a poll timer."""
+        """SSE readers and stream pollers are woken by writes (devstack.wakeups), not by a poll timer."""
         install_wakeups()
         from runs_core.logic.events import use_new_events  # importable once the layer is on the path
 

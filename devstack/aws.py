@@ -6,7 +6,7 @@ TransactWriteItems). DynamoDB makes each request atomic, and the run state machi
 (conditional writes on status + version). So every moto request is processed under one lock: handlers
 still run concurrently, only each AWS call is atomic, as it is in AWS. The lock is taken per request
 (at botocore's `before-send`), so nothing holds it while a handler runs: Lambda Invokes of local
-functions are answered earlier, at `before-call` (local.executions).
+functions are answered earlier, at `before-call` (devstack.executions).
 
 Step Functions executes state machines (moto's ASL interpreter, in its own daemon threads): MOTO_CONFIG.
 """
@@ -21,8 +21,8 @@ from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 from botocore.handlers import BUILTIN_HANDLERS
 
-from local import dynamodb_responses, query_index, retention
-from local.template import REGION
+from devstack import dynamodb_responses, query_index, retention
+from devstack.template import REGION
 
 if TYPE_CHECKING:
     from moto.core.config import DefaultConfig
@@ -56,8 +56,8 @@ def start_moto() -> Any:
             del os.environ[name]
     os.environ.update(FAKE_AWS_ENV)
     _make_moto_requests_atomic()
-    retention.install()  # what moto keeps per run: items, not copies (local.retention)
-    query_index.install()  # a Query reads its page, not the whole table (local.query_index)
+    retention.install()  # what moto keeps per run: items, not copies (devstack.retention)
+    query_index.install()  # a Query reads its page, not the whole table (devstack.query_index)
     dynamodb_responses.install()  # DynamoDB responses without moto's per-value picker
     mock = mock_aws(config=MOTO_CONFIG)
     mock.start()
@@ -92,7 +92,7 @@ def register_before_call(event_name: str, handler: Callable[..., Any]) -> None:
     already (it copied BUILTIN_HANDLERS when it was made). Idempotent per (event_name, handler).
 
     A `before-call` handler that returns (http response, parsed response) answers the call itself: it
-    never reaches moto (local.executions, local.websocket).
+    never reaches moto (devstack.executions, devstack.websocket).
     """
     with _REGISTRY_LOCK:
         if (event_name, handler) in BUILTIN_HANDLERS:

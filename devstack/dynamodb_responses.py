@@ -74,7 +74,7 @@ def install() -> None:
             )
         ):
             raise RuntimeError(
-                "moto's DynamoDB response serialization changed: revisit local.dynamodb_responses"
+                "moto's DynamoDB response serialization changed: revisit devstack.dynamodb_responses"
             )
         DynamoHandler.serialized = _serialized  # type: ignore[method-assign]
         _installed = True
@@ -99,7 +99,7 @@ def _serialized(self: Any, action_result: Any) -> Any:
     if VERIFY:
         expected = BaseResponse.serialized(self, action_result)
         if expected != fast:
-            raise AssertionError(f"local.dynamodb_responses differs from moto:\n{fast!r}\n{expected!r}")
+            raise AssertionError(f"devstack.dynamodb_responses differs from moto:\n{fast!r}\n{expected!r}")
         stats["verified"] += 1
     return fast
 

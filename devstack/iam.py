@@ -1,7 +1,7 @@
 """IAM for the local stack: each function's AWS calls are checked against its template policy.
 
 moto does not enforce IAM, so a handler calling an API its role does not allow would pass every local
-test and fail only when deployed. So while a function's handler runs (local.lambdas.LocalFunction.invoke,
+test and fail only when deployed. So while a function's handler runs (devstack.lambdas.LocalFunction.invoke,
 and while its streamed body is produced), the function is this thread's *principal*, and every botocore
 call the thread makes is checked first (`install()` wraps botocore's BaseClient._make_api_call, so every
 client is covered whenever it was made): the call is mapped to the IAM action(s) and resource ARN(s) AWS
@@ -36,9 +36,9 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
-from local.template import ACCOUNT_ID, MOTO_ACCOUNT_ID, REGION, Template, Unresolvable
+from devstack.template import ACCOUNT_ID, MOTO_ACCOUNT_ID, REGION, Template, Unresolvable
 
-log = logging.getLogger("local.iam")
+log = logging.getLogger("devstack.iam")
 
 # (service id, operation) pairs seen inside a function that `required_permissions` could not map (denied).
 UNMAPPED: set[tuple[str, str]] = set()
@@ -565,11 +565,11 @@ def denial(
 def unmapped(principal: Principal, service: str, operation: str) -> dict[str, Any]:
     """The error for a call local IAM cannot map to an action and resource: denied (fail closed)."""
     UNMAPPED.add((service, operation))
-    log.warning("local IAM: %s.%s is not mapped to IAM (local/iam.py); denied", service, operation)
+    log.warning("local IAM: %s.%s is not mapped to IAM (devstack/iam.py); denied", service, operation)
     error = denial(principal, service, f"{service}:{operation}", None, False)
     error["Error"]["Message"] += (
         f" (local IAM cannot map {service}.{operation} to an IAM action and resource, so it denies it:"
-        " map it in local/iam.py required_permissions)"
+        " map it in devstack/iam.py required_permissions)"
     )
     DENIALS.append(str(error["Error"]["Message"]))
     return error

@@ -4,7 +4,7 @@ their Lambda tasks run the real handlers in this process.
 How it works
 ------------
 * moto executes state machines only when asked to: `mock_aws(config={"stepfunctions":
-  {"execute_state_machine": True}})` (documented on moto's StepFunctionBackend; local.aws.start_moto
+  {"execute_state_machine": True}})` (documented on moto's StepFunctionBackend; devstack.aws.start_moto
   passes it). Each execution then runs in moto's own daemon threads.
 * `LocalExecutions` creates every AWS::Serverless::StateMachine (and AWS::StepFunctions::StateMachine)
   of a template in moto, from DefinitionUri / Definition / DefinitionString with DefinitionSubstitutions
@@ -22,7 +22,7 @@ How it works
   "requestId", "stackTrace"}, so an ASL Retry/Catch sees the exception's class name as the error.
   InvocationType "Event" runs it in a daemon thread and answers 202; "DryRun" answers 204.
 
-Threads and the moto lock: local.aws serializes every moto *request* under one lock (in BotocoreStubber,
+Threads and the moto lock: devstack.aws serializes every moto *request* under one lock (in BotocoreStubber,
 at `before-send`). `before-call` comes earlier in botocore's call path, so an intercepted Invoke never
 holds that lock while the handler runs: a handler may call DynamoDB or Step Functions (each call takes
 the lock briefly), HTTP requests keep being served while executions run, and SendTaskSuccess from an
@@ -72,11 +72,11 @@ from urllib.parse import unquote
 from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 
-from local.aws import register_before_call, response_metadata, short_circuit_response
-from local.lambdas import LocalFunction
-from local.template import MOTO_ACCOUNT_ID, STATE_MACHINE_TYPES, Template, state_machine_arn
+from devstack.aws import register_before_call, response_metadata, short_circuit_response
+from devstack.lambdas import LocalFunction
+from devstack.template import MOTO_ACCOUNT_ID, STATE_MACHINE_TYPES, Template, state_machine_arn
 
-log = logging.getLogger("local.executions")
+log = logging.getLogger("devstack.executions")
 
 # A role for CreateStateMachine; moto does not evaluate IAM.
 DUMMY_ROLE_ARN = f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/local-state-machine"

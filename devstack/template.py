@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from local.cfn_yaml import load_template
+from devstack.cfn_yaml import load_template
 
 REGION = "us-east-1"
 # API Gateway / Lambda ARNs the emulator makes up (the methodArn an authorizer sees, function ARNs).

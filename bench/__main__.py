@@ -86,10 +86,10 @@ def main() -> None:
         else:
             table.add("cold import", function, _ms(ms), f"{module}: {modules} modules after boto3")
 
-    from devstack.stack import LocalStack
+    from devstack.stack import DevStack
 
     calls.install()
-    stack = LocalStack().start()
+    stack = DevStack().start()
     try:
         org_id = stack.seed()
         print("[2/7] throughput …", flush=True)

@@ -15,7 +15,7 @@ import sys
 import threading
 
 from devstack.server import DEFAULT_HOST, LocalApiServer
-from devstack.stack import DEFAULT_PORT, DEV_ORG_CREDITS, DEV_ORG_NAME, LocalStack
+from devstack.stack import DEFAULT_PORT, DEV_ORG_CREDITS, DEV_ORG_NAME, DevStack
 
 
 def main() -> int:
@@ -32,7 +32,7 @@ def main() -> int:
         print(f"RUNS_API_PORT must be a port number, not {os.environ['RUNS_API_PORT']!r}", file=sys.stderr)
         return 2
 
-    stack = LocalStack()
+    stack = DevStack()
     # Bind first: a taken port should fail in milliseconds, not after the stack has started.
     try:
         server = LocalApiServer(stack, DEFAULT_HOST, port)
@@ -64,7 +64,7 @@ def main() -> int:
     return 0
 
 
-def _print_banner(stack: LocalStack, base_url: str) -> None:
+def _print_banner(stack: DevStack, base_url: str) -> None:
     not_emulated = stack.unemulated_resources()
     definitions = ", ".join(stack.state_machine_sources().values()) or "state machines"
     lines = [

@@ -1,4 +1,4 @@
-"""HTTP front door of the local stack: a threading HTTP/1.1 server that hands each request to LocalStack.
+"""HTTP front door of the local stack: a threading HTTP/1.1 server that hands each request to DevStack.
 
 A streamed response (a function's `stream_handler` answered with an iterator body, e.g. Server-Sent
 Events) is written with chunked transfer encoding, each chunk flushed as it is produced, so
@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from devstack.apigw import MAX_REQUEST_BYTES
 from devstack.s3 import PATH_PREFIX as S3_PATH_PREFIX
-from devstack.stack import DEFAULT_PORT, LocalStack
+from devstack.stack import DEFAULT_PORT, DevStack
 from devstack.websocket import serve as serve_websocket
 
 DEFAULT_HOST = "127.0.0.1"
@@ -33,7 +33,7 @@ class LocalApiServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128  # socketserver's 5 reset connections of 16 clients connecting at once
 
-    def __init__(self, stack: LocalStack, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+    def __init__(self, stack: DevStack, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
         self.stack = stack
         super().__init__((host, port), _RequestHandler)
         stack.served_at(self.url)  # the port actually bound (port 0: a free one), for presigned URLs

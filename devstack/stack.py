@@ -1,15 +1,15 @@
-"""LocalStack: template.yaml run in one process — moto for AWS, real handlers, an API Gateway emulator,
+"""DevStack: template.yaml run in one process — moto for AWS, real handlers, an API Gateway emulator,
 and the template's state machines executed by moto's ASL interpreter (devstack.executions), their Lambda
 tasks running the real handlers in-process.
 
-    stack = LocalStack()
+    stack = DevStack()
     stack.start()          # moto, tables, environment, handlers, routes: all from template.yaml
     stack.seed()           # org "dev" (1,000,000 credits, the dev key) and the demo agent
     auth = {"Authorization": f"Bearer {stack.dev_key}"}
     status, headers, body = stack.request("GET", "/v1/org", auth, None, None)
     stack.stop()
 
-One LocalStack per process at a time: handlers and runs_core read the environment when first
+One DevStack per process at a time: handlers and runs_core read the environment when first
 imported and keep module state (settings, the authorizer's key cache), as they do in Lambda.
 """
 
@@ -88,7 +88,7 @@ _EMULATED_TYPES = (
 )
 
 
-class LocalStack:
+class DevStack:
     def __init__(
         self,
         template_path: Path = DEFAULT_TEMPLATE,
@@ -140,9 +140,9 @@ class LocalStack:
             return
         self.public_url = url
 
-    def start(self) -> "LocalStack":
+    def start(self) -> "DevStack":
         if self._mock is not None:
-            raise RuntimeError("LocalStack already started")
+            raise RuntimeError("DevStack already started")
         install()  # before moto starts: boto3 sessions made from now on carry it
         install_websocket()  # PostToConnection → the live local socket
         install_iam()  # a function's AWS calls are checked against its template policy
@@ -209,7 +209,7 @@ class LocalStack:
         self.s3 = None
         close_all()
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> "DevStack":
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -232,7 +232,7 @@ class LocalStack:
         `path` is the URL path as sent (percent-encoded); a `?query` on it is used when `query` is None.
         """
         if self._api is None:
-            raise RuntimeError("LocalStack is not started")
+            raise RuntimeError("DevStack is not started")
         if query is None and "?" in path:
             path, _, query_string = path.partition("?")
             query = parse_qs(query_string, keep_blank_values=True)
@@ -252,7 +252,7 @@ class LocalStack:
         """`request` for a host that can stream: a function's `stream_handler` may answer, and then the
         response's `chunks` is the body, to be written as it comes (devstack.apigw explains)."""
         if self._api is None:
-            raise RuntimeError("LocalStack is not started")
+            raise RuntimeError("DevStack is not started")
         return self._api.handle(method, path, headers, body, query, source_ip, stream=True)
 
     def s3_request(
@@ -265,13 +265,13 @@ class LocalStack:
     ) -> tuple[int, dict[str, str], bytes]:
         """A request to a presigned S3 URL (/_s3/<bucket>/<key>?X-Amz-…), served by moto (devstack.s3)."""
         if self.s3 is None:
-            raise RuntimeError("LocalStack is not started")
+            raise RuntimeError("DevStack is not started")
         return self.s3.handle(method, path, query, headers, body)
 
     def payload_too_large(self) -> tuple[int, dict[str, str], bytes]:
         """The 413 for a request whose body is over API Gateway's 10 MiB limit (not read at all)."""
         if self._api is None:
-            raise RuntimeError("LocalStack is not started")
+            raise RuntimeError("DevStack is not started")
         response = self._api.payload_too_large()
         return response.status, response.headers, response.body
 

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from devstack import iam
 from devstack.iam import Policy, function_policy, normalise_arn, required_permissions
 from devstack.lambdas import LocalFunction
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from devstack.template import ACCOUNT_ID, MOTO_ACCOUNT_ID, REGION, Template
 from tests.integration.conftest import ApiClient
 
@@ -171,7 +171,7 @@ def test_calls_map_to_actions_and_resources() -> None:
 # ---------------------------------------------------------------------- the template's real policies
 
 
-def test_websocket_function_may_read_api_keys_but_not_orgs(stack: LocalStack) -> None:
+def test_websocket_function_may_read_api_keys_but_not_orgs(stack: DevStack) -> None:
     """The review's bug: WebSocketFunction's $connect read OrgsTable, which its role does not allow."""
     policy = stack.functions["WebSocketFunction"].policy
     assert policy is not None
@@ -179,13 +179,13 @@ def test_websocket_function_may_read_api_keys_but_not_orgs(stack: LocalStack) ->
     assert not policy.allows("dynamodb:GetItem", ORGS)
 
 
-def test_method_not_allowed_function_may_call_nothing(stack: LocalStack) -> None:
+def test_method_not_allowed_function_may_call_nothing(stack: DevStack) -> None:
     policy = stack.functions["MethodNotAllowedFunction"].policy
     assert policy is not None
     assert not policy.allows("dynamodb:GetItem", ORGS)
 
 
-def as_function(stack: LocalStack, logical_id: str, handler: Callable[[Any, Any], Any]) -> LocalFunction:
+def as_function(stack: DevStack, logical_id: str, handler: Callable[[Any, Any], Any]) -> LocalFunction:
     """A function with `logical_id`'s name and policy but `handler` as its code."""
     real = stack.functions[logical_id]
     return LocalFunction(logical_id, real.name, handler, 128, 3, policy=real.policy)
@@ -201,12 +201,12 @@ def get_api_key() -> Any:
     return client.get_item(TableName="ApiKeysTable", Key={"key_hash": {"S": "none"}})
 
 
-def test_a_handler_call_its_policy_allows_passes(stack: LocalStack) -> None:
+def test_a_handler_call_its_policy_allows_passes(stack: DevStack) -> None:
     function = as_function(stack, "WebSocketFunction", lambda event, context: get_api_key())
     assert function.invoke({})["ResponseMetadata"]["HTTPStatusCode"] == 200
 
 
-def test_a_handler_call_its_policy_does_not_allow_is_denied_like_aws(stack: LocalStack) -> None:
+def test_a_handler_call_its_policy_does_not_allow_is_denied_like_aws(stack: DevStack) -> None:
     function = as_function(stack, "WebSocketFunction", lambda event, context: get_org())
     with pytest.raises(ClientError) as raised:
         function.invoke({})
@@ -221,7 +221,7 @@ def test_a_handler_call_its_policy_does_not_allow_is_denied_like_aws(stack: Loca
     assert "because no identity-based policy allows the dynamodb:GetItem action" in error["Message"]
 
 
-def test_s3_denial_is_access_denied_403(stack: LocalStack) -> None:
+def test_s3_denial_is_access_denied_403(stack: DevStack) -> None:
     name = os.environ["FILES_BUCKET"]  # the stack set it from the template
 
     def read(event: Any, context: Any) -> Any:  # RunsFunction may put file objects, not read them
@@ -234,11 +234,11 @@ def test_s3_denial_is_access_denied_403(stack: LocalStack) -> None:
     assert f'on resource: "arn:aws:s3:::{name}/org/file"' in raised.value.response["Error"]["Message"]
 
 
-def test_calls_outside_an_invocation_are_not_checked(stack: LocalStack) -> None:
+def test_calls_outside_an_invocation_are_not_checked(stack: DevStack) -> None:
     assert get_org()["ResponseMetadata"]["HTTPStatusCode"] == 200
 
 
-def test_a_thread_pool_task_of_a_handler_runs_as_the_function(stack: LocalStack) -> None:
+def test_a_thread_pool_task_of_a_handler_runs_as_the_function(stack: DevStack) -> None:
     def handler(event: Any, context: Any) -> Any:
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             return pool.submit(get_org).result()
@@ -247,7 +247,7 @@ def test_a_thread_pool_task_of_a_handler_runs_as_the_function(stack: LocalStack)
         as_function(stack, "WebSocketFunction", handler).invoke({})
 
 
-def test_a_streamed_body_is_produced_as_the_function(stack: LocalStack) -> None:
+def test_a_streamed_body_is_produced_as_the_function(stack: DevStack) -> None:
     def chunks() -> Iterator[str]:
         yield "first"
         get_org()
@@ -273,7 +273,7 @@ def test_a_streamed_body_is_produced_as_the_function(stack: LocalStack) -> None:
         next(body)
 
 
-def test_a_function_without_a_policy_is_not_checked(stack: LocalStack) -> None:
+def test_a_function_without_a_policy_is_not_checked(stack: DevStack) -> None:
     function = LocalFunction("Unchecked", "Unchecked", lambda event, context: get_org(), 128, 3)
     assert function.invoke({})["ResponseMetadata"]["HTTPStatusCode"] == 200
 
@@ -287,7 +287,7 @@ def test_an_org_key_on_an_admin_route_is_counted(api: ApiClient) -> None:
     assert int(second.headers["RateLimit-Remaining"]) < int(first.headers["RateLimit-Remaining"])
 
 
-def test_a_call_local_iam_cannot_map_is_denied(stack: LocalStack) -> None:
+def test_a_call_local_iam_cannot_map_is_denied(stack: DevStack) -> None:
     """Fail closed: an AWS call nobody mapped to IAM (here SQS ListQueues) must not pass locally just
     because it is unknown here, or a missing grant shows up only when deployed."""
 
@@ -307,7 +307,7 @@ def test_ssm_calls_map_to_parameter_arns() -> None:
     ]
 
 
-def test_run_step_may_read_model_keys_in_ssm_under_the_secret_prefix(stack: LocalStack) -> None:
+def test_run_step_may_read_model_keys_in_ssm_under_the_secret_prefix(stack: DevStack) -> None:
     """README: an openai model's key may be an SSM parameter under runs-api/<org id>/ (logic/agents.py
     accepts /runs-api/<org>/… names); RunStepFunction's role must be able to read it, and nothing else."""
     from runs_core.providers.openai import lookup_secret

@@ -4,7 +4,7 @@ that mechanism (it relies on private behaviour of both; see devstack/executions.
 
 How: the session `stack` (the real template.yaml) is running, so moto is up with Step Functions
 executing. A tiny probe template written to tmp (one function, one state machine with
-DefinitionSubstitutions) is deployed into the same moto with the same code LocalStack.start() uses
+DefinitionSubstitutions) is deployed into the same moto with the same code DevStack.start() uses
 (LocalExecutions), under its own names, and removed afterwards. The probe's handler never touches
 runs_core, so these tests do not depend on the run logic.
 """
@@ -31,7 +31,7 @@ from devstack.executions import (
     substitute,
 )
 from devstack.lambdas import LocalFunction
-from devstack.stack import LocalStack
+from devstack.stack import DevStack
 from devstack.template import FUNCTION_TYPE, REGION, STACK_NAME, Template
 
 DEADLINE_S = 20.0
@@ -195,7 +195,7 @@ class Probe:
 
 
 @pytest.fixture(scope="module")
-def probe(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Probe]:
+def probe(stack: DevStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Probe]:
     root: Path = tmp_path_factory.mktemp("sfn-probe")
     (root / "template.yaml").write_text(PROBE_TEMPLATE)
     (root / "probe.asl.json").write_text(json.dumps(PROBE_ASL, indent=2))
@@ -212,7 +212,7 @@ def probe(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     probe = Probe(executions, functions["ProbeFunction"])
     try:
         yield probe
-        # What LocalStack.stop() does: executions still waiting are stopped, not left in moto's threads.
+        # What DevStack.stop() does: executions still waiting are stopped, not left in moto's threads.
         waiting = probe.start(mode="wait", key=uuid.uuid4().hex, wait_seconds=300)
     finally:
         executions.stop()
@@ -300,7 +300,7 @@ def test_stop_right_after_start_and_send_task_while_others_start(probe: Probe) -
         assert probe.finished(execution)["status"] == "ABORTED"
 
 
-def test_a_running_handler_holds_no_lock(probe: Probe, stack: LocalStack) -> None:
+def test_a_running_handler_holds_no_lock(probe: Probe, stack: DevStack) -> None:
     """The handler calls moto from the worker thread; while it runs, this thread still reaches moto
     and the API (the moto lock is not held across a handler)."""
     probe.module.ENTERED.clear()
@@ -387,7 +387,7 @@ def test_direct_invoke_of_a_local_function(probe: Probe) -> None:
 # ---------------------------------------------------------------------- the real template
 
 
-def test_the_real_state_machine_is_created_from_the_template(stack: LocalStack) -> None:
+def test_the_real_state_machine_is_created_from_the_template(stack: DevStack) -> None:
     arn = stack.state_machines["RunStateMachine"]
     assert arn.endswith(f":stateMachine:{STACK_NAME}-run")
     assert os.environ["STATE_MACHINE_ARN"] == arn  # RunsFunction's !Ref RunStateMachine

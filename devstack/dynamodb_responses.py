@@ -13,7 +13,7 @@ moto's bytes by construction: a successful result of the JSON protocol, no event
 transformers, every dict's keys members of its shape (so moto's picker would have found each member
 under its own name), no member or list element renamed by the model, no None inside a map or list, and
 only the shape types below (a timestamp, or anything else, is moto's). VERIFY makes it also run moto's
-serializer and raise on any difference: tests/integration/test_local_dynamodb_responses.py runs runs
+serializer and raise on any difference: tests/emulator/test_dynamodb_responses.py runs runs
 and a catalogue of item shapes with it on, and fails if a moto upgrade changes what this relies on.
 """
 

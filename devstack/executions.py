@@ -35,7 +35,7 @@ the execution has started (else a StopExecution right after it is lost or fails 
 may any SendTask*); StopExecution of an execution waiting for a task token ends it ABORTED at once
 (moto would keep it RUNNING until the wait's timeout, then mark it FAILED).
 
-Private-API dependencies (moto is pinned in requirements.lock; tests/integration/test_local_step_functions.py
+Private-API dependencies (moto is pinned in requirements.lock; tests/emulator/test_step_functions.py
 fails if an upgrade breaks any of this):
   - moto's interpreter invoking Lambda through boto3 in the current process (asl/utils/boto_client.py,
     state_task/lambda_eval_utils.py) rather than through a backend call;

@@ -26,7 +26,7 @@ so moto's walk over it stops where its walk over the whole table would have.
 A Query this does not handle exactly (no hash key, a legacy QueryFilter, several range key conditions,
 a key condition on something other than the first sort attribute, a start key missing an attribute)
 runs over the whole table, as unpatched moto does. Each patch checks what it relies on and fails at
-start if a moto upgrade changed it; tests/integration/test_local_query_index.py compares patched and
+start if a moto upgrade changed it; tests/emulator/test_query_index.py compares patched and
 unpatched answers and fails if the patch stops being used.
 """
 

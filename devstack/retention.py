@@ -28,7 +28,7 @@ does about each:
    ones per state machine (AWS: 90 days); older ones are dropped when an execution starts.
 
 Each patch checks what it relies on and fails loudly at start if a moto upgrade changed it;
-tests/integration/test_local_retention.py fails if the behaviour is gone.
+tests/emulator/test_retention.py fails if the behaviour is gone.
 """
 
 import copy as _copy

@@ -189,7 +189,7 @@ class DevStack:
 
     def seed(self) -> str:
         """Org `dev` with 1,000,000 credits and the dev key, plus the demo agent; returns the org id."""
-        from runs_core.local_seed import seed_dev  # on sys.path only once start() added the layer
+        from devstack.seed import seed_dev  # imports runs_core: on sys.path once start() added the layer
 
         self.dev_org_id = seed_dev(org_name=DEV_ORG_NAME, credits=DEV_ORG_CREDITS, api_key=self.dev_key)
         return self.dev_org_id

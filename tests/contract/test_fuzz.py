@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from runs_core.local_seed import DEMO_AGENT  # the scripted agent the examples of run creation name
+from devstack.seed import DEMO_AGENT  # the scripted agent the examples of run creation name
 from tests.e2e.conftest import LocalServer, running_server
 
 HERE = Path(__file__).resolve().parent

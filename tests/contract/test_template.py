@@ -44,7 +44,7 @@ EXPECTED_ROUTES = {
     ("DocsFunction", "GET", "/v1/docs"),
 }
 WEB_ADAPTER_HANDLER = "run.sh"
-LAYER_LOCAL_ONLY = ("runs_core/local_seed.py", "user_actions/examples.py")
+LAYER_LOCAL_ONLY = ("user_actions/examples.py",)
 PUBLIC_ROUTES = {("GET", "/v1/health"), ("GET", "/v1/openapi.json"), ("GET", "/v1/docs")}
 
 

@@ -1,4 +1,4 @@
-"""What the local stack seeds: org `dev` with a known key, and the offline `demo` agent."""
+"""What the local stack seeds: org `dev` with a known key, and the offline `demo` agent (not in the layer)."""
 
 from runs_core.context import Caller
 from runs_core.logic import accounts, agents

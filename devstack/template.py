@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from devstack.cfn_yaml import load_template
+from samtranslator.yaml_helper import yaml_parse
 
 REGION = "us-east-1"
 # API Gateway / Lambda ARNs the emulator makes up (the methodArn an authorizer sees, function ARNs).
@@ -42,6 +42,15 @@ QUEUE_TYPE = "AWS::SQS::Queue"
 BUCKET_TYPE = "AWS::S3::Bucket"
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}]+)\}")
+
+
+def load_template(path: str | Path) -> dict[str, Any]:
+    """The template as SAM reads it: short-form tags in their long form (`!Ref X` → {"Ref": "X"},
+    `!GetAtt A.B` → {"Fn::GetAtt": ["A", "B"]}, `!Sub s` → {"Fn::Sub": s}, …)."""
+    document = yaml_parse(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(document, dict):
+        raise ValueError("a CloudFormation template must be a mapping at the top level")
+    return document
 
 
 class ApiEvent(NamedTuple):

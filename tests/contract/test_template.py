@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from devstack.cfn_yaml import load_template
-from devstack.template import Template
+from devstack.template import Template, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"

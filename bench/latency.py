@@ -105,7 +105,6 @@ def _watch_sse(
 def _watch_websocket(base: str, key: str, run_id: str, subscribed: threading.Event) -> Arrivals:
     port = int(base.split(":")[2].split("/")[0])
     client = Client(port, query=f"?api_key={key}")
-    client.sock.settimeout(60)
     latencies: Arrivals = []
     try:
         client.send({"action": "subscribe", "run_id": run_id, "after_seq": 0})

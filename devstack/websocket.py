@@ -1,11 +1,11 @@
-"""The template's WebSocket API on the local stack: ws://127.0.0.1:<port>/ws, RFC 6455 with the stdlib.
+"""The template's WebSocket API on the local stack: ws://127.0.0.1:<port>/ws, on the `websockets` library.
 
 * devstack.server hands a `GET /ws` with `Upgrade: websocket` to `serve()`. `$connect` runs the real
   WebSocketFunction first (API Gateway proxy event: requestContext.routeKey / connectionId / eventType,
   queryStringParameters, headers); a non-2xx answer refuses the handshake with that status.
-* Each text frame becomes a MESSAGE event; the route is the body's `action` when the template has such a
-  route, else `$default` (if there is none: a `{"message": "Forbidden"}` frame, like API Gateway).
-  Closing the socket runs `$disconnect`.
+* Each message (text; a binary one is read as UTF-8) becomes a MESSAGE event; the route is the body's
+  `action` when the template has such a route, else `$default` (if there is none: a
+  `{"message": "Forbidden"}` frame, like API Gateway). Closing the socket runs `$disconnect`.
 * The Management API is emulated: `install()` adds botocore `before-call` handlers for
   apigatewaymanagementapi PostToConnection (as devstack.executions does for lambda Invoke), which writes the
   data to the live local socket with that ConnectionId, and DeleteConnection, which closes it; an unknown
@@ -13,20 +13,20 @@
 """
 
 import base64
-import contextlib
-import hashlib
 import json
 import logging
 import re
 import secrets
-import socket
-import struct
 import threading
 import uuid
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import unquote
 
 from botocore.awsrequest import AWSResponse
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request
+from websockets.server import ServerProtocol
+from websockets.sync.connection import Connection
 
 from devstack.aws import register_before_call, response_metadata, short_circuit_response
 from devstack.lambdas import LocalFunction
@@ -34,9 +34,8 @@ from devstack.template import Template, logical_id_of
 
 log = logging.getLogger("devstack.websocket")
 
-GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
-MAX_FRAME_BYTES = 128 * 1024  # API Gateway's WebSocket frame limit is 32 KB; messages up to 128 KB
+MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's WebSocket frame limit is 32 KB; messages up to 128 KB
+CLOSE_TIMEOUT_S = 2.0  # DeleteConnection: how long the client has to answer the close frame
 _POST_PATH = re.compile(r"^/@connections/(?P<id>[^/?]+)$")
 WEBSOCKET_API_TYPE = "AWS::ApiGatewayV2::Api"
 WEBSOCKET_TYPES = frozenset(
@@ -53,83 +52,24 @@ _connections: dict[str, "LocalConnection"] = {}
 _lock = threading.Lock()
 
 
-def accept_value(key: str) -> str:
-    return base64.b64encode(hashlib.sha1((key + GUID).encode("ascii")).digest()).decode("ascii")
-
-
-def encode_frame(opcode: int, payload: bytes, mask: bool = False) -> bytes:
-    header = bytearray([0x80 | opcode])
-    length = len(payload)
-    mask_bit = 0x80 if mask else 0
-    if length < 126:
-        header.append(mask_bit | length)
-    elif length < 1 << 16:
-        header.append(mask_bit | 126)
-        header += struct.pack("!H", length)
-    else:
-        header.append(mask_bit | 127)
-        header += struct.pack("!Q", length)
-    if not mask:
-        return bytes(header) + payload
-    key = secrets.token_bytes(4)
-    return bytes(header) + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-
-
-def read_frame(stream: BinaryIO) -> tuple[int, bool, bytes]:
-    """(opcode, fin, payload) of the next frame (unmasked if masked); EOFError when the peer is gone."""
-
-    def exactly(count: int) -> bytes:
-        data = b""
-        while len(data) < count:
-            chunk = stream.read(count - len(data))
-            if not chunk:
-                raise EOFError
-            data += chunk
-        return data
-
-    first, second = exactly(2)
-    length = second & 0x7F
-    if length == 126:
-        length = struct.unpack("!H", exactly(2))[0]
-    elif length == 127:
-        length = struct.unpack("!Q", exactly(8))[0]
-    if length > MAX_FRAME_BYTES:
-        raise ValueError("frame too large")
-    key = exactly(4) if second & 0x80 else None
-    payload = exactly(length)
-    if key:
-        payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-    return first & 0x0F, bool(first & 0x80), payload
-
-
 class LocalConnection:
-    def __init__(self, connection_id: str, wfile: BinaryIO, sock: socket.socket | None = None) -> None:
+    """One client's socket: a websockets connection, which sends from any thread (PostToConnection)."""
+
+    def __init__(self, connection_id: str, websocket: Connection) -> None:
         self.connection_id = connection_id
-        self.wfile = wfile
-        self.sock = sock
-        self.lock = threading.Lock()
-        self.open = True
+        self.websocket = websocket
 
     def close(self) -> None:
-        """What DeleteConnection does: a close frame, then the socket ends (the reader runs $disconnect)."""
-        self.send(OP_CLOSE, struct.pack("!H", 1000))
-        with self.lock:
-            self.open = False
-        if self.sock is not None:
-            with contextlib.suppress(OSError):
-                self.sock.shutdown(socket.SHUT_RDWR)
+        """What DeleteConnection does: the closing handshake; the reader then runs $disconnect."""
+        self.websocket.close()
 
-    def send(self, opcode: int, payload: bytes) -> bool:
-        with self.lock:
-            if not self.open:
-                return False
-            try:
-                self.wfile.write(encode_frame(opcode, payload))
-                self.wfile.flush()
-            except OSError:
-                self.open = False
-                return False
-            return True
+    def send(self, payload: bytes) -> bool:
+        """A text frame; False once the connection is closed (PostToConnection then answers 410)."""
+        try:
+            self.websocket.send(payload, text=True)
+        except ConnectionClosed:
+            return False
+        return True
 
 
 class WebSocketApi:
@@ -200,13 +140,26 @@ class WebSocketApi:
 
 
 def serve(handler: Any, api: WebSocketApi, query: dict[str, list[str]]) -> None:
-    """Run one WebSocket connection on an http.server request handler (GET /ws with Upgrade)."""
-    key = handler.headers.get("Sec-WebSocket-Key")
-    if not key or handler.headers.get("Sec-WebSocket-Version", "13") != "13":
-        handler.close_connection = True
-        handler.send_response_only(400)
-        handler.send_header("Content-Length", "0")
-        handler.end_headers()
+    """Run one WebSocket connection on an http.server request handler (GET /ws with Upgrade).
+
+    http.server has read the request; websockets' Sans-I/O ServerProtocol parses it again (as received),
+    checks it and answers the handshake, and its threaded Connection then runs the socket (frames,
+    ping/pong, close). The client sends nothing before it has the 101, so no byte of it waits in the
+    handler's read buffer.
+    """
+    handler.close_connection = True
+    protocol = ServerProtocol(max_size=MAX_MESSAGE_BYTES)
+    head = "".join(f"{name}: {value}\r\n" for name, value in handler.headers.items())
+    protocol.receive_data(f"{handler.requestline}\r\n{head}\r\n".encode("iso-8859-1"))
+    requests = [event for event in protocol.events_received() if isinstance(event, Request)]
+    if not requests:  # a request websockets cannot parse: its own 400
+        protocol.send_response(protocol.reject(400, "Failed to open a WebSocket connection.\n"))
+        handler.connection.sendall(b"".join(protocol.data_to_send()))
+        return
+    response = protocol.accept(requests[0])
+    if response.status_code != 101:  # not a valid WebSocket handshake: websockets' own answer
+        protocol.send_response(response)
+        handler.connection.sendall(b"".join(protocol.data_to_send()))
         return
     connection_id = base64.b64encode(secrets.token_bytes(9)).decode("ascii")  # like "L0SM9cOFvHcCIhw="
     headers = {name: value for name, value in handler.headers.items()}
@@ -220,49 +173,30 @@ def serve(handler: Any, api: WebSocketApi, query: dict[str, list[str]]) -> None:
         multiValueQueryStringParameters=query or None,
     )
     status = int(api.call(connect).get("statusCode", 200))
-    handler.close_connection = True
     if not 200 <= status < 300:
         handler.send_response_only(status)
         handler.send_header("Content-Length", "0")
         handler.send_header("Connection", "close")
         handler.end_headers()
         return
-    handler.send_response_only(101)
-    handler.send_header("Upgrade", "websocket")
-    handler.send_header("Connection", "Upgrade")
-    handler.send_header("Sec-WebSocket-Accept", accept_value(key))
-    handler.end_headers()
-    handler.wfile.flush()
-    connection = LocalConnection(connection_id, handler.wfile, handler.connection)
+    protocol.send_response(response)
+    handler.connection.sendall(b"".join(protocol.data_to_send()))
+    # No keepalive pings: API Gateway sends none either (it drops idle connections after 10 minutes).
+    websocket = Connection(handler.connection, protocol, ping_interval=None, close_timeout=CLOSE_TIMEOUT_S)
+    connection = LocalConnection(connection_id, websocket)
     with _lock:
         _connections[connection_id] = connection
-    fragments: list[bytes] = []
     try:
-        while True:
-            opcode, fin, payload = read_frame(handler.rfile)
-            if opcode == OP_CLOSE:
-                connection.send(OP_CLOSE, payload[:2])
-                break
-            if opcode == OP_PING:
-                connection.send(OP_PONG, payload)
-                continue
-            if opcode == OP_PONG:
-                continue
-            fragments.append(payload)
-            if not fin:
-                continue
-            message, fragments = b"".join(fragments), []
-            _message(api, connection, message.decode("utf-8", errors="replace"))
-    except (EOFError, OSError, ValueError):
+        for message in websocket:
+            body = message if isinstance(message, str) else message.decode("utf-8", errors="replace")
+            _message(api, connection, body)
+    except ConnectionClosed:  # closed with an error code (e.g. 1009: a message over MAX_MESSAGE_BYTES)
         pass
     finally:
         with _lock:
             _connections.pop(connection_id, None)
-        with connection.lock:
-            connection.open = False
+        websocket.close()
         api.call(api.event("$disconnect", "DISCONNECT", connection_id))
-        with contextlib.suppress(OSError):
-            handler.connection.shutdown(socket.SHUT_RDWR)
 
 
 def _message(api: WebSocketApi, connection: LocalConnection, body: str) -> None:
@@ -273,7 +207,7 @@ def _message(api: WebSocketApi, connection: LocalConnection, body: str) -> None:
     route = action if isinstance(action, str) and action in api.routes else "$default"
     if route not in api.routes:
         connection.send(
-            OP_TEXT, json.dumps({"message": "Forbidden", "connectionId": connection.connection_id}).encode()
+            json.dumps({"message": "Forbidden", "connectionId": connection.connection_id}).encode()
         )
         return
     api.call(api.event(route, "MESSAGE", connection.connection_id, body))
@@ -325,7 +259,7 @@ def _intercept_post(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict
     if isinstance(body, str):
         body = body.encode("utf-8")
     request_id = str(uuid.uuid4())
-    if connection is None or not connection.send(OP_TEXT, bytes(body)):
+    if connection is None or not connection.send(bytes(body)):
         headers = {"x-amzn-requestid": request_id, "x-amzn-errortype": "GoneException"}
         parsed = {
             "Error": {"Code": "GoneException", "Message": f"No connection {connection_id!r}"},

@@ -1,14 +1,13 @@
-"""A small RFC 6455 client on the stdlib (socket, base64, os) for the local /ws endpoint.
+"""A client of the local /ws endpoint on the `websockets` library (its threaded client).
 
 Used by the e2e tests and the latency bench; every read has a timeout.
 """
 
-import base64
 import json
-import os
-import socket
-import struct
 from typing import Any
+
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
 
 # Generous: locally the stream router can lag many seconds behind a busy run (see bench/latency.py).
 TIMEOUT = 60
@@ -22,67 +21,32 @@ class Refused(Exception):
 
 class Client:
     def __init__(self, port: int, query: str = "", headers: dict[str, str] | None = None) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        key = base64.b64encode(os.urandom(16)).decode()
-        lines = [
-            f"GET /ws{query} HTTP/1.1",
-            f"Host: 127.0.0.1:{port}",
-            "Upgrade: websocket",
-            "Connection: Upgrade",
-            f"Sec-WebSocket-Key: {key}",
-            "Sec-WebSocket-Version: 13",
-            *(f"{name}: {value}" for name, value in (headers or {}).items()),
-        ]
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        self.buffer = b""
-        while b"\r\n\r\n" not in self.buffer:
-            self.buffer += self._recv()
-        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        if status != 101:
-            self.sock.close()
-            raise Refused(status)
-
-    def _recv(self) -> bytes:
-        data = self.sock.recv(65536)
-        if not data:
-            raise EOFError("connection closed")
-        return data
-
-    def _exactly(self, count: int) -> bytes:
-        while len(self.buffer) < count:
-            self.buffer += self._recv()
-        data, self.buffer = self.buffer[:count], self.buffer[count:]
-        return data
+        try:
+            self.connection: ClientConnection = connect(
+                f"ws://127.0.0.1:{port}/ws{query}",
+                additional_headers=headers,
+                compression=None,  # API Gateway negotiates no extension
+                user_agent_header=None,
+                open_timeout=TIMEOUT,
+                close_timeout=TIMEOUT,
+                ping_interval=None,
+                legacy=True,  # the connection itself, closed by close(), not a context manager
+            )
+        except InvalidStatus as refused:
+            raise Refused(refused.response.status_code) from refused
 
     def send(self, message: dict[str, Any]) -> None:
-        payload = json.dumps(message).encode()
-        mask = os.urandom(4)
-        length = len(payload)
-        header = bytes([0x81]) + (
-            bytes([0x80 | length]) if length < 126 else bytes([0x80 | 126]) + struct.pack("!H", length)
-        )
-        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+        self.connection.send(json.dumps(message))
 
     def receive(self) -> dict[str, Any]:
+        """The next text message as JSON (binary ones are skipped); EOFError once the server has closed."""
         while True:
-            first, second = self._exactly(2)
-            length = second & 0x7F
-            if length == 126:
-                length = struct.unpack("!H", self._exactly(2))[0]
-            elif length == 127:
-                length = struct.unpack("!Q", self._exactly(8))[0]
-            payload = self._exactly(length)
-            opcode = first & 0x0F
-            if opcode == 0x8:
-                raise EOFError("closed by the server")
-            if opcode == 0x1:
-                return dict(json.loads(payload))
+            try:
+                message = self.connection.recv(timeout=TIMEOUT)
+            except ConnectionClosed as closed:
+                raise EOFError("closed by the server") from closed
+            if isinstance(message, str):
+                return dict(json.loads(message))
 
     def close(self) -> None:
-        try:
-            mask = os.urandom(4)
-            self.sock.sendall(bytes([0x88, 0x80]) + mask)
-        except OSError:
-            pass
-        self.sock.close()
+        self.connection.close()

@@ -1,6 +1,6 @@
 """Run events over the WebSocket API against the local stack (ws://127.0.0.1:<port>/ws; docs/api.md §6).
 
-The client is a small RFC 6455 client on the stdlib (socket, base64, os). Every read has a timeout.
+The client is devstack.ws_client (the `websockets` library). Every read has a timeout.
 """
 
 from typing import Any

@@ -1,5 +1,6 @@
 """Lambda functions in-process: load a function's real handler from CodeUri/Handler and invoke it."""
 
+import contextvars
 import importlib.util
 import sys
 import threading
@@ -145,7 +146,10 @@ class LocalFunction:
         principal = self.principal
         try:
             with acting_as(principal):
-                result = handler(event, context or self.new_context())
+                # In a copy of the caller's context (contextvars), as if in a process of its own: what a
+                # nested invocation (a Lambda Invoke answered on its caller's thread, devstack.executions)
+                # sets there, such as Powertools' thread-safe log keys, never reaches its caller.
+                result = contextvars.copy_context().run(handler, event, context or self.new_context())
         except BaseException:
             self._release(copy, environment)
             raise

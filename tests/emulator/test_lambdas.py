@@ -85,3 +85,23 @@ def test_a_function_behind_the_lambda_web_adapter_is_its_app_module(tmp_path: Pa
     function = LocalFunction.load("W", properties, tmp_path)
     assert function.invoke({}, stream=True) == "streamed"
     assert function.invoke({}) == "buffered"
+
+
+def test_a_nested_invocation_leaves_its_callers_log_keys_alone() -> None:
+    """A Lambda Invoke answered on the caller's thread (devstack.executions) runs a second observed
+    handler inside the first: what it logs with must not replace what its caller logs with."""
+    from runs_core.observability import bind, logger, observed
+
+    def inner_handler(event: Any, context: Any) -> None:
+        bind(run_id="run_inner")
+
+    inner = LocalFunction("Inner", "Inner", observed(traced=False)(inner_handler), 128, 3)
+
+    def outer_handler(event: Any, context: Any) -> dict[str, Any]:
+        bind(run_id="run_outer")
+        inner.invoke({})
+        return logger.thread_safe_get_current_keys()
+
+    outer = LocalFunction("Outer", "Outer", observed(traced=False)(outer_handler), 128, 3)
+    keys = outer.invoke({})
+    assert (keys["function_name"], keys["run_id"]) == ("Outer", "run_outer")

@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: dev test test-contract test-unit-integration-e2e unit integration e2e contract lint build bench lock clean
+.PHONY: dev test test-contract test-in-process-and-e2e unit integration emulator e2e contract lint build bench lock \
+	clean
 
 $(BIN)/.installed: requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,21 +19,21 @@ $(BIN)/.installed: requirements.lock
 venv: $(BIN)/.installed
 
 dev: venv  ## start the local stack on 127.0.0.1:$${RUNS_API_PORT:-3000}
-	$(BIN)/python -m local
+	$(BIN)/python -m devstack
 
 # Two pytest sessions side by side: the contract tier (its fuzzer and `sam build` are subprocesses
 # against their own local server) shares nothing with the others. Each session's output is printed
 # whole when it ends (--output-sync), and `make test` fails if either does.
-test: venv  ## every test tier: unit, integration, e2e, contract
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-contract test-unit-integration-e2e
+test: venv  ## every test tier: unit, integration, emulator (devstack's own), e2e, contract
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-contract test-in-process-and-e2e
 
 test-contract: venv
 	$(BIN)/python -m pytest tests/contract
 
-test-unit-integration-e2e: venv
-	$(BIN)/python -m pytest tests/unit tests/integration tests/e2e
+test-in-process-and-e2e: venv
+	$(BIN)/python -m pytest tests/unit tests/integration tests/emulator tests/e2e
 
-unit integration e2e contract: venv
+unit integration emulator e2e contract: venv
 	$(BIN)/python -m pytest tests/$@
 
 lint: venv

@@ -48,13 +48,13 @@ def notes(info: dict[str, str]) -> list[str]:
         "Idempotent replay: its conditional PutItem on the idempotency table fails and returns the kept "
         "response, before the handler runs.",
         "1k vs 100k runs: the local stack's Query reads its partition from the start key to its page "
-        "(local.query_index; unpatched moto reads and sorts the whole table). On DynamoDB a GetItem and a "
+        "(devstack.query_index; unpatched moto reads and sorts the whole table). On DynamoDB a GetItem and a "
         "Query with Limit=20 read the same items at any table size: the calls and items read are the real "
         "cost signal.",
         f"{soak.RUNS:,} runs: three-decision scripted runs (two echo tool calls, then an answer) created "
         f"through the API by {soak.THREADS} threads, each waiting for its run (a GetItem every "
         f"{soak.POLL_S:g} s) before the next; RSS of the whole process (/proc), CPU of all its threads. "
-        "Before local.retention (moto keeping table copies, stream records and instances), 40 such runs "
+        "Before devstack.retention (moto keeping table copies, stream records and instances), 40 such runs "
         "took RSS from 246 MB to 2,600 MB and the rate from 46 to 15 runs/min.",
         "Orchestration cost: AWS list prices, us-east-1 (Step Functions Standard $0.025 per 1,000 "
         "transitions; Lambda arm64 $0.20 per million requests + $0.0000133334 per GB-s; DynamoDB "
@@ -86,10 +86,10 @@ def main() -> None:
         else:
             table.add("cold import", function, _ms(ms), f"{module}: {modules} modules after boto3")
 
-    from local.stack import LocalStack
+    from devstack.stack import DevStack
 
     calls.install()
-    stack = LocalStack().start()
+    stack = DevStack().start()
     try:
         org_id = stack.seed()
         print("[2/7] throughput …", flush=True)

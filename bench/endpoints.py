@@ -20,8 +20,8 @@ from typing import Any
 import boto3
 
 from bench import calls
-from local.stack import LocalStack
-from local.template import Template
+from devstack.stack import DevStack
+from devstack.template import Template
 
 SAMPLES = 10
 HIGH_LIMITS = {"runs_per_minute": 1_000_000, "requests_per_minute": 1_000_000}
@@ -45,7 +45,7 @@ class Case:
 
 
 class Client:
-    def __init__(self, stack: LocalStack, key: str) -> None:
+    def __init__(self, stack: DevStack, key: str) -> None:
         self.stack, self.key = stack, key
 
     def call(self, method: str, request: Request) -> tuple[int, dict[str, str], Any]:
@@ -363,7 +363,7 @@ def sample(
     return status, counts, timings
 
 
-def measure(stack: LocalStack, org_id: str) -> list[dict[str, Any]]:
+def measure(stack: DevStack, org_id: str) -> list[dict[str, Any]]:
     """One row per route (or per case of a route): {route, case, status, calls, by_api, samples, p50,
     max, note}."""
     client = Client(stack, stack.dev_key)

@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from local.stack import LocalStack
+from devstack.stack import DevStack
 
 DECISIONS = 10
 STEP_MEMORY_GB = 1.0  # RunStepFunction MemorySize 1024
@@ -28,7 +28,7 @@ PRICE = {
 }
 
 
-def run_bench(stack: LocalStack) -> dict[str, Any]:
+def run_bench(stack: DevStack) -> dict[str, Any]:
     from runs_core.storage import dynamo
 
     calls: Counter[str] = Counter()

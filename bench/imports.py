@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from local.template import FUNCTION_TYPE, Template, Unresolvable
+from devstack.template import FUNCTION_TYPE, Template, Unresolvable
 
 REPO = Path(__file__).resolve().parents[1]
 REPEATS = 3  # median of fresh interpreters (the machine is shared: noisy)

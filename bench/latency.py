@@ -5,7 +5,7 @@ watch it from before it starts and compare each event's arrival with its `create
 same clock). The run is created (run.created) before the clients can subscribe to it, so only events
 written after both had subscribed count: a backlog event's "latency" would be the setup time.
 The local SSE stream and the stream mapping (the router: WebSocket pushes) are woken by each write to a
-stream (local.wakeups), not by a poll timer. Both share the machine's cores with the run itself.
+stream (devstack.wakeups), not by a poll timer. Both share the machine's cores with the run itself.
 """
 
 import json
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import requests
 
-from local.ws_client import Client
+from devstack.ws_client import Client
 
 REPO = Path(__file__).resolve().parents[1]
 TURNS = 150  # 7 events per tool-call turn (decision + action) → ~1,050 events
@@ -41,7 +41,7 @@ def _start_server(**extra_env: str) -> tuple[subprocess.Popen[bytes], str, str]:
     env = {**os.environ, "RUNS_API_PORT": str(port), "RUNS_API_DEV_KEY": key, "PYTHONUNBUFFERED": "1"}
     env.update(extra_env)
     process = subprocess.Popen(
-        [sys.executable, "-m", "local"],
+        [sys.executable, "-m", "devstack"],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -105,7 +105,6 @@ def _watch_sse(
 def _watch_websocket(base: str, key: str, run_id: str, subscribed: threading.Event) -> Arrivals:
     port = int(base.split(":")[2].split("/")[0])
     client = Client(port, query=f"?api_key={key}")
-    client.sock.settimeout(60)
     latencies: Arrivals = []
     try:
         client.send({"action": "subscribe", "run_id": run_id, "after_seq": 0})

@@ -3,7 +3,7 @@
 Runs are seeded straight into moto's Runs table with BatchWriteItem, cloned from a run the API
 created (same item shape as storage/runs.py writes, incl. the GSI attributes org_status, org_agent),
 with fresh time-ordered ids; 90% completed, 10% failed. The local stack's Query reads its partition
-from the start key to its page (local.query_index), as DynamoDB does; the DynamoDB calls and items read
+from the start key to its page (devstack.query_index), as DynamoDB does; the DynamoDB calls and items read
 per request are what stays constant on real DynamoDB.
 """
 
@@ -16,7 +16,7 @@ import boto3
 from ulid import ULID
 
 from bench.endpoints import Client, Request, sample
-from local.stack import LocalStack
+from devstack.stack import DevStack
 
 SIZES = (1_000, 100_000)
 SEED_BUDGET_S = 55.0  # for all seeding; if moto is slower, fewer runs are stored (and reported)
@@ -54,7 +54,7 @@ def _time(client: Client, request: Request) -> dict[str, Any]:
     }
 
 
-def measure(stack: LocalStack, run_id: str) -> list[dict[str, Any]]:
+def measure(stack: DevStack, run_id: str) -> list[dict[str, Any]]:
     """[{stored, seed_s, results: {case: {...}}}] for each size (run_id: a run of the dev org to clone)."""
     client = Client(stack, stack.dev_key)
     dynamodb = boto3.client("dynamodb", region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))

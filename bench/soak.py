@@ -22,7 +22,7 @@ import boto3
 
 from bench.endpoints import HIGH_LIMITS
 from bench.throughput import TERMINAL, wait_for_run
-from local.stack import LocalStack
+from devstack.stack import DevStack
 
 RUNS = int(os.environ.get("BENCH_SOAK_RUNS", "1000"))
 THREADS = 4
@@ -48,7 +48,7 @@ def checkpoints(runs: int) -> list[int]:
     return sorted(points)
 
 
-def measure(stack: LocalStack, org_id: str, runs: int = RUNS) -> dict[str, Any]:
+def measure(stack: DevStack, org_id: str, runs: int = RUNS) -> dict[str, Any]:
     """{runs, threads, points: [{completed, rss_mb, elapsed_s}], completed, other_terminal, unfinished}."""
     admin = {"Authorization": f"Bearer {stack.admin_key}", "Content-Type": "application/json"}
     user = {"Authorization": f"Bearer {stack.dev_key}", "Content-Type": "application/json"}

@@ -25,7 +25,7 @@ from typing import Any
 import requests
 
 from bench.latency import DEADLINE_S, TERMINAL, _start_server, _stop_server
-from local.ws_client import Client
+from devstack.ws_client import Client
 from tests.support import ModelServer, serving
 
 CHUNKS = 1000

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 
 from bench.endpoints import HIGH_LIMITS
-from local.stack import LocalStack
+from devstack.stack import DevStack
 
 THREADS = 3
 DURATION_S = 30.0
@@ -24,7 +24,7 @@ BURST_WINDOW_MARGIN_S = 15  # the burst takes ~1–3 s
 TERMINAL = {"completed", "failed", "cancelled"}
 
 
-def _pass(stack: LocalStack, key: str, duration: float) -> dict[str, Any]:
+def _pass(stack: DevStack, key: str, duration: float) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     dynamodb = boto3.client("dynamodb", region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
     table = os.environ["RUNS_TABLE"]
@@ -82,7 +82,7 @@ def wait_for_run(dynamodb: Any, table: str, run_id: str, until: float, poll_s: f
     return state
 
 
-def measure(stack: LocalStack, org_id: str) -> dict[str, Any]:
+def measure(stack: DevStack, org_id: str) -> dict[str, Any]:
     admin = {"Authorization": f"Bearer {stack.admin_key}", "Content-Type": "application/json"}
     user = {"Authorization": f"Bearer {stack.dev_key}", "Content-Type": "application/json"}
     script = [{"tool_calls": [{"name": "echo", "arguments": {"i": i}}]} for i in range(2)] + [{"text": "ok"}]

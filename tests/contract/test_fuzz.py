@@ -1,6 +1,6 @@
 """Schemathesis against the running local stack: no 5xx, and every response as the spec documents it.
 
-The local stack (`python -m local`) runs on a free port (tests/e2e/conftest.py's start_server). The fuzzer
+The local stack (`python -m devstack`) runs on a free port (tests/e2e/conftest.py's start_server). The fuzzer
 works in an org of its own with high rate limits and credits (created through the operators' API), so the
 default limits of the dev org (20 runs and 600 requests a minute) neither slow it down nor are switched off.
 The fuzzer is the schemathesis CLI, run as a subprocess, bounded by examples per operation and a fixed seed.
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from runs_core.local_seed import DEMO_AGENT  # the scripted agent the examples of run creation name
+from devstack.seed import DEMO_AGENT  # the scripted agent the examples of run creation name
 from tests.e2e.conftest import LocalServer, running_server
 
 HERE = Path(__file__).resolve().parent

@@ -4,7 +4,7 @@ import json
 import re
 from pathlib import Path
 
-from local.template import Template
+from devstack.template import Template
 
 REPO = Path(__file__).resolve().parents[2]
 SWAGGER_UI = ("GET", "/v1/docs")  # HTML for people; not an API operation

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from local.cfn_yaml import load_template
+from devstack.template import load_template
 from runs_core.api.sse import DEADLINE_MARGIN_SECONDS
 from runs_core.logic.events import MAX_STREAM_WAIT_SECONDS
 from tests.contract.sam_transform import transform_template

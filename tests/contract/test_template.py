@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from local.cfn_yaml import load_template
-from local.template import Template
+from devstack.template import Template, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -44,7 +43,7 @@ EXPECTED_ROUTES = {
     ("DocsFunction", "GET", "/v1/docs"),
 }
 WEB_ADAPTER_HANDLER = "run.sh"
-LAYER_LOCAL_ONLY = ("runs_core/local_seed.py", "user_actions/examples.py")
+LAYER_LOCAL_ONLY = ("user_actions/examples.py",)
 PUBLIC_ROUTES = {("GET", "/v1/health"), ("GET", "/v1/openapi.json"), ("GET", "/v1/docs")}
 
 

@@ -1,4 +1,4 @@
-"""E2E tier: real HTTP against `python -m local` (what `make dev` runs), started once per session.
+"""E2E tier: real HTTP against `python -m devstack` (what `make dev` runs), started once per session.
 
 `local_stack` yields a LocalServer (base_url = http://127.0.0.1:<port>/v1, dev_key, admin_key);
 `start_local_server` starts another, private instance (e.g. to test how it shuts down).
@@ -65,7 +65,7 @@ def free_port() -> int:
 
 
 def start_server(**extra_env: str) -> LocalServer:
-    """Start `python -m local` on a free port with known keys; return once it prints its ready line.
+    """Start `python -m devstack` on a free port with known keys; return once it prints its ready line.
 
     The port is free when probed, not necessarily when the server binds it (another test session may
     take it in between): a server that exits because its port is in use is started again on another."""
@@ -98,7 +98,7 @@ def _start_server(**extra_env: str) -> LocalServer:
     }
     log = tempfile.NamedTemporaryFile("w+", prefix="runs-api-local-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
-        [sys.executable, "-m", "local"], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "devstack"], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     server = LocalServer(process, port, dev_key, admin_key, log)
     deadline = time.monotonic() + READY_TIMEOUT_S
@@ -109,10 +109,12 @@ def _start_server(**extra_env: str) -> LocalServer:
             os.unlink(server.log.name)
             if "Address already in use" in output:
                 raise PortTaken(output)
-            raise RuntimeError(f"python -m local exited with {process.returncode}:\n{output}")
+            raise RuntimeError(f"python -m devstack exited with {process.returncode}:\n{output}")
         if time.monotonic() > deadline:
             server.stop()
-            raise TimeoutError(f"python -m local not ready after {READY_TIMEOUT_S:.0f} s:\n{server.output()}")
+            raise TimeoutError(
+                f"python -m devstack not ready after {READY_TIMEOUT_S:.0f} s:\n{server.output()}"
+            )
         time.sleep(0.1)
     return server
 
@@ -121,7 +123,7 @@ def _start_server(**extra_env: str) -> LocalServer:
 def running_server() -> Iterator[LocalServer]:
     """A local stack for the duration of the block, stopped by its process id afterwards. The block fails
     if the server denied any AWS call: it logs each call a function's template policy does not allow
-    (local.iam), and code that fails open would otherwise hide it from the test that made it."""
+    (devstack.iam), and code that fails open would otherwise hide it from the test that made it."""
     server = start_server()
     try:
         yield server

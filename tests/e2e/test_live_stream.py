@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from local.ws_client import Client
+from devstack.ws_client import Client
 from tests.e2e.live import TERMINAL, TIMEOUT, auth, open_stream, polled, read_frames
 from tests.support import ModelServer, serving
 

@@ -1,13 +1,13 @@
 """Run events over the WebSocket API against the local stack (ws://127.0.0.1:<port>/ws; docs/api.md §6).
 
-The client is a small RFC 6455 client on the stdlib (socket, base64, os). Every read has a timeout.
+The client is devstack.ws_client (the `websockets` library). Every read has a timeout.
 """
 
 from typing import Any
 
 import pytest
 
-from local.ws_client import Client, Refused
+from devstack.ws_client import Client, Refused
 from tests.e2e.live import TERMINAL, answer, asking_run, auth, other_org_key, polled
 
 

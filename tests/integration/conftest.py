@@ -1,5 +1,5 @@
 """Integration tier: the real handlers in-process behind the API Gateway emulator, over moto tables
-built from template.yaml (local.stack.LocalStack) — the same path as `make dev`, without sockets.
+built from template.yaml (devstack.stack.DevStack) — the same path as `make dev`, without sockets.
 
 Fixtures: `stack` (one per session, seeded: org "dev" + demo agent), `dev_key`, `admin_key`,
 `api` (a client; the dev key unless told otherwise), `make_org` (another tenant via the admin API),
@@ -17,9 +17,9 @@ import boto3
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from local import iam
-from local.stack import LocalStack
-from local.template import REGION
+from devstack import iam
+from devstack.stack import DevStack
+from devstack.template import REGION
 
 QueryValue = str | int | Sequence[str]
 
@@ -52,9 +52,9 @@ class ApiResponse:
 
 
 class ApiClient:
-    """requests-like calls straight into LocalStack.request (API Gateway emulator → real handlers)."""
+    """requests-like calls straight into DevStack.request (API Gateway emulator → real handlers)."""
 
-    def __init__(self, stack: LocalStack, key: str | None) -> None:
+    def __init__(self, stack: DevStack, key: str | None) -> None:
         self.stack = stack
         self.key = key
 
@@ -130,8 +130,8 @@ class Tenant:
 # Package scope: moto's mock is process-wide, so it must end with this package, before tests that
 # talk to their own fakes (e.g. the Bedrock provider's tests answer botocore themselves).
 @pytest.fixture(scope="package")
-def stack() -> Iterator[LocalStack]:
-    local = LocalStack(
+def stack() -> Iterator[DevStack]:
+    local = DevStack(
         dev_key="sk_test_" + secrets.token_urlsafe(24),
         admin_key="sk_admin_" + secrets.token_urlsafe(24),
     )
@@ -153,27 +153,27 @@ def stack() -> Iterator[LocalStack]:
 
 
 @pytest.fixture(scope="package")
-def dev_key(stack: LocalStack) -> str:
+def dev_key(stack: DevStack) -> str:
     return stack.dev_key
 
 
 @pytest.fixture(scope="package")
-def admin_key(stack: LocalStack) -> str:
+def admin_key(stack: DevStack) -> str:
     return stack.admin_key
 
 
 @pytest.fixture
-def api(stack: LocalStack) -> ApiClient:
+def api(stack: DevStack) -> ApiClient:
     return ApiClient(stack, stack.dev_key)
 
 
 @pytest.fixture
-def admin_api(stack: LocalStack) -> ApiClient:
+def admin_api(stack: DevStack) -> ApiClient:
     return ApiClient(stack, stack.admin_key)
 
 
 @pytest.fixture
-def make_org(stack: LocalStack) -> Callable[..., Tenant]:
+def make_org(stack: DevStack) -> Callable[..., Tenant]:
     """make_org(credits=1000, name=None, **fields) → a new org (POST /v1/admin/orgs) and its key.
 
     Its rate limits are generous unless `rate_limits=` is given (rate-limit tests set low ones)."""
@@ -197,7 +197,7 @@ def make_org(stack: LocalStack) -> Callable[..., Tenant]:
 
 
 @pytest.fixture
-def bus_queue(stack: LocalStack) -> Iterator[str]:
+def bus_queue(stack: DevStack) -> Iterator[str]:
     """An SQS queue behind a rule on the stack's bus that matches source runs-api; yields its URL."""
     events = boto3.client("events", region_name=REGION)
     sqs = boto3.client("sqs", region_name=REGION)

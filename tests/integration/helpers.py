@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from local.template import REGION, Template
+from devstack.template import REGION, Template
 from tests.integration.conftest import GENEROUS_RATE_LIMITS, ApiClient
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"

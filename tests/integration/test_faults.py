@@ -19,7 +19,7 @@ import pytest
 from boto3.dynamodb.conditions import Attr
 from botocore.awsrequest import AWSResponse
 
-from local.template import REGION
+from devstack.template import REGION
 from runs_core.logic import execution, router
 from runs_core.settings import get_settings
 from runs_core.storage import dynamo

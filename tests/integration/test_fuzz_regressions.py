@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from local.server import LocalApiServer
+from devstack.server import LocalApiServer
 from tests.integration.helpers import new_thread, start
 from tests.support import serving
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from local.apigw import _authorizer_context
+from devstack.apigw import _authorizer_context
 from runs_core.api.lwa_server import (
     LAMBDA_CONTEXT_HEADER,
     REQUEST_CONTEXT_HEADER,
@@ -36,7 +36,7 @@ def server(stack) -> Iterator[StreamingServer]:
     events_function = stack.functions["EventsFunction"]
 
     def handler(event: dict[str, Any], context: Any) -> Any:
-        # Through the function's execution environments and its template policy (local.iam), as the
+        # Through the function's execution environments and its template policy (devstack.iam), as the
         # local stack invokes every function; `stream=True` is what the web server calls: stream_handler.
         return events_function.invoke(event, context, stream=True)
 

@@ -4,9 +4,8 @@ Logging: every function's handler is wrapped by `observed(...)`, which sets the 
 (Lambda context, `request_id`/`correlation_id`, `run_id`, ...) with Powertools' *thread-safe* keys (a
 contextvar): the local stack runs several invocations of one Logger concurrently in one process, and
 plain `append_keys` would bleed one invocation's org/run into another's lines. Keys are cleared at the
-start and end of each invocation (a nested in-process invocation restores its caller's). The event is
-never logged (it carries API keys, Authorization headers, task tokens); add keys with `bind(...)`, never
-whole events or headers.
+start and end of each invocation. The event is never logged (it carries API keys, Authorization headers,
+task tokens); add keys with `bind(...)`, never whole events or headers.
 
 Tracing and metrics are made on first use: Tracer imports the X-Ray SDK (~100+ ms of import), which the
 authorizer, for one, never needs. `lambda_handler` creates the Tracer at the start of the first traced
@@ -69,7 +68,6 @@ def observed[F: Callable[..., Any]](keys: KeysOf | None = None, *, traced: bool 
         def invoke(event: Event, context: Any) -> Any:
             global _cold_start
             cold_start, _cold_start = _cold_start, False
-            outer = logger.thread_safe_get_current_keys()  # a nested local invocation keeps its caller's
             logger.thread_safe_clear_keys()
             bind(
                 cold_start=cold_start,
@@ -88,8 +86,6 @@ def observed[F: Callable[..., Any]](keys: KeysOf | None = None, *, traced: bool 
                 return wrapped[0](event, context)
             finally:
                 logger.thread_safe_clear_keys()
-                if outer:
-                    logger.thread_safe_append_keys(**outer)
 
         return invoke  # type: ignore[return-value]
 

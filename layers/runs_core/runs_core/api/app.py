@@ -47,7 +47,8 @@ def create_app(*routers: Router) -> APIGatewayRestResolver:
     for router in routers:
         app.include_router(router)
     # include_router copies the router's context, which is that of the resolver that included the router
-    # before: in the local stack, another copy of this function (local.lambdas), maybe mid-request.
+    # before: in a host that runs several copies of this function in one process (the local stack), maybe
+    # mid-request.
     app.clear_context()
 
     @app.exception_handler(ApiError)

@@ -1,6 +1,0 @@
-"""The local stack: template.yaml's tables in moto, its functions in-process, an API Gateway emulator.
-
-`make dev` runs `python -m local` (see local/__main__.py); tests build `local.stack.LocalStack` directly.
-Everything (tables, functions, routes, environment, gateway responses) comes from template.yaml.
-While a function's handler runs, its AWS calls are checked against its template policy (local.iam).
-"""

@@ -20,7 +20,8 @@ from boto3.dynamodb.conditions import Attr
 from botocore.awsrequest import AWSResponse
 
 from local.template import REGION
-from runs_core.logic import execution, router
+from runs_core.execution import loop, waits
+from runs_core.logic import router
 from runs_core.settings import get_settings
 from runs_core.storage import dynamo
 from runs_core.storage import executions as executions_storage
@@ -187,7 +188,7 @@ def test_other_transaction_cancellations_fail_the_run_cleanly(api):
 def test_a_step_lambda_timeout_fails_the_run_with_internal_error(api, monkeypatch):
     """Lambda reports a timeout as errorType Sandbox.Timedout: not retried, so the Catch → FailRun."""
     timed_out = type("Sandbox.Timedout", (Exception,), {})
-    real = execution._step
+    real = loop.step
     run = start(api, agent_with(api, SCRIPT, [ECHO]), start=False)
     steps = 0
 
@@ -199,7 +200,7 @@ def test_a_step_lambda_timeout_fails_the_run_with_internal_error(api, monkeypatc
                 raise timed_out("Task timed out after 300.00 seconds")
         return real(run_id)
 
-    monkeypatch.setattr(execution, "_step", slow)
+    monkeypatch.setattr(loop, "step", slow)
     assert api.post(f"/v1/runs/{run['id']}/invoke").status == 200
     done = run_to_end(api, run["id"])
     assert done["status"] == "failed" and done["error"]["code"] == "internal_error", done
@@ -210,7 +211,7 @@ def test_a_step_lambda_timeout_fails_the_run_with_internal_error(api, monkeypatc
 
 def test_a_crashing_park_fails_a_waiting_run(api, monkeypatch):
     """The wait task's Lambda (park) errors: the run does not hang in waiting_for_input forever."""
-    real = execution._park
+    real = waits.park
     asker = agent_with(api, [{"tool_calls": [{"name": "ask_user", "arguments": {"prompt": "?"}}]}], [ASK])
     run = start(api, asker, start=False)
 
@@ -219,7 +220,7 @@ def test_a_crashing_park_fails_a_waiting_run(api, monkeypatch):
             raise RuntimeError("park failed")
         return real(run_id, step_id, task_token)
 
-    monkeypatch.setattr(execution, "_park", broken)
+    monkeypatch.setattr(waits, "park", broken)
     assert api.post(f"/v1/runs/{run['id']}/invoke").status == 200
     done = run_to_end(api, run["id"])
     assert done["status"] == "failed" and done["error"]["code"] == "internal_error", done

@@ -7,7 +7,7 @@ import uuid
 import boto3
 from boto3.dynamodb.conditions import Key
 
-from runs_core.logic import execution
+from runs_core.execution import tasks
 from runs_core.settings import get_settings
 from runs_core.storage.runs import NewEvent
 from runs_core.stores import get_stores
@@ -58,7 +58,7 @@ def test_cancel_vs_finishing_step_50_times(api):
 
         def step(run_id: str = run_id, barrier: threading.Barrier = barrier) -> None:
             barrier.wait()
-            execution.handle_task({"action": "step", "run_id": run_id})
+            tasks.handle_task({"action": "step", "run_id": run_id})
 
         def cancel(
             run_id: str = run_id, barrier: threading.Barrier = barrier, out: list = cancel_status

@@ -1,0 +1,49 @@
+"""A run's end from inside its execution: failed (a limit, a model error, a timeout, an unexpected
+error) or cancelled (a cancel that lost its races to the step's writes), and how long it ran."""
+
+from datetime import datetime
+from typing import Any
+
+from runs_core import clock
+from runs_core.execution.metering import run_finished
+from runs_core.execution.unit import Change, commit, done, load
+from runs_core.logic.runs import cancellation as run_cancellation
+from runs_core.models.runs import TERMINAL_STATUSES
+from runs_core.observability import logger
+
+
+def epoch(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+
+
+def duration_ms(run: dict[str, Any], now: str) -> int | None:
+    started_at = run.get("started_at")
+    return int((epoch(now) - epoch(started_at)) * 1000) if started_at else None
+
+
+def fail(run: dict[str, Any], code: str, message: str, change: Change | None = None) -> dict[str, Any]:
+    change = change or Change()
+    now = clock.now_iso()
+    error = {"code": code, "message": message}
+    change.changes.update(
+        {"status": "failed", "failed_at": now, "error": error, "pending": None, "task_token": None}
+    )
+    change.changes["duration_ms"] = duration_ms(run, now)
+    change.event("run.failed", status="failed", error=error)
+    written = commit(run, change)
+    run_finished("RunsFailed", {**run, **change.changes}, ErrorCode=code)
+    return written
+
+
+def cancellation(run: dict[str, Any]) -> Change:
+    changes, events, also = run_cancellation(run, run.get("cancel_reason"))
+    return Change(changes, events, list(also))
+
+
+def fail_unexpectedly(run_id: str, error: Any) -> dict[str, Any]:
+    """The state machine caught an error: record `internal_error` (details go to the log, not the API)."""
+    logger.error("run failed unexpectedly", extra={"run_id": run_id, "error": error})
+    run = load(run_id)
+    if run is not None and run["status"] not in TERMINAL_STATUSES:
+        fail(run, "internal_error", "The run stopped because of an internal error.")
+    return done(run_id)

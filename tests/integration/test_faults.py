@@ -20,11 +20,11 @@ from boto3.dynamodb.conditions import Attr
 from botocore.awsrequest import AWSResponse
 
 from local.template import REGION
+from runs_core import workflow
 from runs_core.execution import loop, waits
 from runs_core.logic import router
 from runs_core.settings import get_settings
 from runs_core.storage import dynamo
-from runs_core.storage import executions as executions_storage
 from runs_core.stores import get_stores
 from tests.integration.helpers import (
     ASK,
@@ -243,7 +243,7 @@ def fail_start_of(run_ids: set[str] | None) -> Callable[[dict[str, Any]], Any]:
 def test_start_execution_failing_fails_the_run_not_left_queued(make_org):
     tenant = make_org()
     agent = agent_with(tenant.api, SCRIPT, [ECHO])
-    with inject(executions_storage._client(), "StartExecution", fail_start_of(None)):
+    with inject(workflow._client(), "StartExecution", fail_start_of(None)):
         response = tenant.api.post("/v1/runs", json={"agent": agent})
         created = tenant.api.post("/v1/runs", json={"agent": agent, "start": False}).json()
         invoked = tenant.api.post(f"/v1/runs/{created['id']}/invoke")
@@ -289,7 +289,7 @@ def test_start_execution_failing_at_thread_hand_over_does_not_stick_the_thread(a
     thread, first = held_thread(api, asker_agent(api))
     second = thread_run(api, thread["id"], plain).json()
     third = thread_run(api, thread["id"], plain).json()
-    with inject(executions_storage._client(), "StartExecution", fail_start_of({second["id"]})):
+    with inject(workflow._client(), "StartExecution", fail_start_of({second["id"]})):
         assert api.post(f"/v1/runs/{first['id']}/input", json={"content": "go"}).status == 200
         assert run_to_end(api, first["id"])["status"] == "completed"
         assert run_to_end(api, second["id"])["status"] == "failed"

@@ -6,12 +6,12 @@ from functools import cache
 from runs_core.settings import get_settings
 from runs_core.storage.accounts import ApiKeyStore, OrgStore
 from runs_core.storage.agents import AgentStore
-from runs_core.storage.executions import Executions
 from runs_core.storage.files import FileObjects, FileStore
 from runs_core.storage.memory import MemoryStore
 from runs_core.storage.runs import RunStore
 from runs_core.storage.steps import StepStore
 from runs_core.storage.threads import ThreadStore
+from runs_core.workflow import Executions
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Any
 from runs_core import clock
 from runs_core.execution.metering import run_finished
 from runs_core.execution.unit import Change, commit, done, load
-from runs_core.logic.runs import cancellation as run_cancellation
+from runs_core.logic.run_writes import cancellation as run_cancellation
 from runs_core.models.runs import TERMINAL_STATUSES
 from runs_core.observability import logger
 

@@ -6,7 +6,8 @@ from typing import Any
 from runs_core import clock
 from runs_core.context import Caller
 from runs_core.errors import InvalidState
-from runs_core.logic.runs import change_run, view
+from runs_core.logic.run_writes import change_run
+from runs_core.logic.runs import view
 from runs_core.models.runs import Run, SubmitApproval, SubmitInput
 from runs_core.storage.runs import NewEvent
 from runs_core.stores import get_stores

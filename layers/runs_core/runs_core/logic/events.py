@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from runs_core.context import Caller
 from runs_core.errors import ValidationFailed
-from runs_core.logic.runs import load_run
+from runs_core.logic.run_writes import load_run
 from runs_core.models.common import MAX_INTEGER
 from runs_core.models.events import Event, EventPage
 from runs_core.models.runs import TERMINAL_STATUSES

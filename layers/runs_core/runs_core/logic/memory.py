@@ -8,7 +8,7 @@ from runs_core import clock
 from runs_core.context import Caller
 from runs_core.errors import NotFound, ValidationFailed
 from runs_core.logic import threads
-from runs_core.logic.runs import load_run
+from runs_core.logic.run_writes import load_run
 from runs_core.models.runs import MemoryEntry, MemoryItems
 from runs_core.stores import get_stores
 

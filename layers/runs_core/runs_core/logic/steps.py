@@ -1,7 +1,7 @@
 """A run's steps (docs/api.md §4: GET /v1/runs/{id}/steps), in order."""
 
 from runs_core.context import Caller
-from runs_core.logic.runs import load_run
+from runs_core.logic.run_writes import load_run
 from runs_core.models.common import Page
 from runs_core.models.runs import Step
 from runs_core.pages import decode_cursor, encode_cursor

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from runs_core import ids
 from runs_core.context import Caller
 from runs_core.errors import NotFound, ThreadBusy
+from runs_core.logic.run_writes import start_execution
 from runs_core.models.common import Page
 from runs_core.models.runs import TERMINAL_STATUSES
 from runs_core.models.threads import CreateThread, Message, Thread
@@ -86,8 +87,6 @@ def take_turn(thread: dict[str, Any], run_id: str, strategy: Strategy) -> tuple[
 def hand_over(org_id: str, thread_id: str, finished_run_id: str) -> None:
     """Pass the thread on from a run that ended to the next queued run, and start that run. Idempotent:
     a thread no longer held by `finished_run_id` is left alone (a redelivered event, or already passed on)."""
-    from runs_core.logic.runs import start_execution  # runs imports this module
-
     stores = get_stores()
     for _ in range(MAX_HAND_OVERS):
         thread = stores.threads.get(org_id, thread_id, consistent=True)

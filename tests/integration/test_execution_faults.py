@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from runs_core.changes import StaleRun
 from runs_core.storage import runs as runs_storage
 from runs_core.stores import get_stores
 from tests.integration.helpers import assert_contiguous, create_agent, run_to_end, start
@@ -46,7 +47,7 @@ def test_a_lost_write_race_is_retried_and_the_run_completes(api, monkeypatch):
         with lock:
             if failures["left"] and run["status"] == "running":
                 failures["left"] -= 1
-                raise runs_storage.StaleRun
+                raise StaleRun
         return real(self, run, *args, **kwargs)
 
     monkeypatch.setattr(runs_storage.RunStore, "transition", flaky)

@@ -7,9 +7,9 @@ import uuid
 import boto3
 from boto3.dynamodb.conditions import Key
 
+from runs_core.changes import NewEvent
 from runs_core.execution import tasks
 from runs_core.settings import get_settings
-from runs_core.storage.runs import NewEvent
 from runs_core.stores import get_stores
 from tests.integration.conftest import GENEROUS_RATE_LIMITS
 from tests.integration.helpers import (

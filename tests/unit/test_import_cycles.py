@@ -46,9 +46,7 @@ def imports(tree: ast.Module, known: set[str]) -> set[str]:
 def import_graph() -> dict[str, set[str]]:
     found = modules()
     known = set(found)
-    return {
-        name: imports(ast.parse(path.read_text()), known) - {name} for name, path in found.items()
-    }
+    return {name: imports(ast.parse(path.read_text()), known) - {name} for name, path in found.items()}
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from runs_core.changes import NewEvent, StaleRun
 from runs_core.execution.live import LiveMessage, Stop
 from runs_core.providers.base import ModelCancelled, TokenUsage, ToolCall
-from runs_core.storage.runs import NewEvent, StaleRun
 
 DEADLINE_S = 10.0
 

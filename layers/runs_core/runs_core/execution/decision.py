@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runs_core import clock, ids
+from runs_core.changes import StaleRun
 from runs_core.execution.ending import cancellation, fail
 from runs_core.execution.limits import limit_breach, limits_during_call
 from runs_core.execution.metering import call_usage, step_usage, usage_change
@@ -15,7 +16,6 @@ from runs_core.execution.unit import MAX_WRITE_ATTEMPTS, Change, Progress, commi
 from runs_core.logic import threads
 from runs_core.models.runs import TERMINAL_STATUSES
 from runs_core.observability import COUNT, NO_UNIT, put_metrics, traced
-from runs_core.storage.runs import StaleRun
 
 
 def decide(

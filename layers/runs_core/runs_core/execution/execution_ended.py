@@ -12,11 +12,11 @@ stops the execution; its own write usually lands first, and then nothing is left
 import json
 from typing import Any
 
+from runs_core.changes import StaleRun
 from runs_core.execution.ending import cancellation, fail
 from runs_core.execution.unit import MAX_WRITE_ATTEMPTS, commit, load
 from runs_core.models.runs import TERMINAL_STATUSES
 from runs_core.observability import logger
-from runs_core.storage.runs import StaleRun
 
 WATCHED_STATUSES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 TIMED_OUT_MESSAGE = "The run's execution timed out before the run ended."

@@ -4,10 +4,10 @@ lost a race (it re-reads the run and decides anew, e.g. sees the cancel)."""
 import time
 from typing import Any
 
+from runs_core.changes import StaleRun
 from runs_core.execution import ending, loop, waits
 from runs_core.execution.unit import MAX_WRITE_ATTEMPTS
 from runs_core.observability import MILLISECONDS, put_metrics
-from runs_core.storage.runs import StaleRun
 
 
 def handle_task(event: dict[str, Any]) -> dict[str, Any]:

@@ -9,9 +9,9 @@ from functools import lru_cache
 from typing import Any
 
 from runs_core import clock, ids
+from runs_core.changes import NewEvent
 from runs_core.logic.run_writes import event_expiry
 from runs_core.observability import bind
-from runs_core.storage.runs import NewEvent
 from runs_core.stores import get_stores
 
 MAX_WRITE_ATTEMPTS = 5

@@ -4,12 +4,12 @@ for. Each is written on the pending step with the run's change, then the executi
 from typing import Any
 
 from runs_core import clock
+from runs_core.changes import NewEvent
 from runs_core.context import Caller
 from runs_core.errors import InvalidState
 from runs_core.logic.run_writes import change_run
 from runs_core.logic.runs import view
 from runs_core.models.runs import Run, SubmitApproval, SubmitInput
-from runs_core.storage.runs import NewEvent
 from runs_core.stores import get_stores
 
 

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 from runs_core import clock, ids
+from runs_core.changes import NewEvent, StaleRun
 from runs_core.context import Caller
 from runs_core.errors import NotFound
 from runs_core.observability import COUNT, logger, put_metrics
 from runs_core.settings import get_settings
-from runs_core.storage.runs import NewEvent, StaleRun
 from runs_core.stores import get_stores
 
 MAX_WRITE_ATTEMPTS = 5

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from runs_core import clock, ids
+from runs_core.changes import NewEvent, StaleRun
 from runs_core.context import Caller
 from runs_core.errors import InsufficientCredits, InvalidState, NotFound, ValidationFailed
 from runs_core.logic import threads
@@ -27,7 +28,6 @@ from runs_core.models.runs import RUN_STATUSES, TERMINAL_STATUSES, Run, RunOptio
 from runs_core.observability import COUNT, bind, put_metrics, traced
 from runs_core.pages import decode_cursor, encode_cursor
 from runs_core.storage.dynamo import KeyRange, TransactionCancelled
-from runs_core.storage.runs import NewEvent, StaleRun
 from runs_core.stores import get_stores
 
 

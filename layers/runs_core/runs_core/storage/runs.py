@@ -10,9 +10,9 @@ Every write is conditional on `rev` (optimistic locking), and `seq` of each new 
 run's `last_event_seq`, so two writers can never both win, nor share a seq.
 """
 
-from dataclasses import dataclass
 from typing import Any
 
+from runs_core.changes import NewEvent, StaleRun
 from runs_core.storage import dynamo
 from runs_core.storage.dynamo import KeyRange, TransactionCancelled
 
@@ -23,16 +23,6 @@ INDEX_KEYS = {
     "by_thread": "org_thread",
     "by_end_user": "org_end_user",
 }
-
-
-class StaleRun(Exception):
-    """The run changed since it was read (another writer won); re-read and decide again."""
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    type: str
-    data: dict[str, Any]
 
 
 def index_keys(run: dict[str, Any]) -> dict[str, Any]:

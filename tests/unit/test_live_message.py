@@ -18,7 +18,7 @@ DEADLINE_S = 10.0
 
 
 class FakeRuns:
-    """A run and its log; commits are conditional on `rev`, like RunStore.transition."""
+    """A run and its log; commits are conditional on `rev`, like RunStore.commit."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()

@@ -1,4 +1,9 @@
-"""The stores of this process, built once from settings."""
+"""The stores of this process, built once from settings: the seam between logic and AWS.
+
+Logic reaches storage only through get_stores(), in the domain's terms (runs_core.changes): a run's
+Change, StaleRun and StaleThread, never TransactItems or DynamoDB's errors. Tests put in-memory stores
+in place with use_stores (tests/fakes/stores.py).
+"""
 
 from dataclasses import dataclass
 from functools import cache
@@ -28,17 +33,33 @@ class Stores:
     file_objects: FileObjects
 
 
-@cache
+_in_place: Stores | None = None
+
+
 def get_stores() -> Stores:
+    return _in_place if _in_place is not None else _from_settings()
+
+
+def use_stores(stores: Stores | None) -> None:
+    """Use `stores` from now on (tests' in-memory stores); None: back to the ones built from settings."""
+    global _in_place
+    _in_place = stores
+
+
+@cache
+def _from_settings() -> Stores:
     settings = get_settings()
+    orgs = OrgStore(settings.orgs_table)
+    steps = StepStore(settings.steps_table)
+    threads = ThreadStore(settings.threads_table, settings.thread_messages_table)
     return Stores(
-        orgs=OrgStore(settings.orgs_table),
+        orgs=orgs,
         api_keys=ApiKeyStore(settings.api_keys_table),
         agents=AgentStore(settings.agents_table),
-        runs=RunStore(settings.runs_table, settings.events_table),
-        steps=StepStore(settings.steps_table),
+        runs=RunStore(settings.runs_table, settings.events_table, steps, threads, orgs),
+        steps=steps,
         memory=MemoryStore(settings.memory_table),
-        threads=ThreadStore(settings.threads_table, settings.thread_messages_table),
+        threads=threads,
         executions=Executions(settings.state_machine_arn),
         files=FileStore(settings.files_table),
         file_objects=FileObjects(settings.files_bucket, settings.files_public_endpoint),

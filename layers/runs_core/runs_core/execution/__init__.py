@@ -2,8 +2,9 @@
 
 `loop.step` does one agent step: it resolves the tool calls of the last decision (running the actions that
 need no approval, pausing for approval or user input), then asks the model for the next decision.
-Every change is a conditional write on the run's `rev` together with its events and step records
-(RunStore.transition), so a step that loses a race with a cancel writes nothing and stops.
+Every change is a conditional write on the run's `rev` together with its events and step records (a
+runs_core.changes.Change, RunStore.commit), so a step that loses a race with a cancel writes nothing
+and stops.
 
 The state machine routes on what `step` returns: {"next": "continue" | "approval" | "input" | "done"}.
 A wait task calls `park` with its task token; the API's approval/input endpoints record the decision

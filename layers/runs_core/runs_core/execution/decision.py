@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from runs_core import clock, ids
-from runs_core.changes import StaleRun
+from runs_core.changes import Change, StaleRun
 from runs_core.execution.ending import cancellation, fail
 from runs_core.execution.limits import limit_breach, limits_during_call
 from runs_core.execution.metering import call_usage, step_usage, usage_change
 from runs_core.execution.outputs import complete
 from runs_core.execution.prompt import model_request
-from runs_core.execution.unit import MAX_WRITE_ATTEMPTS, Change, Progress, commit, load
+from runs_core.execution.unit import MAX_WRITE_ATTEMPTS, Progress, load
 from runs_core.logic import threads
+from runs_core.logic.run_writes import commit
 from runs_core.models.runs import TERMINAL_STATUSES
 from runs_core.observability import COUNT, NO_UNIT, put_metrics, traced
 
@@ -112,10 +113,7 @@ def record_after_end(
         latest = load(run["id"]) or run
         change = usage_change(latest, definition, step, tokens, estimated)
         if latest["status"] not in TERMINAL_STATUSES:
-            cancelled = cancellation(latest)
-            change.changes.update(cancelled.changes)
-            change.events.extend(cancelled.events)
-            change.items.extend(cancelled.items)
+            change.include(cancellation(latest))
         try:
             return commit(latest, change)
         except StaleRun:

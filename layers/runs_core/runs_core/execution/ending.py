@@ -5,9 +5,11 @@ from datetime import datetime
 from typing import Any
 
 from runs_core import clock
+from runs_core.changes import Change
 from runs_core.execution.metering import run_finished
-from runs_core.execution.unit import Change, commit, done, load
+from runs_core.execution.unit import done, load
 from runs_core.logic.run_writes import cancellation as run_cancellation
+from runs_core.logic.run_writes import commit
 from runs_core.models.runs import TERMINAL_STATUSES
 from runs_core.observability import logger
 
@@ -36,8 +38,8 @@ def fail(run: dict[str, Any], code: str, message: str, change: Change | None = N
 
 
 def cancellation(run: dict[str, Any]) -> Change:
-    changes, events, also = run_cancellation(run, run.get("cancel_reason"))
-    return Change(changes, events, list(also))
+    """The cancel that was requested (its requester lost races to this run's writes)."""
+    return run_cancellation(run, run.get("cancel_reason"))
 
 
 def fail_unexpectedly(run_id: str, error: Any) -> dict[str, Any]:

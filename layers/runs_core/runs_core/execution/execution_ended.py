@@ -14,7 +14,8 @@ from typing import Any
 
 from runs_core.changes import StaleRun
 from runs_core.execution.ending import cancellation, fail
-from runs_core.execution.unit import MAX_WRITE_ATTEMPTS, commit, load
+from runs_core.execution.unit import MAX_WRITE_ATTEMPTS, load
+from runs_core.logic.run_writes import commit
 from runs_core.models.runs import TERMINAL_STATUSES
 from runs_core.observability import logger
 

@@ -4,13 +4,15 @@ next decision, and resolve the calls it made; what the state machine does next i
 from typing import Any
 
 from runs_core import clock
+from runs_core.changes import Change
 from runs_core.execution.decision import decide
 from runs_core.execution.ending import cancellation
 from runs_core.execution.prompt import user_turn
 from runs_core.execution.tool_calls import resolve_calls
-from runs_core.execution.unit import Change, Progress, commit, definition_of, done, load
+from runs_core.execution.unit import Progress, definition_of, done, load
 from runs_core.execution.waits import WAITING_STATUSES, wait_result
 from runs_core.logic import threads
+from runs_core.logic.run_writes import commit
 from runs_core.models.runs import TERMINAL_STATUSES
 from runs_core.observability import bind, traced
 from runs_core.stores import get_stores
@@ -32,9 +34,7 @@ def step(run_id: str) -> dict[str, Any]:
         start = Change({"status": "running", "started_at": clock.now_iso()})
         start.event("run.started", status="running")
         if run.get("thread_id"):  # the user's turn joins the thread's conversation as the run starts
-            start.items.append(
-                get_stores().threads.message_put(threads.message_record(run, "user", user_turn(run)))
-            )
+            start.messages.append(threads.message_record(run, "user", user_turn(run)))
         run = commit(run, start)
 
     definition = definition_of(run)

@@ -3,9 +3,8 @@
 import math
 from typing import Any
 
-from runs_core.execution.unit import Change
+from runs_core.changes import Change
 from runs_core.observability import COUNT, NO_UNIT, put_metrics
-from runs_core.stores import get_stores
 
 
 def step_usage(tokens: Any) -> dict[str, int]:
@@ -61,13 +60,8 @@ def usage_change(
     usage = add_usage(before, tokens, definition["model"].get("price") or {})
     if estimated or before.get("estimated"):
         usage["estimated"] = True
-    change = Change(
-        {"step_count": step["index"] + 1, "usage": usage}, items=[get_stores().steps.put_item(step)]
-    )
     debit = usage["credits_used"] - before.get("credits_used", 0)
-    if debit > 0:
-        change.items.append(get_stores().orgs.debit_item(run["org_id"], debit))
-    return change
+    return Change({"step_count": step["index"] + 1, "usage": usage}, new_steps=[step], debit=max(debit, 0))
 
 
 def run_finished(metric: str, run: dict[str, Any], **dimensions: str) -> None:

@@ -3,11 +3,11 @@
 from typing import Any
 
 from runs_core import clock
+from runs_core.changes import Change
 from runs_core.execution.ending import duration_ms
 from runs_core.execution.metering import run_finished
-from runs_core.execution.unit import Change, commit
 from runs_core.logic import threads
-from runs_core.stores import get_stores
+from runs_core.logic.run_writes import commit
 
 
 def complete(
@@ -48,7 +48,7 @@ def complete(
     )
     change.event("run.completed", status="completed", output=change.changes["output"])
     if run.get("thread_id"):  # the answer joins the thread's conversation
-        change.items.append(get_stores().threads.message_put(threads.message_record(run, "assistant", text)))
+        change.messages.append(threads.message_record(run, "assistant", text))
     written = commit(run, change)
     run_finished("RunsCompleted", {**run, **change.changes})
     return written

@@ -4,12 +4,14 @@ model, failures too), or the run pauses for it (an approval it requires, or `ask
 from typing import Any
 
 from runs_core import clock
+from runs_core.changes import Change
 from runs_core.execution.ending import fail
 from runs_core.execution.limits import limit_breach
 from runs_core.execution.prompt import builtin_name
-from runs_core.execution.unit import Change, Progress, commit, new_step
+from runs_core.execution.unit import Progress, new_step
 from runs_core.execution.waits import pause
 from runs_core.logic import threads
+from runs_core.logic.run_writes import commit
 from runs_core.observability import traced
 from runs_core.stores import get_stores
 
@@ -86,7 +88,7 @@ def run_action(
         output=None if error else result,
         error=error,
     )
-    change = Change({"step_count": step["index"] + 1}, items=[get_stores().steps.put_item(step)])
+    change = Change({"step_count": step["index"] + 1}, new_steps=[step])
     if outputs:
         change.changes["output_values"] = {**run.get("output_values", {}), **outputs}
     change.event("step.started", step_id=step["id"], index=step["index"], type="action")

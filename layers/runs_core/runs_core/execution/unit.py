@@ -1,44 +1,19 @@
 """The unit of work of a step: the run as read, everything one commit writes, what a step knows.
 
-Every change is one conditional write on the run's `rev` with its events and other items
-(RunStore.transition): a writer that lost a race gets StaleRun, re-reads and decides anew.
+Every change is one conditional write on the run's `rev` with its events and what is written with it
+(a runs_core.changes.Change, committed by logic.run_writes.commit): a writer that lost a race gets
+StaleRun, re-reads and decides anew.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from runs_core import clock, ids
-from runs_core.changes import NewEvent
-from runs_core.logic.run_writes import event_expiry
 from runs_core.observability import bind
 from runs_core.stores import get_stores
 
 MAX_WRITE_ATTEMPTS = 5
-
-
-@dataclass
-class Change:
-    """Everything one commit writes: run fields, events, step records and other items."""
-
-    changes: dict[str, Any] = field(default_factory=dict)
-    events: list[NewEvent] = field(default_factory=list)
-    items: list[dict[str, Any]] = field(default_factory=list)
-
-    def event(self, type_: str, **data: Any) -> None:
-        self.events.append(NewEvent(type_, data))
-
-
-def commit(run: dict[str, Any], change: Change, yield_to_cancel: bool = False) -> dict[str, Any]:
-    return get_stores().runs.transition(
-        run,
-        change.changes,
-        change.events,
-        clock.now_iso(),
-        event_expiry(run),
-        tuple(change.items),
-        yield_to_cancel=yield_to_cancel,
-    )
 
 
 @dataclass

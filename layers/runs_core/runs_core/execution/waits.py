@@ -5,8 +5,10 @@ from datetime import timedelta
 from typing import Any
 
 from runs_core import clock
+from runs_core.changes import Change, StepUpdate
 from runs_core.execution.ending import fail
-from runs_core.execution.unit import Change, commit, done, load, new_step
+from runs_core.execution.unit import done, load, new_step
+from runs_core.logic.run_writes import commit
 from runs_core.models.runs import TERMINAL_STATUSES
 from runs_core.stores import get_stores
 
@@ -41,7 +43,7 @@ def pause(
             "wait_seconds": timeout,
             "step_count": step["index"] + 1,
         },
-        items=[get_stores().steps.put_item(step)],
+        new_steps=[step],
     )
     change.event("step.started", step_id=step["id"], index=step["index"], type=kind)
     change.event(f"run.{status}", status=status, pending=pending)
@@ -80,18 +82,11 @@ def expire(run_id: str, step_id: str) -> dict[str, Any]:
     if pending.get("step_id") != step_id:
         return {"next": "continue", "run_id": run_id}
     code = f"{pending['type']}_timeout"
-    change = Change(
-        items=[
-            get_stores().steps.update_item(
-                run_id,
-                run["pending_step_index"],
-                {
-                    "status": "failed",
-                    "completed_at": clock.now_iso(),
-                    "error": {"code": code, "message": "timed out"},
-                },
-            )
-        ]
-    )
+    failed = {
+        "status": "failed",
+        "completed_at": clock.now_iso(),
+        "error": {"code": code, "message": "timed out"},
+    }
+    change = Change(step_updates=[StepUpdate(run["pending_step_index"], failed)])
     fail(run, code, f"No {pending['type']} arrived before {pending['expires_at']}.", change)
     return done(run_id)

@@ -4,7 +4,7 @@ for. Each is written on the pending step with the run's change, then the executi
 from typing import Any
 
 from runs_core import clock
-from runs_core.changes import NewEvent
+from runs_core.changes import Change, NewEvent, StepUpdate
 from runs_core.context import Caller
 from runs_core.errors import InvalidState
 from runs_core.logic.run_writes import change_run
@@ -17,16 +17,12 @@ def _decide(caller: Caller, run_id: str, waiting: str, output: dict[str, Any], e
     """Record a decision on the pending step and resume the execution. One of concurrent decisions wins;
     the others find the run no longer waiting and get 409."""
 
-    def decide(run: dict[str, Any]) -> tuple[dict[str, Any], list[NewEvent], tuple[dict[str, Any], ...]]:
+    def decide(run: dict[str, Any]) -> Change:
         if run["status"] != waiting:
             raise InvalidState(f"The run is {run['status']}, not {waiting}.")
-        step_update = get_stores().steps.update_item(
-            run["id"],
-            run["pending_step_index"],
-            {"status": "completed", "completed_at": clock.now_iso(), "output": output},
-        )
+        step = {"status": "completed", "completed_at": clock.now_iso(), "output": output}
         changes = {"status": "running", "pending": None, "task_token": None}
-        return changes, [event], (step_update,)
+        return Change(changes, [event], step_updates=[StepUpdate(run["pending_step_index"], step)])
 
     before, after = change_run(caller, run_id, decide)
     if before.get("task_token"):

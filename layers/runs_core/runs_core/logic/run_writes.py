@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from runs_core import clock, ids
-from runs_core.changes import NewEvent, StaleRun
+from runs_core.changes import Change, NewEvent, StaleRun, StepUpdate
 from runs_core.context import Caller
 from runs_core.errors import NotFound
 from runs_core.observability import COUNT, logger, put_metrics
@@ -35,24 +35,27 @@ def load_run(caller: Caller, run_id: str, consistent: bool = False) -> dict[str,
     return record
 
 
-Rule = Callable[[dict[str, Any]], tuple[Any, ...] | None]
+def commit(run: dict[str, Any], change: Change, yield_to_cancel: bool = False) -> dict[str, Any]:
+    """Write `change` to the run as read; StaleRun if another writer got there first."""
+    return get_stores().runs.commit(run, change, clock.now_iso(), event_expiry(run), yield_to_cancel)
+
+
+Rule = Callable[[dict[str, Any]], Change | None]
 
 
 def change_run(
     caller: Caller, run_id: str, rule: Rule, lost_race: Callable[[dict[str, Any]], None] | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Apply `rule(run) -> (changes, events[, other items]) | None` with optimistic locking, re-reading
+    """Apply `rule(run) -> Change | None` with optimistic locking, re-reading
     on a lost race (after calling `lost_race` with the run as read). Returns the run as read and as
     written (the same when the rule changed nothing)."""
     for _ in range(MAX_WRITE_ATTEMPTS):
         run = load_run(caller, run_id, consistent=True)
-        decided = rule(run)
-        if decided is None:
+        change = rule(run)
+        if change is None:
             return run, run
-        changes, events, *also = decided
         try:
-            now = clock.now_iso()
-            written = get_stores().runs.transition(run, changes, events, now, event_expiry(run), *also)
+            written = commit(run, change)
         except StaleRun:
             if lost_race is not None:
                 lost_race(run)
@@ -71,12 +74,12 @@ def start_execution(run: dict[str, Any]) -> dict[str, Any]:
         logger.exception("could not start the execution", extra={"run_id": run["id"]})
     error = {"code": "internal_error", "message": "The run could not be started."}
     try:
-        failed = get_stores().runs.transition(
+        failed = commit(
             run,
-            {"status": "failed", "failed_at": clock.now_iso(), "error": error},
-            [NewEvent("run.failed", {"status": "failed", "error": error})],
-            clock.now_iso(),
-            event_expiry(run),
+            Change(
+                {"status": "failed", "failed_at": clock.now_iso(), "error": error},
+                [NewEvent("run.failed", {"status": "failed", "error": error})],
+            ),
         )
     except StaleRun:  # it started after all (the call failed late, or the stream router started it)
         return get_stores().runs.get(run["id"], consistent=True) or run
@@ -84,15 +87,13 @@ def start_execution(run: dict[str, Any]) -> dict[str, Any]:
     return failed
 
 
-def cancellation(
-    run: dict[str, Any], reason: str | None
-) -> tuple[dict[str, Any], list[NewEvent], tuple[Any, ...]]:
-    """The changes, event and other items that cancel a run that has not ended."""
+def cancellation(run: dict[str, Any], reason: str | None) -> Change:
+    """The change that cancels a run that has not ended."""
     now = clock.now_iso()
     changes = {"status": "cancelled", "cancelled_at": now, "pending": None, "task_token": None}
     data = {"status": "cancelled", **({"reason": reason} if reason else {})}
-    also: tuple[dict[str, Any], ...] = ()
+    change = Change({**changes, "cancel_reason": reason}, [NewEvent("run.cancelled", data)])
     if run.get("pending"):  # the approval or input it waited for will never come
         step = {"status": "cancelled", "completed_at": now}
-        also = (get_stores().steps.update_item(run["id"], run["pending_step_index"], step),)
-    return {**changes, "cancel_reason": reason}, [NewEvent("run.cancelled", data)], also
+        change.step_updates.append(StepUpdate(run["pending_step_index"], step))
+    return change

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from runs_core import clock, ids
-from runs_core.changes import NewEvent, StaleRun
+from runs_core.changes import Change, NewEvent, StaleRun, StaleThread
 from runs_core.context import Caller
 from runs_core.errors import InsufficientCredits, InvalidState, NotFound, ValidationFailed
 from runs_core.logic import threads
@@ -27,7 +27,7 @@ from runs_core.models.common import Page
 from runs_core.models.runs import RUN_STATUSES, TERMINAL_STATUSES, Run, RunOptions
 from runs_core.observability import COUNT, bind, put_metrics, traced
 from runs_core.pages import decode_cursor, encode_cursor
-from runs_core.storage.dynamo import KeyRange, TransactionCancelled
+from runs_core.storage.dynamo import KeyRange
 from runs_core.stores import get_stores
 
 
@@ -129,16 +129,14 @@ def create_run(
     if request.start:
         events.append(NewEvent("run.queued", {"status": "queued"}))
     for _ in range(MAX_WRITE_ATTEMPTS):
-        starts, also = request.start, []
+        starts, first = request.start, Change(events=events)
         if thread is not None and request.start:
-            turn, starts = threads.take_turn(thread, run_id, strategy)
-            also.append(turn)
+            first.turn, starts = threads.take_turn(thread, run_id, strategy)
         try:
-            record = stores.runs.create(run, events, created_at, event_expiry(run), tuple(also))
+            record = stores.runs.create(run, first, created_at, event_expiry(run))
             break
-        except TransactionCancelled:
-            if thread is None:
-                raise
+        except StaleThread:
+            assert thread is not None
             thread = threads.load_thread(caller, thread["id"], consistent=True)  # it changed: decide again
     else:
         raise StaleRun(f"thread {request.thread_id} kept changing")
@@ -165,16 +163,15 @@ def get_run(caller: Caller, run_id: str) -> Run:
 def invoke_run(caller: Caller, run_id: str) -> Run:
     starts = True
 
-    def start(run: dict[str, Any]) -> tuple[Any, ...] | None:
+    def start(run: dict[str, Any]) -> Change | None:
         nonlocal starts
         if run["status"] != "created":
             raise InvalidState(f"Only a created run can be invoked; this one is {run['status']}.")
-        also: tuple[dict[str, Any], ...] = ()
+        change = Change({"status": "queued"}, [NewEvent("run.queued", {"status": "queued"})])
         if run.get("thread_id"):  # a run in a thread waits for its turn (enqueue)
             thread = threads.load_thread(caller, run["thread_id"], consistent=True)
-            turn, starts = threads.take_turn(thread, run["id"], "enqueue")
-            also = (turn,)
-        return {"status": "queued"}, [NewEvent("run.queued", {"status": "queued"})], also
+            change.turn, starts = threads.take_turn(thread, run["id"], "enqueue")
+        return change
 
     _, run = change_run(caller, run_id, start)
     if starts:
@@ -183,7 +180,7 @@ def invoke_run(caller: Caller, run_id: str) -> Run:
 
 
 def cancel_run(caller: Caller, run_id: str, reason: str | None) -> Run:
-    def cancel(run: dict[str, Any]) -> tuple[Any, ...] | None:
+    def cancel(run: dict[str, Any]) -> Change | None:
         if run["status"] == "cancelled":
             return None  # idempotent: cancelling a cancelled run returns it unchanged
         if run["status"] in TERMINAL_STATUSES:

@@ -15,8 +15,14 @@ from runs_core.execution.prompt import model_request
 from runs_core.execution.unit import MAX_WRITE_ATTEMPTS, Progress, load
 from runs_core.logic import threads
 from runs_core.logic.run_writes import commit
-from runs_core.models.runs import TERMINAL_STATUSES
 from runs_core.observability import COUNT, NO_UNIT, put_metrics, traced
+from runs_core.run_status import (
+    STEP_CANCELLED,
+    STEP_COMPLETED,
+    STEP_FAILED,
+    TERMINAL_STATUSES,
+    tokens_passed,
+)
 
 
 def decide(
@@ -97,9 +103,9 @@ def stopped_call(
     output = {"text": live.text_so_far, "tool_calls": [], "stop_reason": "stopped"}
     if stop is not None and stop.code is not None:
         error = {"code": stop.code, "message": stop.message}
-        step = decision.record(run["id"], "failed", output, tokens, error=error)
+        step = decision.record(run["id"], STEP_FAILED, output, tokens, error=error)
         return fail(run, stop.code, stop.message, usage_change(run, definition, step, tokens, estimated))
-    step = decision.record(run["id"], "cancelled", output, tokens)
+    step = decision.record(run["id"], STEP_CANCELLED, output, tokens)
     return record_after_end(run, definition, step, tokens, estimated)
 
 
@@ -135,7 +141,7 @@ def decided(
         {"id": call.id, "name": call.name, "arguments": call.arguments} for call in response.tool_calls
     ]
     output = {"text": response.text, "tool_calls": tool_calls, "stop_reason": response.stop_reason}
-    step = decision.record(run["id"], "completed", output, response.usage)
+    step = decision.record(run["id"], STEP_COMPLETED, output, response.usage)
     change = usage_change(run, definition, step, response.usage, False)
     usage = change.changes["usage"]
     put_metrics(
@@ -156,12 +162,12 @@ def decided(
     for call in tool_calls:
         if call["id"] not in live.written_calls:
             change.event("tool.call", step_id=step["id"], action=call["name"], arguments=call["arguments"])
-    change.event("step.completed", step_id=step["id"], index=step["index"], status="completed")
+    change.event("step.completed", step_id=step["id"], index=step["index"], status=STEP_COMPLETED)
     debit = usage["credits_used"] - (run.get("usage") or {}).get("credits_used", 0)
     try:
-        if usage["total_tokens"] > run["max_tokens"]:
-            message = f"The run used more than {run['max_tokens']} tokens."
-            return fail(run, "max_tokens_exceeded", message, change), True
+        passed = tokens_passed(usage["total_tokens"], run["max_tokens"])
+        if passed is not None:
+            return fail(run, *passed, change), True
         if not tool_calls:
             complete(run, definition, change, response.text, response.outputs)
             return run, True

@@ -10,8 +10,8 @@ from runs_core.execution.metering import run_finished
 from runs_core.execution.unit import done, load
 from runs_core.logic.run_writes import cancellation as run_cancellation
 from runs_core.logic.run_writes import commit
-from runs_core.models.runs import TERMINAL_STATUSES
 from runs_core.observability import logger
+from runs_core.run_status import FAILED, TERMINAL_STATUSES
 
 
 def epoch(timestamp: str) -> float:
@@ -28,10 +28,10 @@ def fail(run: dict[str, Any], code: str, message: str, change: Change | None = N
     now = clock.now_iso()
     error = {"code": code, "message": message}
     change.changes.update(
-        {"status": "failed", "failed_at": now, "error": error, "pending": None, "task_token": None}
+        {"status": FAILED, "failed_at": now, "error": error, "pending": None, "task_token": None}
     )
     change.changes["duration_ms"] = duration_ms(run, now)
-    change.event("run.failed", status="failed", error=error)
+    change.event("run.failed", status=FAILED, error=error)
     written = commit(run, change)
     run_finished("RunsFailed", {**run, **change.changes}, ErrorCode=code)
     return written

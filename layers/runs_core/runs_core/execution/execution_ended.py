@@ -16,8 +16,8 @@ from runs_core.changes import StaleRun
 from runs_core.execution.ending import cancellation, fail
 from runs_core.execution.unit import MAX_WRITE_ATTEMPTS, load
 from runs_core.logic.run_writes import commit
-from runs_core.models.runs import TERMINAL_STATUSES
 from runs_core.observability import logger
+from runs_core.run_status import CANCELLED, FAILED, TERMINAL_STATUSES
 
 WATCHED_STATUSES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 TIMED_OUT_MESSAGE = "The run's execution timed out before the run ended."
@@ -56,9 +56,9 @@ def _end(run: dict[str, Any], status: str) -> str:
     logger.warning("run outlived its execution", extra={"run_id": run["id"], "execution_status": status})
     if status == "ABORTED" and run.get("cancel_requested_at"):
         commit(run, cancellation(run))
-        return "cancelled"
+        return CANCELLED
     if status == "TIMED_OUT":
         fail(run, "timeout", TIMED_OUT_MESSAGE)
     else:
         fail(run, "internal_error", ENDED_MESSAGE)
-    return "failed"
+    return FAILED

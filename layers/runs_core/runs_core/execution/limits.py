@@ -1,4 +1,5 @@
-"""The limits a run is held to: checked before each new step, and while a model call streams."""
+"""The limits a run is held to (the rules are run_status's): checked before each new step, and while a
+model call streams."""
 
 from typing import Any
 
@@ -6,22 +7,21 @@ from runs_core import clock
 from runs_core.execution.ending import epoch
 from runs_core.execution.metering import add_usage
 from runs_core.execution.unit import Progress
+from runs_core.run_status import credits_passed, limit_passed, tokens_passed
 
 
 def limit_breach(run: dict[str, Any], progress: Progress) -> tuple[str, str] | None:
     """The limit a run has passed, as (error code, message), checked before each new step."""
-    if run.get("step_count", 0) >= run["max_steps"]:
-        return "max_steps_exceeded", f"The run reached its limit of {run['max_steps']} steps."
-    if run.get("usage", {}).get("total_tokens", 0) >= run["max_tokens"]:
-        return "max_tokens_exceeded", f"The run used its limit of {run['max_tokens']} tokens."
     started_at = run.get("started_at")
-    if started_at:
-        elapsed = clock.now().timestamp() - epoch(started_at)
-        if elapsed > run.get("limits_max_duration_seconds", 3600):
-            return "timeout", "The run exceeded its maximum duration."
-    if progress.credits <= 0:
-        return "budget_exceeded", "The org has no credits left."
-    return None
+    return limit_passed(
+        step_count=run.get("step_count", 0),
+        max_steps=run["max_steps"],
+        total_tokens=run.get("usage", {}).get("total_tokens", 0),
+        max_tokens=run["max_tokens"],
+        elapsed_seconds=clock.now().timestamp() - epoch(started_at) if started_at else None,
+        max_duration_seconds=run.get("limits_max_duration_seconds", 3600),
+        credits=progress.credits,
+    )
 
 
 def limits_during_call(
@@ -38,10 +38,8 @@ def limits_during_call(
     def over_limit(streamed: str, reported: Any) -> tuple[str, str] | None:
         tokens = reported or TokenUsage(input_tokens=prompt_tokens, output_tokens=estimate_tokens(streamed))
         usage = add_usage(before, tokens, price)
-        if usage["total_tokens"] > run["max_tokens"]:
-            return "max_tokens_exceeded", f"The run used more than {run['max_tokens']} tokens."
-        if progress.credits - (usage["credits_used"] - before.get("credits_used", 0)) < 0:
-            return "budget_exceeded", "The org ran out of credits during the model call."
-        return None
+        debit = usage["credits_used"] - before.get("credits_used", 0)
+        over_tokens = tokens_passed(usage["total_tokens"], run["max_tokens"])
+        return over_tokens or credits_passed(progress.credits, debit)
 
     return over_limit

@@ -10,11 +10,11 @@ from runs_core.execution.ending import cancellation
 from runs_core.execution.prompt import user_turn
 from runs_core.execution.tool_calls import resolve_calls
 from runs_core.execution.unit import Progress, definition_of, done, load
-from runs_core.execution.waits import WAITING_STATUSES, wait_result
+from runs_core.execution.waits import wait_result
 from runs_core.logic import threads
 from runs_core.logic.run_writes import commit
-from runs_core.models.runs import TERMINAL_STATUSES
 from runs_core.observability import bind, traced
+from runs_core.run_status import QUEUED, RUNNING, TERMINAL_STATUSES, is_waiting
 from runs_core.stores import get_stores
 
 
@@ -27,12 +27,12 @@ def step(run_id: str) -> dict[str, Any]:
     if run.get("cancel_requested_at"):  # its requester lost races to this run's writes: finish it here
         commit(run, cancellation(run))
         return done(run_id)
-    if run["status"] in WAITING_STATUSES.values():
+    if is_waiting(run["status"]):
         # Resumed while the run still waits (a decision was taken back?): keep waiting.
         return wait_result(run)
-    if run["status"] == "queued":
-        start = Change({"status": "running", "started_at": clock.now_iso()})
-        start.event("run.started", status="running")
+    if run["status"] == QUEUED:
+        start = Change({"status": RUNNING, "started_at": clock.now_iso()})
+        start.event("run.started", status=RUNNING)
         if run.get("thread_id"):  # the user's turn joins the thread's conversation as the run starts
             start.messages.append(threads.message_record(run, "user", user_turn(run)))
         run = commit(run, start)

@@ -8,6 +8,7 @@ from runs_core.execution.ending import duration_ms
 from runs_core.execution.metering import run_finished
 from runs_core.logic import threads
 from runs_core.logic.run_writes import commit
+from runs_core.run_status import COMPLETED
 
 
 def complete(
@@ -38,7 +39,7 @@ def complete(
     now = clock.now_iso()
     change.changes.update(
         {
-            "status": "completed",
+            "status": COMPLETED,
             "completed_at": now,
             "duration_ms": duration_ms(run, now),
             "output_values": values,
@@ -46,7 +47,7 @@ def complete(
             "output": {item["key"]: item["value"] for item in listed},
         }
     )
-    change.event("run.completed", status="completed", output=change.changes["output"])
+    change.event("run.completed", status=COMPLETED, output=change.changes["output"])
     if run.get("thread_id"):  # the answer joins the thread's conversation
         change.messages.append(threads.message_record(run, "assistant", text))
     written = commit(run, change)

@@ -5,6 +5,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from runs_core.run_status import STEP_COMPLETED, STEP_FAILED, STEP_RESULTS
+
 ASK_USER_PARAMETERS = {
     "type": "object",
     "properties": {"prompt": {"type": "string", "description": "The question for the user."}},
@@ -44,15 +46,15 @@ def model_request(
         if step["type"] == "decision":
             calls = tuple(ToolCall(c["id"], c["name"], c["arguments"]) for c in output.get("tool_calls", []))
             messages.append(Message("assistant", output.get("text", ""), tool_calls=calls))
-        elif step["type"] == "action" and step["status"] in ("completed", "failed"):
-            failed = step["status"] == "failed"
+        elif step["type"] == "action" and step["status"] in STEP_RESULTS:
+            failed = step["status"] == STEP_FAILED
             content = json.dumps({"error": step["error"]["message"]} if failed else step.get("output"))
             messages.append(
                 Message(
                     "tool", content, tool_call_id=step["tool_call_id"], name=step["action"], is_error=failed
                 )
             )
-        elif step["type"] == "input" and step["status"] == "completed":
+        elif step["type"] == "input" and step["status"] == STEP_COMPLETED:
             answer = str(output["content"]) if "content" in output else json.dumps(output.get("data"))
             messages.append(Message("tool", answer, tool_call_id=step["tool_call_id"], name=step["action"]))
         elif step["type"] == "approval" and output.get("decision") == "reject":

@@ -13,6 +13,7 @@ from runs_core.execution.waits import pause
 from runs_core.logic import threads
 from runs_core.logic.run_writes import commit
 from runs_core.observability import traced
+from runs_core.run_status import STEP_COMPLETED, STEP_FAILED, STEP_RESULTS
 from runs_core.stores import get_stores
 
 
@@ -25,7 +26,7 @@ def unresolved_calls(steps: list[dict[str, Any]]) -> list[tuple[dict[str, Any], 
     resolved = {
         step["tool_call_id"]
         for step in later
-        if (step["type"] in ("action", "input") and step["status"] in ("completed", "failed"))
+        if (step["type"] in ("action", "input") and step["status"] in STEP_RESULTS)
         or (step["type"] == "approval" and (step.get("output") or {}).get("decision") == "reject")
     }
     approvals = {step["tool_call_id"]: step for step in later if step["type"] == "approval"}
@@ -81,7 +82,7 @@ def run_action(
     step = new_step(
         run,
         "action",
-        "failed" if error else "completed",
+        STEP_FAILED if error else STEP_COMPLETED,
         action=call["name"],
         tool_call_id=call["id"],
         input={"arguments": call["arguments"]},

@@ -11,6 +11,7 @@ from typing import Any
 
 from runs_core import clock, ids
 from runs_core.observability import bind
+from runs_core.run_status import STEP_RESULTS
 from runs_core.stores import get_stores
 
 MAX_WRITE_ATTEMPTS = 5
@@ -56,6 +57,6 @@ def new_step(run: dict[str, Any], type_: str, status: str, **fields: Any) -> dic
         "type": type_,
         "status": status,
         "started_at": now,
-        "completed_at": now if status in ("completed", "failed") else None,
+        "completed_at": now if status in STEP_RESULTS else None,
         **fields,
     }

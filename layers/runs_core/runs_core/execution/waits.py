@@ -9,10 +9,8 @@ from runs_core.changes import Change, StepUpdate
 from runs_core.execution.ending import fail
 from runs_core.execution.unit import done, load, new_step
 from runs_core.logic.run_writes import commit
-from runs_core.models.runs import TERMINAL_STATUSES
+from runs_core.run_status import STEP_FAILED, STEP_PENDING, TERMINAL_STATUSES, WAITING_FOR, is_waiting
 from runs_core.stores import get_stores
-
-WAITING_STATUSES = {"approval": "waiting_approval", "input": "waiting_for_input"}
 
 
 def pause(
@@ -24,7 +22,7 @@ def pause(
     step = new_step(
         run,
         kind,
-        "pending",
+        STEP_PENDING,
         action=call["name"],
         tool_call_id=call["id"],
         input={"arguments": call["arguments"]},
@@ -34,7 +32,7 @@ def pause(
         pending.update(action=call["name"], arguments=call["arguments"])
     else:
         pending["prompt"] = str(call["arguments"].get("prompt", ""))
-    status = WAITING_STATUSES[kind]
+    status = WAITING_FOR[kind]
     change = Change(
         {
             "status": status,
@@ -66,7 +64,7 @@ def park(run_id: str, step_id: str, task_token: str) -> dict[str, Any]:
     run = load(run_id)
     if run is None or run["status"] in TERMINAL_STATUSES:
         return {}
-    if run["status"] in WAITING_STATUSES.values() and (run.get("pending") or {}).get("step_id") == step_id:
+    if is_waiting(run["status"]) and (run.get("pending") or {}).get("step_id") == step_id:
         commit(run, Change({"task_token": task_token}))
         return {}
     get_stores().executions.resume(task_token, run_id)  # decided before the token got here
@@ -83,7 +81,7 @@ def expire(run_id: str, step_id: str) -> dict[str, Any]:
         return {"next": "continue", "run_id": run_id}
     code = f"{pending['type']}_timeout"
     failed = {
-        "status": "failed",
+        "status": STEP_FAILED,
         "completed_at": clock.now_iso(),
         "error": {"code": code, "message": "timed out"},
     }

@@ -10,6 +10,7 @@ from runs_core.errors import InvalidState
 from runs_core.logic.run_writes import change_run
 from runs_core.logic.runs import view
 from runs_core.models.runs import Run, SubmitApproval, SubmitInput
+from runs_core.run_status import RUNNING, STEP_COMPLETED, WAITING_APPROVAL, WAITING_FOR_INPUT
 from runs_core.stores import get_stores
 
 
@@ -20,8 +21,8 @@ def _decide(caller: Caller, run_id: str, waiting: str, output: dict[str, Any], e
     def decide(run: dict[str, Any]) -> Change:
         if run["status"] != waiting:
             raise InvalidState(f"The run is {run['status']}, not {waiting}.")
-        step = {"status": "completed", "completed_at": clock.now_iso(), "output": output}
-        changes = {"status": "running", "pending": None, "task_token": None}
+        step = {"status": STEP_COMPLETED, "completed_at": clock.now_iso(), "output": output}
+        changes = {"status": RUNNING, "pending": None, "task_token": None}
         return Change(changes, [event], step_updates=[StepUpdate(run["pending_step_index"], step)])
 
     before, after = change_run(caller, run_id, decide)
@@ -34,15 +35,15 @@ def _decide(caller: Caller, run_id: str, waiting: str, output: dict[str, Any], e
 def submit_approval(caller: Caller, run_id: str, request: SubmitApproval) -> Run:
     output = {"decision": request.decision, "comment": request.comment}
     data = {
-        "status": "running",
+        "status": RUNNING,
         "decision": request.decision,
         **({"comment": request.comment} if request.comment else {}),
     }
-    return _decide(caller, run_id, "waiting_approval", output, NewEvent("run.approval_decided", data))
+    return _decide(caller, run_id, WAITING_APPROVAL, output, NewEvent("run.approval_decided", data))
 
 
 def submit_input(caller: Caller, run_id: str, request: SubmitInput) -> Run:
     output = {"content": request.content} if request.content is not None else {"data": request.data}
     return _decide(
-        caller, run_id, "waiting_for_input", output, NewEvent("run.input_received", {"status": "running"})
+        caller, run_id, WAITING_FOR_INPUT, output, NewEvent("run.input_received", {"status": RUNNING})
     )

@@ -15,6 +15,7 @@ from runs_core.changes import Change, NewEvent, StaleRun, StepUpdate
 from runs_core.context import Caller
 from runs_core.errors import NotFound
 from runs_core.observability import COUNT, logger, put_metrics
+from runs_core.run_status import CANCELLED, FAILED, STEP_CANCELLED, check_move
 from runs_core.settings import get_settings
 from runs_core.stores import get_stores
 
@@ -36,7 +37,11 @@ def load_run(caller: Caller, run_id: str, consistent: bool = False) -> dict[str,
 
 
 def commit(run: dict[str, Any], change: Change, yield_to_cancel: bool = False) -> dict[str, Any]:
-    """Write `change` to the run as read; StaleRun if another writer got there first."""
+    """Write `change` to the run as read; StaleRun if another writer got there first. A status change
+    must be one the rules allow (run_status.TRANSITIONS)."""
+    new_status = change.changes.get("status", run["status"])
+    if new_status != run["status"]:
+        check_move(run["status"], new_status)
     return get_stores().runs.commit(run, change, clock.now_iso(), event_expiry(run), yield_to_cancel)
 
 
@@ -77,8 +82,8 @@ def start_execution(run: dict[str, Any]) -> dict[str, Any]:
         failed = commit(
             run,
             Change(
-                {"status": "failed", "failed_at": clock.now_iso(), "error": error},
-                [NewEvent("run.failed", {"status": "failed", "error": error})],
+                {"status": FAILED, "failed_at": clock.now_iso(), "error": error},
+                [NewEvent("run.failed", {"status": FAILED, "error": error})],
             ),
         )
     except StaleRun:  # it started after all (the call failed late, or the stream router started it)
@@ -90,10 +95,10 @@ def start_execution(run: dict[str, Any]) -> dict[str, Any]:
 def cancellation(run: dict[str, Any], reason: str | None) -> Change:
     """The change that cancels a run that has not ended."""
     now = clock.now_iso()
-    changes = {"status": "cancelled", "cancelled_at": now, "pending": None, "task_token": None}
-    data = {"status": "cancelled", **({"reason": reason} if reason else {})}
+    changes = {"status": CANCELLED, "cancelled_at": now, "pending": None, "task_token": None}
+    data = {"status": CANCELLED, **({"reason": reason} if reason else {})}
     change = Change({**changes, "cancel_reason": reason}, [NewEvent("run.cancelled", data)])
     if run.get("pending"):  # the approval or input it waited for will never come
-        step = {"status": "cancelled", "completed_at": now}
+        step = {"status": STEP_CANCELLED, "completed_at": now}
         change.step_updates.append(StepUpdate(run["pending_step_index"], step))
     return change

@@ -24,9 +24,10 @@ from runs_core.logic.run_writes import (
     start_execution,
 )
 from runs_core.models.common import Page
-from runs_core.models.runs import RUN_STATUSES, TERMINAL_STATUSES, Run, RunOptions
+from runs_core.models.runs import Run, RunOptions
 from runs_core.observability import COUNT, bind, put_metrics, traced
 from runs_core.pages import decode_cursor, encode_cursor
+from runs_core.run_status import CANCELLED, CREATED, QUEUED, RUN_STATUSES, initial_status, may_cancel
 from runs_core.storage.dynamo import KeyRange
 from runs_core.stores import get_stores
 
@@ -102,7 +103,7 @@ def create_run(
 
     run_id, created_at = ids.new_id_at("run")
     bind(run_id=run_id)
-    status = "queued" if request.start else "created"
+    status = initial_status(request.start)
     run = {
         "id": run_id,
         "org_id": caller.org_id,
@@ -125,9 +126,9 @@ def create_run(
         "created_at": created_at,
         "limits_max_duration_seconds": limits.get("max_duration_seconds", 3600),
     }
-    events = [NewEvent("run.created", {"status": "created"})]
+    events = [NewEvent("run.created", {"status": CREATED})]
     if request.start:
-        events.append(NewEvent("run.queued", {"status": "queued"}))
+        events.append(NewEvent("run.queued", {"status": QUEUED}))
     for _ in range(MAX_WRITE_ATTEMPTS):
         starts, first = request.start, Change(events=events)
         if thread is not None and request.start:
@@ -165,9 +166,9 @@ def invoke_run(caller: Caller, run_id: str) -> Run:
 
     def start(run: dict[str, Any]) -> Change | None:
         nonlocal starts
-        if run["status"] != "created":
+        if run["status"] != CREATED:
             raise InvalidState(f"Only a created run can be invoked; this one is {run['status']}.")
-        change = Change({"status": "queued"}, [NewEvent("run.queued", {"status": "queued"})])
+        change = Change({"status": QUEUED}, [NewEvent("run.queued", {"status": QUEUED})])
         if run.get("thread_id"):  # a run in a thread waits for its turn (enqueue)
             thread = threads.load_thread(caller, run["thread_id"], consistent=True)
             change.turn, starts = threads.take_turn(thread, run["id"], "enqueue")
@@ -181,9 +182,9 @@ def invoke_run(caller: Caller, run_id: str) -> Run:
 
 def cancel_run(caller: Caller, run_id: str, reason: str | None) -> Run:
     def cancel(run: dict[str, Any]) -> Change | None:
-        if run["status"] == "cancelled":
+        if run["status"] == CANCELLED:
             return None  # idempotent: cancelling a cancelled run returns it unchanged
-        if run["status"] in TERMINAL_STATUSES:
+        if not may_cancel(run["status"]):
             raise InvalidState(f"The run is {run['status']}; a finished run cannot be cancelled.")
         return cancellation(run, reason)
 
@@ -192,9 +193,9 @@ def cancel_run(caller: Caller, run_id: str, reason: str | None) -> Run:
         get_stores().runs.request_cancel(run["id"], clock.now_iso())
 
     before, after = change_run(caller, run_id, cancel, lost_race)
-    if before["status"] != "cancelled":
+    if before["status"] != CANCELLED:
         put_metrics({"RunsCancelled": (1, COUNT)})
-    if before["status"] not in ("created", "cancelled"):
+    if before["status"] not in (CREATED, CANCELLED):  # only these have no execution to stop
         get_stores().executions.stop(run_id, reason or "cancelled by the API")
     return view(after)
 

@@ -15,10 +15,10 @@ from runs_core.context import Caller
 from runs_core.errors import NotFound, ThreadBusy
 from runs_core.logic.run_writes import start_execution
 from runs_core.models.common import Page
-from runs_core.models.runs import TERMINAL_STATUSES
 from runs_core.models.threads import CreateThread, Message, Thread
 from runs_core.observability import logger
 from runs_core.pages import decode_cursor, encode_cursor
+from runs_core.run_status import QUEUED, TERMINAL_STATUSES
 from runs_core.storage.dynamo import KeyRange
 from runs_core.stores import get_stores
 
@@ -101,7 +101,7 @@ def hand_over(org_id: str, thread_id: str, finished_run_id: str) -> None:
         if next_run_id is None:
             return
         run = stores.runs.get(next_run_id, consistent=True)
-        if run is not None and run["status"] == "queued":
+        if run is not None and run["status"] == QUEUED:
             logger.info("thread handed over", extra={"thread_id": thread_id, "run_id": next_run_id})
             start_execution(run)
             return

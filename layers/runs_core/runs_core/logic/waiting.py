@@ -6,7 +6,8 @@ import time
 from runs_core.context import Caller
 from runs_core.errors import RunNotCompleted, ValidationFailed
 from runs_core.logic.runs import create_run, load_run, view
-from runs_core.models.runs import TERMINAL_STATUSES, Run, RunOptions
+from runs_core.models.runs import Run, RunOptions
+from runs_core.run_status import CANCELLED, FAILED, is_terminal, is_waiting
 
 MAX_WAIT_SECONDS = 25
 WAIT_POLL_SECONDS = (0.1, 0.2, 0.3, 0.5)  # then every 0.5 s
@@ -19,7 +20,7 @@ def wait_for_run(caller: Caller, run_id: str, timeout: int) -> Run:
     while True:
         run = load_run(caller, run_id, consistent=True)
         remaining = deadline - time.monotonic()
-        if run["status"] in TERMINAL_STATUSES or run["status"].startswith("waiting") or remaining <= 0:
+        if is_terminal(run["status"]) or is_waiting(run["status"]) or remaining <= 0:
             return view(run)
         time.sleep(min(remaining, WAIT_POLL_SECONDS[min(attempt, len(WAIT_POLL_SECONDS) - 1)]))
         attempt += 1
@@ -32,7 +33,7 @@ def run_and_wait(caller: Caller, agent_ref: str, request: RunOptions, timeout: i
         message = "a synchronous run always starts; use POST /v1/agents/{agent}/runs to create one unstarted"
         raise ValidationFailed(message, [{"field": "start", "code": "const", "message": message}])
     run = wait_for_run(caller, create_run(caller, agent_ref, request).id, timeout)
-    if run.status in ("failed", "cancelled"):
+    if run.status in (FAILED, CANCELLED):
         error = (
             run.error.model_dump()
             if run.error

@@ -29,6 +29,7 @@ def decide(
     run: dict[str, Any], definition: dict[str, Any], progress: Progress
 ) -> tuple[dict[str, Any], bool]:
     """Ask the model for the next decision, writing what it says as it says it; returns (run, finished)."""
+    # lazy (cold start): only a decision calls a model; the park, expire and fail tasks do not
     from runs_core.execution.live import LiveMessage
     from runs_core.providers import provider_for
     from runs_core.providers.base import ModelError

@@ -29,6 +29,7 @@ def limits_during_call(
 ) -> Any:
     """`over_limit` for the live message: the run's token limit and the org's credits, against what the
     call has used so far (the provider's count, else an estimate from the prompt and the streamed text)."""
+    # lazy (cold start): the park, expire and fail tasks never call a model
     from runs_core.providers.base import TokenUsage, estimate_tokens, prompt_text
 
     prompt_tokens = estimate_tokens(prompt_text(request))

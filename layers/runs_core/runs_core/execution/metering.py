@@ -40,6 +40,7 @@ def add_usage(usage: dict[str, Any], tokens: Any, price: dict[str, Any]) -> dict
 
 def call_usage(live: Any, response: Any, request: Any) -> tuple[Any, bool]:
     """The call's tokens: the provider's count when it gave one, else an estimate (then True)."""
+    # lazy (cold start): ExecutionEndedFunction imports this module and never calls a model
     from runs_core.providers.base import TokenUsage, estimate_tokens, prompt_text
 
     if response is not None:

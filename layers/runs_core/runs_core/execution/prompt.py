@@ -32,6 +32,7 @@ def model_request(
     steps: list[dict[str, Any]],
     history: Sequence[dict[str, Any]] = (),
 ) -> Any:
+    # lazy (cold start): only a decision builds a prompt; the park, expire and fail tasks do not
     from runs_core.logic.files import run_attachments
     from runs_core.providers.base import Message, ModelRequest, ToolCall, ToolSpec
 

@@ -59,6 +59,7 @@ def run_action(
     run: dict[str, Any], call: dict[str, Any], spec: dict[str, Any] | None, progress: Progress
 ) -> dict[str, Any]:
     """Execute one action now and record it with its tool.result (failures are fed back to the model)."""
+    # lazy (cold start): the action runners load only when a step runs an action
     from runs_core.actions.base import ActionContext, ActionError
 
     outputs: dict[str, Any] = {}
@@ -102,7 +103,7 @@ def run_action(
 
 @traced
 def execute_action(spec: dict[str, Any], arguments: dict[str, Any], context: Any) -> Any:
-    from runs_core.actions.executor import execute
+    from runs_core.actions.executor import execute  # lazy (cold start), as above
 
     return execute(spec, arguments, context)
 

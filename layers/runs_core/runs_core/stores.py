@@ -49,12 +49,13 @@ def use_stores(stores: Stores | None) -> None:
 @cache
 def _from_settings() -> Stores:
     settings = get_settings()
-    orgs = OrgStore(settings.orgs_table)
+    api_keys = ApiKeyStore(settings.api_keys_table)
+    orgs = OrgStore(settings.orgs_table, api_keys)
     steps = StepStore(settings.steps_table)
     threads = ThreadStore(settings.threads_table, settings.thread_messages_table)
     return Stores(
         orgs=orgs,
-        api_keys=ApiKeyStore(settings.api_keys_table),
+        api_keys=api_keys,
         agents=AgentStore(settings.agents_table),
         runs=RunStore(settings.runs_table, settings.events_table, steps, threads, orgs),
         steps=steps,

@@ -4,12 +4,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from runs_core.logic import execution
+from runs_core.execution import tasks
 from runs_core.observability import logger, observed, task_keys
 
 
 @observed(task_keys)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = execution.handle_task(event)
+    result = tasks.handle_task(event)
     logger.info("task done", extra={"next": result.get("next")})
     return result

@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from runs_core.changes import StaleRun
 from runs_core.storage import runs as runs_storage
 from runs_core.stores import get_stores
 from tests.integration.helpers import assert_contiguous, create_agent, run_to_end, start
@@ -38,7 +39,7 @@ def test_a_crashing_step_fails_the_run_with_internal_error(api, monkeypatch):
 def test_a_lost_write_race_is_retried_and_the_run_completes(api, monkeypatch):
     """Conditional-check failures (another writer moved the run) make the step re-read and go on."""
     agent = create_agent(api, {"provider": "scripted", "script": SCRIPT})
-    real = runs_storage.RunStore.transition
+    real = runs_storage.RunStore.commit
     failures = {"left": 2}
     lock = threading.Lock()
 
@@ -46,10 +47,10 @@ def test_a_lost_write_race_is_retried_and_the_run_completes(api, monkeypatch):
         with lock:
             if failures["left"] and run["status"] == "running":
                 failures["left"] -= 1
-                raise runs_storage.StaleRun
+                raise StaleRun
         return real(self, run, *args, **kwargs)
 
-    monkeypatch.setattr(runs_storage.RunStore, "transition", flaky)
+    monkeypatch.setattr(runs_storage.RunStore, "commit", flaky)
     run = run_agent_to_end(api, agent)
     assert failures["left"] == 0
     assert run["status"] == "completed" and run["output"] == {"answer": "done"}

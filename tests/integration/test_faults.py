@@ -20,10 +20,11 @@ from boto3.dynamodb.conditions import Attr
 from botocore.awsrequest import AWSResponse
 
 from devstack.template import REGION
-from runs_core.logic import execution, router
+from runs_core import workflow
+from runs_core.execution import loop, waits
+from runs_core.logic import router
 from runs_core.settings import get_settings
 from runs_core.storage import dynamo
-from runs_core.storage import executions as executions_storage
 from runs_core.stores import get_stores
 from tests.integration.helpers import (
     ASK,
@@ -187,7 +188,7 @@ def test_other_transaction_cancellations_fail_the_run_cleanly(api):
 def test_a_step_lambda_timeout_fails_the_run_with_internal_error(api, monkeypatch):
     """Lambda reports a timeout as errorType Sandbox.Timedout: not retried, so the Catch → FailRun."""
     timed_out = type("Sandbox.Timedout", (Exception,), {})
-    real = execution._step
+    real = loop.step
     run = start(api, agent_with(api, SCRIPT, [ECHO]), start=False)
     steps = 0
 
@@ -199,7 +200,7 @@ def test_a_step_lambda_timeout_fails_the_run_with_internal_error(api, monkeypatc
                 raise timed_out("Task timed out after 300.00 seconds")
         return real(run_id)
 
-    monkeypatch.setattr(execution, "_step", slow)
+    monkeypatch.setattr(loop, "step", slow)
     assert api.post(f"/v1/runs/{run['id']}/invoke").status == 200
     done = run_to_end(api, run["id"])
     assert done["status"] == "failed" and done["error"]["code"] == "internal_error", done
@@ -210,7 +211,7 @@ def test_a_step_lambda_timeout_fails_the_run_with_internal_error(api, monkeypatc
 
 def test_a_crashing_park_fails_a_waiting_run(api, monkeypatch):
     """The wait task's Lambda (park) errors: the run does not hang in waiting_for_input forever."""
-    real = execution._park
+    real = waits.park
     asker = agent_with(api, [{"tool_calls": [{"name": "ask_user", "arguments": {"prompt": "?"}}]}], [ASK])
     run = start(api, asker, start=False)
 
@@ -219,7 +220,7 @@ def test_a_crashing_park_fails_a_waiting_run(api, monkeypatch):
             raise RuntimeError("park failed")
         return real(run_id, step_id, task_token)
 
-    monkeypatch.setattr(execution, "_park", broken)
+    monkeypatch.setattr(waits, "park", broken)
     assert api.post(f"/v1/runs/{run['id']}/invoke").status == 200
     done = run_to_end(api, run["id"])
     assert done["status"] == "failed" and done["error"]["code"] == "internal_error", done
@@ -242,7 +243,7 @@ def fail_start_of(run_ids: set[str] | None) -> Callable[[dict[str, Any]], Any]:
 def test_start_execution_failing_fails_the_run_not_left_queued(make_org):
     tenant = make_org()
     agent = agent_with(tenant.api, SCRIPT, [ECHO])
-    with inject(executions_storage._client(), "StartExecution", fail_start_of(None)):
+    with inject(workflow._client(), "StartExecution", fail_start_of(None)):
         response = tenant.api.post("/v1/runs", json={"agent": agent})
         created = tenant.api.post("/v1/runs", json={"agent": agent, "start": False}).json()
         invoked = tenant.api.post(f"/v1/runs/{created['id']}/invoke")
@@ -288,7 +289,7 @@ def test_start_execution_failing_at_thread_hand_over_does_not_stick_the_thread(a
     thread, first = held_thread(api, asker_agent(api))
     second = thread_run(api, thread["id"], plain).json()
     third = thread_run(api, thread["id"], plain).json()
-    with inject(executions_storage._client(), "StartExecution", fail_start_of({second["id"]})):
+    with inject(workflow._client(), "StartExecution", fail_start_of({second["id"]})):
         assert api.post(f"/v1/runs/{first['id']}/input", json={"content": "go"}).status == 200
         assert run_to_end(api, first["id"])["status"] == "completed"
         assert run_to_end(api, second["id"])["status"] == "failed"

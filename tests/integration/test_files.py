@@ -240,7 +240,7 @@ def test_multipart_is_refused_elsewhere(api, agent):
 
 def test_bedrock_receives_the_runs_files_as_blocks(api, agent):
     """The step's model request carries the run's files, read from S3, as Converse blocks."""
-    from runs_core.logic import execution
+    from runs_core.execution import prompt
     from runs_core.providers.bedrock import converse_params
     from runs_core.stores import get_stores
 
@@ -252,7 +252,7 @@ def test_bedrock_receives_the_runs_files_as_blocks(api, agent):
     ).json()["id"]
     run = get_stores().runs.get(run_id)
     definition = {"model": {"provider": "bedrock", "id": "anthropic.claude-3-5-haiku-20241022-v1:0"}}
-    request = execution._model_request(run, definition, [])
+    request = prompt.model_request(run, definition, [])
     assert [a.name for a in request.messages[0].attachments] == ["invoice.pdf", "scan.png", "a.zip"]
     content = converse_params(request)["messages"][0]["content"]
     assert content[0] == {"document": {"format": "pdf", "name": "invoice", "source": {"bytes": PDF}}}

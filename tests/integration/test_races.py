@@ -7,9 +7,9 @@ import uuid
 import boto3
 from boto3.dynamodb.conditions import Key
 
-from runs_core.logic import execution
+from runs_core.changes import Change, NewEvent
+from runs_core.execution import tasks
 from runs_core.settings import get_settings
-from runs_core.storage.runs import NewEvent
 from runs_core.stores import get_stores
 from tests.integration.conftest import GENEROUS_RATE_LIMITS
 from tests.integration.helpers import (
@@ -31,10 +31,9 @@ def queued_without_execution(api, agent: str) -> str:
     """A queued run no state machine drives: the test calls the step handler itself."""
     run = api.request("POST", "/v1/runs", json={"agent": agent, "start": False}).json()
     record = get_stores().runs.get(run["id"], consistent=True)
-    get_stores().runs.transition(
+    get_stores().runs.commit(
         record,
-        {"status": "queued"},
-        [NewEvent("run.queued", {"status": "queued"})],
+        Change({"status": "queued"}, [NewEvent("run.queued", {"status": "queued"})]),
         "2026-01-01T00:00:00.000Z",
         0,
     )
@@ -58,7 +57,7 @@ def test_cancel_vs_finishing_step_50_times(api):
 
         def step(run_id: str = run_id, barrier: threading.Barrier = barrier) -> None:
             barrier.wait()
-            execution.handle_task({"action": "step", "run_id": run_id})
+            tasks.handle_task({"action": "step", "run_id": run_id})
 
         def cancel(
             run_id: str = run_id, barrier: threading.Barrier = barrier, out: list = cancel_status

@@ -4,8 +4,8 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from runs_core.bus import BusEntry
 from runs_core.logic.router import Router
-from runs_core.storage.bus import BusEntry
 from runs_core.storage.dynamo import serialize
 
 STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/EventsTable/stream/2026-01-01T00:00:00.000"

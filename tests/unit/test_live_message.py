@@ -1,4 +1,4 @@
-"""LiveMessage (runs_core.logic.live): what a step writes while the model streams, with a fake run store.
+"""LiveMessage (runs_core.execution.live): what a step writes while the model streams, with a fake run store.
 
 Real threads: the provider side calls text/tool_call from the test's thread, the flusher writes from its
 own. Waits are bounded by deadlines; nothing asserts how long anything took.
@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from runs_core.logic.live import LiveMessage, Stop
+from runs_core.changes import NewEvent, StaleRun
+from runs_core.execution.live import LiveMessage, Stop
 from runs_core.providers.base import ModelCancelled, TokenUsage, ToolCall
-from runs_core.storage.runs import NewEvent, StaleRun
 
 DEADLINE_S = 10.0
 
 
 class FakeRuns:
-    """A run and its log; commits are conditional on `rev`, like RunStore.transition."""
+    """A run and its log; commits are conditional on `rev`, like RunStore.commit."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()

@@ -2,6 +2,8 @@
 
 from ulid import ULID
 
+from runs_core.clock import iso
+
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{ULID()}"
@@ -20,7 +22,5 @@ def has_prefix(value: str, prefix: str) -> bool:
 
 def new_id_at(prefix: str) -> tuple[str, str]:
     """A new id and its creation time (RFC 3339, ms) taken from the same clock reading."""
-    from runs_core.clock import iso
-
     value = ULID()
     return f"{prefix}_{value}", iso(value.datetime)

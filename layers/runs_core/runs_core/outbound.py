@@ -11,6 +11,8 @@ deployment reaches internal services, 169.254.169.254 is instance metadata. So e
   environment variable is honoured), and speaks only http and https;
 - reports failures as OutboundError with a short reason that holds no response body.
 Non-2xx responses are returned, not raised; `fetch` caps bodies, `open_response` streams.
+
+Over 300 lines on purpose: the guard is one module so that no caller can reach a socket around it.
 """
 
 import contextlib

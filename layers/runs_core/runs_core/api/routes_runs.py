@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from runs_core.api.caller import org_caller
 from runs_core.api.openapi import Problem, errors
 from runs_core.context import Caller
-from runs_core.logic import interaction, runs
+from runs_core.logic import answers, memory, runs, steps, waiting
 from runs_core.models.common import Page
 from runs_core.models.runs import (
     CancelRun,
@@ -90,11 +90,11 @@ def run_agent(
     body: RunOptions,
     caller: OrgCaller,
     version: VersionQuery = None,
-    timeout: Annotated[int, Query(ge=0, le=interaction.MAX_WAIT_SECONDS, description="Seconds, ≤ 25.")] = 25,
+    timeout: Annotated[int, Query(ge=0, le=waiting.MAX_WAIT_SECONDS, description="Seconds, ≤ 25.")] = 25,
 ) -> Response[Any]:
     """Synchronous: create a run of this agent and wait up to `timeout` seconds for it to complete. A run
     waiting for input or approval is not finished (202)."""
-    run = interaction.run_and_wait(caller, agent, runs.with_version(body, version), timeout)
+    run = waiting.run_and_wait(caller, agent, runs.with_version(body, version), timeout)
     headers = {"Run-Id": run.id}
     if run.status == "completed":
         outputs = [SyncOutput(**output.model_dump(), cost=run.usage.cost_usd) for output in run.outputs]
@@ -149,46 +149,46 @@ def list_steps(
     cursor: Annotated[str | None, Query(max_length=4096)] = None,
 ) -> Page[Step]:
     """The run's steps in order: decisions, actions, approvals and inputs."""
-    return interaction.list_steps(caller, run_id, limit, cursor)
+    return steps.list_steps(caller, run_id, limit, cursor)
 
 
 @router.post("/v1/runs/<run_id>/input", tags=TAGS, responses=errors(404, 409, 413, 415))
 def submit_input(run_id: RunId, body: SubmitInput, caller: OrgCaller) -> Run:
     """Answer a run that is `waiting_for_input`; any other status is 409 invalid_state."""
-    return interaction.submit_input(caller, run_id, body)
+    return answers.submit_input(caller, run_id, body)
 
 
 @router.post("/v1/runs/<run_id>/approval", tags=TAGS, responses=errors(404, 409, 413, 415))
 def submit_approval(run_id: RunId, body: SubmitApproval, caller: OrgCaller) -> Run:
     """Approve or reject the pending action of a run that is `waiting_approval`. Of concurrent decisions
     exactly one wins; the others get 409 invalid_state."""
-    return interaction.submit_approval(caller, run_id, body)
+    return answers.submit_approval(caller, run_id, body)
 
 
 @router.post("/v1/runs/<run_id>/wait", tags=TAGS, responses=errors(404))
 def wait_for_run(
     run_id: RunId,
     caller: OrgCaller,
-    timeout: Annotated[int, Query(ge=0, le=interaction.MAX_WAIT_SECONDS, description="Seconds, ≤ 25.")] = 25,
+    timeout: Annotated[int, Query(ge=0, le=waiting.MAX_WAIT_SECONDS, description="Seconds, ≤ 25.")] = 25,
 ) -> Run:
     """Return once the run is terminal or waiting for input or approval, or after `timeout` seconds."""
-    return interaction.wait_for_run(caller, run_id, timeout)
+    return waiting.wait_for_run(caller, run_id, timeout)
 
 
 @router.get("/v1/runs/<run_id>/memory", tags=TAGS, responses=errors(404))
 def get_memory(run_id: RunId, caller: OrgCaller) -> MemoryItems:
     """The run's memory (what `memory_set` stored). A run in a thread shares the thread's memory."""
-    return interaction.get_memory(caller, "run", run_id)
+    return memory.get_memory(caller, "run", run_id)
 
 
 @router.put("/v1/runs/<run_id>/memory/<key>", tags=TAGS, responses=errors(404, 413, 415))
 def put_memory(run_id: RunId, key: MemoryKey, body: MemoryValue, caller: OrgCaller) -> MemoryEntry:
     """Set one memory entry."""
-    return interaction.put_memory(caller, "run", run_id, key, body.value)
+    return memory.put_memory(caller, "run", run_id, key, body.value)
 
 
 @router.delete("/v1/runs/<run_id>/memory/<key>", status_code=204, tags=TAGS, responses=errors(404))
 def delete_memory(run_id: RunId, key: MemoryKey, caller: OrgCaller) -> Response[None]:
     """Delete one memory entry."""
-    interaction.delete_memory(caller, "run", run_id, key)
+    memory.delete_memory(caller, "run", run_id, key)
     return Response(status_code=204, body=None)

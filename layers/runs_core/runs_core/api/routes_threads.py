@@ -11,7 +11,7 @@ from runs_core.api.caller import org_caller
 from runs_core.api.openapi import errors
 from runs_core.context import Caller
 from runs_core.errors import ValidationFailed
-from runs_core.logic import interaction, runs, threads
+from runs_core.logic import memory, runs, threads
 from runs_core.models.common import Page
 from runs_core.models.runs import MemoryEntry, MemoryItems, MemoryValue, Run
 from runs_core.models.threads import CreateThread, CreateThreadRun, Message, Thread, ThreadRun
@@ -85,17 +85,17 @@ def list_messages(
 @router.get("/v1/threads/<thread_id>/memory", tags=TAGS, responses=errors(404))
 def get_memory(thread_id: ThreadId, caller: OrgCaller) -> MemoryItems:
     """The thread's memory, shared by its runs (their `memory_get` / `memory_set`)."""
-    return interaction.get_memory(caller, "thread", thread_id)
+    return memory.get_memory(caller, "thread", thread_id)
 
 
 @router.put("/v1/threads/<thread_id>/memory/<key>", tags=TAGS, responses=errors(404, 413, 415))
 def put_memory(thread_id: ThreadId, key: MemoryKey, body: MemoryValue, caller: OrgCaller) -> MemoryEntry:
     """Set one memory entry."""
-    return interaction.put_memory(caller, "thread", thread_id, key, body.value)
+    return memory.put_memory(caller, "thread", thread_id, key, body.value)
 
 
 @router.delete("/v1/threads/<thread_id>/memory/<key>", status_code=204, tags=TAGS, responses=errors(404))
 def delete_memory(thread_id: ThreadId, key: MemoryKey, caller: OrgCaller) -> Response[None]:
     """Delete one memory entry."""
-    interaction.delete_memory(caller, "thread", thread_id, key)
+    memory.delete_memory(caller, "thread", thread_id, key)
     return Response(status_code=204, body=None)

@@ -11,7 +11,6 @@ from runs_core.models.account import ApiKey, CreatedApiKey, CreatedOrg, CreateOr
 from runs_core.models.common import Page
 from runs_core.pages import decode_cursor, encode_cursor
 from runs_core.settings import get_settings
-from runs_core.storage import dynamo
 from runs_core.stores import get_stores
 
 
@@ -56,8 +55,7 @@ def create_org(request: CreateOrg, secret: str | None = None) -> CreatedOrg:
     }
     secret = secret or new_secret()
     key = _key_record(org["id"], "default", secret)
-    stores = get_stores()
-    dynamo.transact([stores.orgs.put_item(org), stores.api_keys.put_item(key)])
+    get_stores().orgs.create(org, key)
     return CreatedOrg(org=_org_view(org), api_key=CreatedApiKey(**key, key=secret))
 
 

@@ -12,6 +12,7 @@ starting its execution), and must be idempotent:
 from typing import Any
 
 from runs_core.logic import threads
+from runs_core.run_status import QUEUED
 from runs_core.stores import get_stores
 
 TERMINAL_EVENTS = frozenset({"run.completed", "run.failed", "run.cancelled"})
@@ -29,7 +30,7 @@ def follow_up(event: dict[str, Any]) -> None:
 def ensure_started(org_id: str, run_id: str, thread_id: str | None) -> None:
     stores = get_stores()
     run = stores.runs.get(run_id, consistent=True)
-    if run is None or run["status"] != "queued":
+    if run is None or run["status"] != QUEUED:
         return  # running already, or ended, or cancelled while queued
     if thread_id:
         thread = stores.threads.get(org_id, thread_id, consistent=True)

@@ -29,10 +29,10 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 
+from runs_core.bus import MAX_ENTRIES_PER_CALL, BusEntry, EventBridgeBus, EventBus
 from runs_core.observability import bind, logger
 from runs_core.settings import get_settings
 from runs_core.storage import dynamo
-from runs_core.storage.bus import MAX_ENTRIES_PER_CALL, BusEntry, EventBridgeBus, EventBus
 
 SOURCE = "runs-api"
 INLINE_RETRIES = 1

@@ -1,42 +1,39 @@
 """Run records (docs/api.md §4): create, read, list, invoke, cancel.
 
-Every status change is a conditional write on the run's `rev` plus its event, in one transaction
-(storage.runs). On a lost race the run is re-read and the rule applied again, so the outcome is the
-same as if the requests had come one after the other.
+How a run is written (optimistic locking, its execution started, a cancel) is in run_writes.py.
 """
 
 import os
 import secrets
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from runs_core import clock, ids
+from runs_core.changes import Change, NewEvent, StaleRun, StaleThread
 from runs_core.context import Caller
 from runs_core.errors import InsufficientCredits, InvalidState, NotFound, ValidationFailed
 from runs_core.logic import threads
 from runs_core.logic.agents import load_agent, resolve_version
 from runs_core.logic.files import require_uploaded
+from runs_core.logic.run_writes import (
+    MAX_WRITE_ATTEMPTS,
+    cancellation,
+    change_run,
+    event_expiry,
+    load_run,
+    start_execution,
+)
 from runs_core.models.common import Page
-from runs_core.models.runs import RUN_STATUSES, TERMINAL_STATUSES, Run, RunOptions
-from runs_core.observability import COUNT, bind, logger, put_metrics, traced
+from runs_core.models.runs import Run, RunOptions
+from runs_core.observability import COUNT, bind, put_metrics, traced
 from runs_core.pages import decode_cursor, encode_cursor
-from runs_core.settings import get_settings
-from runs_core.storage.dynamo import KeyRange, TransactionCancelled
-from runs_core.storage.runs import NewEvent, StaleRun
+from runs_core.run_status import CANCELLED, CREATED, QUEUED, RUN_STATUSES, initial_status, may_cancel
+from runs_core.storage.dynamo import KeyRange
 from runs_core.stores import get_stores
-
-MAX_WRITE_ATTEMPTS = 5
 
 
 def view(record: dict[str, Any]) -> Run:
     return Run.model_validate(record)
-
-
-def event_expiry(run: dict[str, Any]) -> int:
-    """Events outlive the longest possible run by the retention period (TTL, epoch seconds)."""
-    limits = run.get("limits_max_duration_seconds", 3600)
-    return int(clock.now().timestamp()) + limits + get_settings().event_retention_days * 86_400
 
 
 def _trace_id() -> str:
@@ -106,7 +103,7 @@ def create_run(
 
     run_id, created_at = ids.new_id_at("run")
     bind(run_id=run_id)
-    status = "queued" if request.start else "created"
+    status = initial_status(request.start)
     run = {
         "id": run_id,
         "org_id": caller.org_id,
@@ -129,20 +126,18 @@ def create_run(
         "created_at": created_at,
         "limits_max_duration_seconds": limits.get("max_duration_seconds", 3600),
     }
-    events = [NewEvent("run.created", {"status": "created"})]
+    events = [NewEvent("run.created", {"status": CREATED})]
     if request.start:
-        events.append(NewEvent("run.queued", {"status": "queued"}))
+        events.append(NewEvent("run.queued", {"status": QUEUED}))
     for _ in range(MAX_WRITE_ATTEMPTS):
-        starts, also = request.start, []
+        starts, first = request.start, Change(events=events)
         if thread is not None and request.start:
-            turn, starts = threads.take_turn(thread, run_id, strategy)
-            also.append(turn)
+            first.turn, starts = threads.take_turn(thread, run_id, strategy)
         try:
-            record = stores.runs.create(run, events, created_at, event_expiry(run), tuple(also))
+            record = stores.runs.create(run, first, created_at, event_expiry(run))
             break
-        except TransactionCancelled:
-            if thread is None:
-                raise
+        except StaleThread:
+            assert thread is not None
             thread = threads.load_thread(caller, thread["id"], consistent=True)  # it changed: decide again
     else:
         raise StaleRun(f"thread {request.thread_id} kept changing")
@@ -162,37 +157,6 @@ def with_version(request: RunOptions, version: str | None) -> RunOptions:
     return request.model_copy(update={"version": version})
 
 
-def start_execution(run: dict[str, Any]) -> dict[str, Any]:
-    """Start the run's state machine and return the run. If that fails the run is failed (and returned so),
-    not left queued forever: the caller learns the run's id and can create another."""
-    try:
-        get_stores().executions.start(run["id"])
-        return run
-    except Exception:
-        logger.exception("could not start the execution", extra={"run_id": run["id"]})
-    error = {"code": "internal_error", "message": "The run could not be started."}
-    try:
-        failed = get_stores().runs.transition(
-            run,
-            {"status": "failed", "failed_at": clock.now_iso(), "error": error},
-            [NewEvent("run.failed", {"status": "failed", "error": error})],
-            clock.now_iso(),
-            event_expiry(run),
-        )
-    except StaleRun:  # it started after all (the call failed late, or the stream router started it)
-        return get_stores().runs.get(run["id"], consistent=True) or run
-    put_metrics({"RunsFailed": (1, COUNT)}, ErrorCode="internal_error")
-    return failed
-
-
-def load_run(caller: Caller, run_id: str, consistent: bool = False) -> dict[str, Any]:
-    """The caller's run; another org's run is indistinguishable from a missing one."""
-    record = get_stores().runs.get(run_id, consistent) if ids.has_prefix(run_id, "run") else None
-    if record is None or record["org_id"] != caller.org_id:
-        raise NotFound(f"No run {run_id!r}.")
-    return record
-
-
 def get_run(caller: Caller, run_id: str) -> Run:
     return view(load_run(caller, run_id))
 
@@ -200,16 +164,15 @@ def get_run(caller: Caller, run_id: str) -> Run:
 def invoke_run(caller: Caller, run_id: str) -> Run:
     starts = True
 
-    def start(run: dict[str, Any]) -> tuple[Any, ...] | None:
+    def start(run: dict[str, Any]) -> Change | None:
         nonlocal starts
-        if run["status"] != "created":
+        if run["status"] != CREATED:
             raise InvalidState(f"Only a created run can be invoked; this one is {run['status']}.")
-        also: tuple[dict[str, Any], ...] = ()
+        change = Change({"status": QUEUED}, [NewEvent("run.queued", {"status": QUEUED})])
         if run.get("thread_id"):  # a run in a thread waits for its turn (enqueue)
             thread = threads.load_thread(caller, run["thread_id"], consistent=True)
-            turn, starts = threads.take_turn(thread, run["id"], "enqueue")
-            also = (turn,)
-        return {"status": "queued"}, [NewEvent("run.queued", {"status": "queued"})], also
+            change.turn, starts = threads.take_turn(thread, run["id"], "enqueue")
+        return change
 
     _, run = change_run(caller, run_id, start)
     if starts:
@@ -217,25 +180,11 @@ def invoke_run(caller: Caller, run_id: str) -> Run:
     return view(run)
 
 
-def cancellation(
-    run: dict[str, Any], reason: str | None
-) -> tuple[dict[str, Any], list[NewEvent], tuple[Any, ...]]:
-    """The changes, event and other items that cancel a run that has not ended."""
-    now = clock.now_iso()
-    changes = {"status": "cancelled", "cancelled_at": now, "pending": None, "task_token": None}
-    data = {"status": "cancelled", **({"reason": reason} if reason else {})}
-    also: tuple[dict[str, Any], ...] = ()
-    if run.get("pending"):  # the approval or input it waited for will never come
-        step = {"status": "cancelled", "completed_at": now}
-        also = (get_stores().steps.update_item(run["id"], run["pending_step_index"], step),)
-    return {**changes, "cancel_reason": reason}, [NewEvent("run.cancelled", data)], also
-
-
 def cancel_run(caller: Caller, run_id: str, reason: str | None) -> Run:
-    def cancel(run: dict[str, Any]) -> tuple[Any, ...] | None:
-        if run["status"] == "cancelled":
+    def cancel(run: dict[str, Any]) -> Change | None:
+        if run["status"] == CANCELLED:
             return None  # idempotent: cancelling a cancelled run returns it unchanged
-        if run["status"] in TERMINAL_STATUSES:
+        if not may_cancel(run["status"]):
             raise InvalidState(f"The run is {run['status']}; a finished run cannot be cancelled.")
         return cancellation(run, reason)
 
@@ -244,37 +193,11 @@ def cancel_run(caller: Caller, run_id: str, reason: str | None) -> Run:
         get_stores().runs.request_cancel(run["id"], clock.now_iso())
 
     before, after = change_run(caller, run_id, cancel, lost_race)
-    if before["status"] != "cancelled":
+    if before["status"] != CANCELLED:
         put_metrics({"RunsCancelled": (1, COUNT)})
-    if before["status"] not in ("created", "cancelled"):
+    if before["status"] not in (CREATED, CANCELLED):  # only these have no execution to stop
         get_stores().executions.stop(run_id, reason or "cancelled by the API")
     return view(after)
-
-
-Rule = Callable[[dict[str, Any]], tuple[Any, ...] | None]
-
-
-def change_run(
-    caller: Caller, run_id: str, rule: Rule, lost_race: Callable[[dict[str, Any]], None] | None = None
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Apply `rule(run) -> (changes, events[, other items]) | None` with optimistic locking, re-reading
-    on a lost race (after calling `lost_race` with the run as read). Returns the run as read and as
-    written (the same when the rule changed nothing)."""
-    for _ in range(MAX_WRITE_ATTEMPTS):
-        run = load_run(caller, run_id, consistent=True)
-        decided = rule(run)
-        if decided is None:
-            return run, run
-        changes, events, *also = decided
-        try:
-            now = clock.now_iso()
-            written = get_stores().runs.transition(run, changes, events, now, event_expiry(run), *also)
-        except StaleRun:
-            if lost_race is not None:
-                lost_race(run)
-            continue
-        return run, written
-    raise StaleRun(f"run {run_id} kept changing")  # maps to 500; with 5 attempts this means a stuck writer
 
 
 def _parse_time(name: str, value: str | None) -> int | None:

@@ -10,14 +10,16 @@ thread is conditional on its `rev` and written with the run change it belongs to
 from typing import Any, Literal
 
 from runs_core import ids
+from runs_core.changes import StaleThread, ThreadTurn
 from runs_core.context import Caller
 from runs_core.errors import NotFound, ThreadBusy
+from runs_core.logic.run_writes import start_execution
 from runs_core.models.common import Page
-from runs_core.models.runs import TERMINAL_STATUSES
 from runs_core.models.threads import CreateThread, Message, Thread
 from runs_core.observability import logger
 from runs_core.pages import decode_cursor, encode_cursor
-from runs_core.storage.dynamo import KeyRange, TransactionCancelled, transact
+from runs_core.run_status import QUEUED, TERMINAL_STATUSES
+from runs_core.storage.dynamo import KeyRange
 from runs_core.stores import get_stores
 
 Strategy = Literal["enqueue", "reject"]
@@ -71,23 +73,20 @@ def list_threads(caller: Caller, limit: int, cursor: str | None) -> Page[Thread]
 # ------------------------------------------------------------------------------ turn-taking
 
 
-def take_turn(thread: dict[str, Any], run_id: str, strategy: Strategy) -> tuple[dict[str, Any], bool]:
-    """The transaction item that gives the thread to `run_id` (True: start it now) or queues the run
-    behind the current one (False). ThreadBusy when busy and the strategy is reject."""
-    store = get_stores().threads
+def take_turn(thread: dict[str, Any], run_id: str, strategy: Strategy) -> tuple[ThreadTurn, bool]:
+    """The turn that gives the thread to `run_id` (True: start it now) or queues the run behind the
+    current one (False), written with the run's change. ThreadBusy when busy and the strategy is reject."""
     queue = list(thread.get("queue") or [])
     if not thread.get("active_run_id"):
-        return store.turn_update(thread, run_id, queue), True
+        return ThreadTurn(thread, run_id, queue), True
     if strategy == "reject":
         raise ThreadBusy(f"Thread {thread['id']} is busy with run {thread['active_run_id']}.")
-    return store.turn_update(thread, thread["active_run_id"], [*queue, run_id]), False
+    return ThreadTurn(thread, thread["active_run_id"], [*queue, run_id]), False
 
 
 def hand_over(org_id: str, thread_id: str, finished_run_id: str) -> None:
     """Pass the thread on from a run that ended to the next queued run, and start that run. Idempotent:
     a thread no longer held by `finished_run_id` is left alone (a redelivered event, or already passed on)."""
-    from runs_core.logic.runs import start_execution  # runs imports this module
-
     stores = get_stores()
     for _ in range(MAX_HAND_OVERS):
         thread = stores.threads.get(org_id, thread_id, consistent=True)
@@ -96,13 +95,13 @@ def hand_over(org_id: str, thread_id: str, finished_run_id: str) -> None:
         queue = list(thread.get("queue") or [])
         next_run_id = queue.pop(0) if queue else None
         try:
-            transact([stores.threads.turn_update(thread, next_run_id, queue)])
-        except TransactionCancelled:
+            stores.threads.set_turn(ThreadTurn(thread, next_run_id, queue))
+        except StaleThread:
             continue  # someone queued a run meanwhile: read the thread again
         if next_run_id is None:
             return
         run = stores.runs.get(next_run_id, consistent=True)
-        if run is not None and run["status"] == "queued":
+        if run is not None and run["status"] == QUEUED:
             logger.info("thread handed over", extra={"thread_id": thread_id, "run_id": next_run_id})
             start_execution(run)
             return

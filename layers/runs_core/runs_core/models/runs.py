@@ -5,19 +5,7 @@ from typing import Any, Literal, Self
 from pydantic import ConfigDict, Field, model_validator
 
 from runs_core.models.common import Metadata, PositiveInt, RequestModel, ResponseModel
-
-RunStatus = Literal[
-    "created",
-    "queued",
-    "running",
-    "waiting_for_input",
-    "waiting_approval",
-    "completed",
-    "failed",
-    "cancelled",
-]
-TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
-RUN_STATUSES: tuple[str, ...] = RunStatus.__args__  # type: ignore[attr-defined]
+from runs_core.run_status import RunStatus
 
 
 class NamedInput(RequestModel):

@@ -1,5 +1,9 @@
 """The `bedrock` provider (docs/api.md §3): Amazon Bedrock Runtime Converse / ConverseStream, with tool
-use."""
+use.
+
+Over 300 lines because it is one wire format both ways (the Converse request, its streamed and whole
+responses, their errors), which only make sense side by side.
+"""
 
 import json
 import re

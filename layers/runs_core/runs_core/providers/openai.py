@@ -3,6 +3,10 @@ library only.
 
 Token usage is normalised to the Bedrock meaning: `input_tokens` excludes the cached prompt tokens,
 which are counted in `cache_read_tokens` (OpenAI's `prompt_tokens` includes them).
+
+Over 300 lines because it is one wire format both ways: the request (messages, tools, attachments),
+the streamed and the whole response, and their errors; split, each half would only make sense beside
+the other.
 """
 
 import base64

@@ -7,8 +7,13 @@ from runs_core.storage.dynamo import KeyRange
 
 
 class OrgStore:
-    def __init__(self, table: str) -> None:
+    def __init__(self, table: str, api_keys: "ApiKeyStore") -> None:
         self.table = table
+        self.api_keys = api_keys
+
+    def create(self, org: dict[str, Any], first_key: dict[str, Any]) -> None:
+        """Put a new org and its first API key together (neither exists without the other)."""
+        dynamo.transact([self.put_item(org), self.api_keys.put_item(first_key)])
 
     def get(self, org_id: str) -> dict[str, Any] | None:
         return dynamo.get(self.table, {"id": org_id})

@@ -1,4 +1,6 @@
-"""Runs table and the event log. A run change and its events are written in one transaction.
+"""Runs table and the event log: the DynamoDB side of a Change (runs_core.changes). A run change, its events
+and what is written with it (steps, thread messages, the org's debit, the thread's turn) are one
+transaction.
 
 Runs are keyed by id. The list indexes (all sorted by run id, i.e. by creation time):
     by_org       org_id
@@ -10,11 +12,14 @@ Every write is conditional on `rev` (optimistic locking), and `seq` of each new 
 run's `last_event_seq`, so two writers can never both win, nor share a seq.
 """
 
-from dataclasses import dataclass
 from typing import Any
 
+from runs_core.changes import Change, NewEvent, StaleRun, StaleThread
 from runs_core.storage import dynamo
+from runs_core.storage.accounts import OrgStore
 from runs_core.storage.dynamo import KeyRange, TransactionCancelled
+from runs_core.storage.steps import StepStore
+from runs_core.storage.threads import ThreadStore
 
 INDEX_KEYS = {
     "by_org": "org_id",
@@ -23,16 +28,6 @@ INDEX_KEYS = {
     "by_thread": "org_thread",
     "by_end_user": "org_end_user",
 }
-
-
-class StaleRun(Exception):
-    """The run changed since it was read (another writer won); re-read and decide again."""
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    type: str
-    data: dict[str, Any]
 
 
 def index_keys(run: dict[str, Any]) -> dict[str, Any]:
@@ -47,9 +42,27 @@ def index_keys(run: dict[str, Any]) -> dict[str, Any]:
 
 
 class RunStore:
-    def __init__(self, table: str, events_table: str) -> None:
+    def __init__(
+        self, table: str, events_table: str, steps: StepStore, threads: ThreadStore, orgs: OrgStore
+    ) -> None:
         self.table = table
         self.events_table = events_table
+        self.steps = steps
+        self.threads = threads
+        self.orgs = orgs
+
+    def _written_with(self, run: dict[str, Any], change: Change) -> list[dict[str, Any]]:
+        """The transaction items of what `change` writes besides the run and its events."""
+        items = [self.steps.put_item(step) for step in change.new_steps]
+        items += [
+            self.steps.update_item(run["id"], update.index, update.fields) for update in change.step_updates
+        ]
+        items += [self.threads.message_put(message) for message in change.messages]
+        if change.debit:
+            items.append(self.orgs.debit_item(run["org_id"], change.debit))
+        if change.turn is not None:
+            items.append(self.threads.turn_update(change.turn))
+        return items
 
     def _event_puts(
         self, run: dict[str, Any], first_seq: int, events: list[NewEvent], now: str, expires_at: int
@@ -77,51 +90,44 @@ class RunStore:
             for offset, event in enumerate(events)
         ]
 
-    def create(
-        self,
-        run: dict[str, Any],
-        events: list[NewEvent],
-        now: str,
-        expires_at: int,
-        also: tuple[dict[str, Any], ...] = (),
-    ) -> dict[str, Any]:
-        """Put a new run with its first events (and `also`: e.g. its claim on a thread) in one transaction;
-        TransactionCancelled if a condition of `also` failed."""
-        item = {**run, **index_keys(run), "rev": 1, "last_event_seq": len(events)}
-        dynamo.transact(
-            [
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": dynamo.serialize(item),
-                        "ConditionExpression": "attribute_not_exists(id)",
-                    }
-                },
-                *self._event_puts(item, 1, events, now, expires_at),
-                *also,
-            ]
-        )
+    def create(self, run: dict[str, Any], change: Change, now: str, expires_at: int) -> dict[str, Any]:
+        """Put a new run with its first events (and what else `change` writes: e.g. its claim on a thread) in
+        one transaction; StaleThread if the thread it claims changed meanwhile."""
+        item = {**run, **index_keys(run), "rev": 1, "last_event_seq": len(change.events)}
+        try:
+            dynamo.transact(
+                [
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": dynamo.serialize(item),
+                            "ConditionExpression": "attribute_not_exists(id)",
+                        }
+                    },
+                    *self._event_puts(item, 1, change.events, now, expires_at),
+                    *self._written_with(item, change),
+                ]
+            )
+        except TransactionCancelled:
+            if change.turn is None:
+                raise
+            raise StaleThread from None
         return item
 
     def get(self, run_id: str, consistent: bool = False) -> dict[str, Any] | None:
         return dynamo.get(self.table, {"id": run_id}, consistent)
 
-    def transition(
-        self,
-        run: dict[str, Any],
-        changes: dict[str, Any],
-        events: list[NewEvent],
-        now: str,
-        expires_at: int,
-        also: tuple[dict[str, Any], ...] = (),
-        yield_to_cancel: bool = False,
+    def commit(
+        self, run: dict[str, Any], change: Change, now: str, expires_at: int, yield_to_cancel: bool = False
     ) -> dict[str, Any]:
-        """Apply `changes` to the run as read (same `rev`), append `events` and write `also` (steps, org
-        credits) in one transaction; StaleRun if the run moved on meanwhile. `yield_to_cancel`: also
-        StaleRun once a cancel was requested (request_cancel), so a frequent writer cannot outrun it."""
+        """Apply `change` to the run as read (same `rev`): its fields, its events and what is written with
+        it (steps, messages, org credits), in one transaction; StaleRun if the run moved on meanwhile.
+        `yield_to_cancel`: also StaleRun once a cancel was requested (request_cancel), so a frequent
+        writer cannot outrun it."""
+        events = change.events
         updated = {
             **run,
-            **changes,
+            **change.changes,
             "rev": run["rev"] + 1,
             "last_event_seq": run["last_event_seq"] + len(events),
         }
@@ -148,7 +154,7 @@ class RunStore:
                         }
                     },
                     *self._event_puts(run, run["last_event_seq"] + 1, events, now, expires_at),
-                    *also,
+                    *self._written_with(run, change),
                 ]
             )
         except TransactionCancelled as cancelled:

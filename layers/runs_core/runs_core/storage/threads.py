@@ -8,8 +8,9 @@ transaction as the run it concerns, so two runs can never both hold a thread.
 
 from typing import Any
 
+from runs_core.changes import StaleThread, ThreadTurn
 from runs_core.storage import dynamo
-from runs_core.storage.dynamo import KeyRange
+from runs_core.storage.dynamo import KeyRange, TransactionCancelled
 
 
 class ThreadStore:
@@ -31,10 +32,16 @@ class ThreadStore:
         """The org's threads, newest first."""
         return dynamo.query_desc(self.table, None, ("org_id", org_id), key_range, limit)
 
-    def turn_update(
-        self, thread: dict[str, Any], active_run_id: str | None, queue: list[str]
-    ) -> dict[str, Any]:
+    def set_turn(self, turn: ThreadTurn) -> None:
+        """Set who holds the thread and who waits; StaleThread if the thread changed since it was read."""
+        try:
+            dynamo.transact([self.turn_update(turn)])
+        except TransactionCancelled:
+            raise StaleThread from None
+
+    def turn_update(self, turn: ThreadTurn) -> dict[str, Any]:
         """A transaction item that sets who holds the thread and who waits, if the thread is as read."""
+        thread, active_run_id, queue = turn.thread, turn.active_run_id, turn.queue
         names = {"#rev": "rev", "#queue": "queue", "#active": "active_run_id"}
         if active_run_id is None:
             expression = "SET #queue = :queue, #rev = :next_rev REMOVE #active"

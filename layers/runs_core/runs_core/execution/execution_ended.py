@@ -12,10 +12,12 @@ stops the execution; its own write usually lands first, and then nothing is left
 import json
 from typing import Any
 
-from runs_core.logic import execution
-from runs_core.models.runs import TERMINAL_STATUSES
+from runs_core.changes import StaleRun
+from runs_core.execution.ending import cancellation, fail
+from runs_core.execution.unit import MAX_WRITE_ATTEMPTS, load
+from runs_core.logic.run_writes import commit
 from runs_core.observability import logger
-from runs_core.storage.runs import StaleRun
+from runs_core.run_status import CANCELLED, FAILED, TERMINAL_STATUSES
 
 WATCHED_STATUSES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 TIMED_OUT_MESSAGE = "The run's execution timed out before the run ended."
@@ -39,8 +41,8 @@ def handle_status_change(event: dict[str, Any]) -> dict[str, Any]:
     run_id = run_id_of(detail)
     if status not in WATCHED_STATUSES or run_id is None:
         return {"run_id": run_id, "ended": None}
-    for _ in range(execution.MAX_WRITE_ATTEMPTS):
-        run = execution._load(run_id)
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        run = load(run_id)
         if run is None or run["status"] in TERMINAL_STATUSES:
             return {"run_id": run_id, "ended": None}
         try:
@@ -53,10 +55,10 @@ def handle_status_change(event: dict[str, Any]) -> dict[str, Any]:
 def _end(run: dict[str, Any], status: str) -> str:
     logger.warning("run outlived its execution", extra={"run_id": run["id"], "execution_status": status})
     if status == "ABORTED" and run.get("cancel_requested_at"):
-        execution._commit(run, execution._cancellation(run))
-        return "cancelled"
+        commit(run, cancellation(run))
+        return CANCELLED
     if status == "TIMED_OUT":
-        execution._fail(run, "timeout", TIMED_OUT_MESSAGE)
+        fail(run, "timeout", TIMED_OUT_MESSAGE)
     else:
-        execution._fail(run, "internal_error", ENDED_MESSAGE)
-    return "failed"
+        fail(run, "internal_error", ENDED_MESSAGE)
+    return FAILED

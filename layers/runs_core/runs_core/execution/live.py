@@ -21,10 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from runs_core.models.runs import TERMINAL_STATUSES
+from runs_core.changes import NewEvent, StaleRun
 from runs_core.observability import logger
 from runs_core.providers.base import StreamSink, TokenUsage, ToolCall
-from runs_core.storage.runs import NewEvent, StaleRun
+from runs_core.run_status import TERMINAL_STATUSES
 
 FLUSH_SECONDS = 0.25
 CHECK_SECONDS = 0.5

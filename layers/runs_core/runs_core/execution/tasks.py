@@ -1,0 +1,39 @@
+"""The RunStepFunction's entry point: dispatch on the state machine's `action`, retrying a task that
+lost a race (it re-reads the run and decides anew, e.g. sees the cancel)."""
+
+import time
+from typing import Any
+
+from runs_core.changes import StaleRun
+from runs_core.execution import ending, loop, waits
+from runs_core.execution.unit import MAX_WRITE_ATTEMPTS
+from runs_core.observability import MILLISECONDS, put_metrics
+
+
+def handle_task(event: dict[str, Any]) -> dict[str, Any]:
+    """Entry point of the RunStepFunction: dispatch on the state machine's `action`."""
+    run_id = event["run_id"]
+    match event["action"]:
+        case "step":
+            started = time.perf_counter()
+            try:
+                return _retrying(lambda: loop.step(run_id))
+            finally:
+                put_metrics({"StepLatency": ((time.perf_counter() - started) * 1000, MILLISECONDS)})
+        case "park":
+            return _retrying(lambda: waits.park(run_id, event["step_id"], event["task_token"]))
+        case "expire":
+            return _retrying(lambda: waits.expire(run_id, event["step_id"]))
+        case "fail":
+            return _retrying(lambda: ending.fail_unexpectedly(run_id, event.get("error")))
+    raise ValueError(f"unknown task action {event['action']!r}")
+
+
+def _retrying(task: Any) -> dict[str, Any]:
+    """Run `task` again on a lost race: it re-reads the run and decides anew (e.g. sees the cancel)."""
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        try:
+            return task()  # type: ignore[no-any-return]
+        except StaleRun:
+            continue
+    raise StaleRun("the run kept changing under the step")

@@ -74,7 +74,8 @@ def cancel_mid_stream(api, agent: str) -> dict[str, Any]:
 
 
 def test_cancel_mid_stream_ends_the_call_writes_nothing_after_and_records_usage_once(api, make_org):
-    org = make_org(credits=100_000)
+    # Enough credits that runs which finish before their cancel (a loaded machine) cannot exhaust them.
+    org = make_org(credits=100_000_000)
     long_text = " ".join(f"token{i}" for i in range(400))  # ~8 s when paced: a cancel lands mid-stream
     agent = agent_with(
         org.api,

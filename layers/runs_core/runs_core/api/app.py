@@ -1,6 +1,6 @@
 """Builds the Powertools resolver every API function uses, and the Lambda handler around it.
 
-Routes live in routers (runs_core.api.routes_*) so that each function serves its group and the docs
+Routes live in routers (runs_core.api.routes.*) so that each function serves its group and the docs
 function can include them all to publish one OpenAPI document generated from the same code.
 """
 

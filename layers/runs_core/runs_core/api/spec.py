@@ -6,27 +6,27 @@ from functools import cache
 from http import HTTPStatus
 from typing import Any
 
-from runs_core.api import (
-    openapi,
-    routes_account,
-    routes_admin,
-    routes_agents,
-    routes_docs,
-    routes_events,
-    routes_files,
-    routes_runs,
-    routes_threads,
+from runs_core.api import openapi
+from runs_core.api.routes import (
+    account,
+    admin,
+    agents,
+    docs,
+    events,
+    files,
+    runs,
+    threads,
 )
 
 ROUTERS = (
-    routes_docs.router,
-    routes_agents.router,
-    routes_runs.router,
-    routes_threads.router,
-    routes_events.router,
-    routes_account.router,
-    routes_admin.router,
-    routes_files.router,
+    docs.router,
+    agents.router,
+    runs.router,
+    threads.router,
+    events.router,
+    account.router,
+    admin.router,
+    files.router,
 )
 DOCS_PATH = "/v1/docs"  # Swagger UI: served by the resolver itself, not by a router
 DESCRIPTION = """Durable, observable, controllable agent runs. Errors are RFC 9457 problem+json. An unknown
@@ -175,7 +175,7 @@ def _document_multipart(schema: dict[str, Any]) -> None:
     paths = schema.get("paths", {})
     upload = paths.get("/v1/files", {}).get("post")
     if upload is not None:
-        upload["requestBody"] = routes_files.MULTIPART_UPLOAD_BODY
+        upload["requestBody"] = files.MULTIPART_UPLOAD_BODY
     for path, operations in paths.items():
         operation = operations.get("post")
         if operation is None or not path.endswith("/runs"):

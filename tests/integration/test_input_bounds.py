@@ -36,7 +36,7 @@ def test_an_after_seq_at_the_bound_still_reads(api, run_id):
 
 
 def _integer_query_parameters() -> list[tuple[str, str, str]]:
-    from runs_core.api.spec import openapi_document
+    from runs_core.api.document import openapi_document
 
     document = json.loads(openapi_document())
     found = []

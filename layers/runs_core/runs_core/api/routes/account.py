@@ -2,11 +2,10 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from runs_core.api.caller import KeyManager, OrgCaller
-from runs_core.api.openapi import errors
+from runs_core.api.openapi import Router, errors
 from runs_core.logic import accounts
 from runs_core.models.account import ApiKey, CreateApiKey, CreatedApiKey, Org
 from runs_core.models.common import Page

@@ -3,12 +3,11 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
 from runs_core.api import sse
 from runs_core.api.caller import OrgCaller
-from runs_core.api.openapi import errors
+from runs_core.api.openapi import Router, errors
 from runs_core.api.sse import EVENT_STREAM, sse_response, wants_event_stream
 from runs_core.logic import events
 from runs_core.models.common import NonNegativeInt

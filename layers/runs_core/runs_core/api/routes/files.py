@@ -2,12 +2,11 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from runs_core.api.caller import OrgCaller
 from runs_core.api.multipart import MULTIPART, parts_of
-from runs_core.api.openapi import errors
+from runs_core.api.openapi import Router, errors
 from runs_core.errors import ValidationFailed
 from runs_core.logic import files
 from runs_core.models.files import CreateUpload, File, FileWithUrl, Upload

@@ -3,11 +3,10 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from runs_core.api.caller import OrgCaller
-from runs_core.api.openapi import Problem, errors
+from runs_core.api.openapi import Problem, Router, errors
 from runs_core.logic import interaction, runs
 from runs_core.models.common import Page
 from runs_core.models.runs import (

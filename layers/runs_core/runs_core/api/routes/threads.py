@@ -3,11 +3,10 @@
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from runs_core.api.caller import OrgCaller
-from runs_core.api.openapi import errors
+from runs_core.api.openapi import Router, errors
 from runs_core.errors import ValidationFailed
 from runs_core.logic import interaction, runs, threads
 from runs_core.models.common import Page

@@ -20,7 +20,7 @@ def openapi_document() -> str:
 @cache
 def route_methods() -> dict[str, tuple[str, ...]]:
     """Every path the API serves (template form: `/v1/runs/{run_id}`) → its methods, sorted: the `Allow`
-    header of a 405 (runs_core.api.app.make_method_not_allowed_handler)."""
+    header of a 405 (runs_core.api.method_not_allowed)."""
     paths: dict[str, dict[str, object]] = json.loads(DOCUMENT.read_text(encoding="utf-8"))["paths"]
     methods: dict[str, tuple[str, ...]] = {DOCS_PATH: ("GET",)}
     methods.update({path: tuple(sorted(m.upper() for m in operations)) for path, operations in paths.items()})

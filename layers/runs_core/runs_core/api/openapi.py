@@ -11,10 +11,12 @@ from aws_lambda_powertools.event_handler.openapi.constants import (
     DEFAULT_STATUS_CODE,
 )
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class FieldError(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # documentation only: built when the document is
+
     field: str
     code: str
     message: str
@@ -22,6 +24,8 @@ class FieldError(BaseModel):
 
 class Problem(BaseModel):
     """RFC 9457 problem details (docs/api.md §2). Content-Type: application/problem+json."""
+
+    model_config = ConfigDict(defer_build=True)  # documentation only: built when the document is
 
     type: str = Field(examples=["/problems/validation_error"])
     title: str

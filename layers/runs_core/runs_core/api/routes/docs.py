@@ -38,6 +38,7 @@ def swagger_ui() -> Response[str]:
     """Swagger UI over the served document, as Powertools' enable_swagger renders it (its page and assets;
     `?format=json`: the document it shows), with the stage's base path as the server so "Try it out"
     reaches the API."""
+    # lazy, for cold start: only the Swagger UI page needs it
     from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 
     event = router.current_event

@@ -67,7 +67,7 @@ every new event envelope `{"seq", "type", "run_id", "data", "created_at"}` as it
 bus (`source: runs-api`, `detail-type: <event type>`)."""
 
 
-def docs_app() -> Any:
+def resolver_with_every_router() -> Any:
     """A resolver with every router, for the document's generation (the served DocsFunction holds only
     runs_core.api.routes.docs)."""
     from runs_core.api.app import create_app
@@ -88,7 +88,7 @@ def generate() -> dict[str, Any]:
     from runs_core.api.app import API_TITLE
     from runs_core.settings import get_settings
 
-    document = docs_app().get_openapi_json_schema(
+    document = resolver_with_every_router().get_openapi_json_schema(
         title=API_TITLE,
         version=get_settings().api_version,
         description=DESCRIPTION,

@@ -7,8 +7,8 @@ BIN := $(VENV)/bin
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: dev test test-contract test-in-process-and-e2e unit integration emulator e2e contract lint build bench lock \
-	clean
+.PHONY: dev test test-contract test-in-process-and-e2e unit integration emulator e2e contract lint openapi build \
+	bench lock clean
 
 $(BIN)/.installed: requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# The OpenAPI document DocsFunction serves and MethodNotAllowedFunction's Allow headers come from, generated
+# from the routers and models; tests/contract/test_openapi.py fails until it is regenerated after a change.
+openapi: venv  ## regenerate layers/runs_core/runs_core/api/openapi.json from the routes
+	PYTHONPATH=layers/runs_core $(BIN)/python -m runs_core.api.spec
 
 build: venv  ## sam build (arm64 layer and functions) into .aws-sam/
 	$(BIN)/sam build --template-file template.yaml

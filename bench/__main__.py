@@ -1,6 +1,6 @@
 """`make bench`: one table of numbers, printed and written to bench/RESULTS.md with the machine and date.
 
-1. cold import time of each function's handler module beyond boto3 (fresh interpreters; bench.imports)
+1. cold import: wall time of importing each function's handler module after boto3 (bench.imports)
 2. AWS calls per request of every route in template.yaml, with in-process latency (bench.endpoints)
 3. state transitions, Lambda invocations and orchestration cost of a 10-decision run (bench.execution)
 4. runs completed per minute on the local stack (bench.throughput)
@@ -36,8 +36,10 @@ def notes(info: dict[str, str]) -> list[str]:
     return [
         f"The machine may be shared ({cores} cores; other test runs may run in parallel): every latency "
         "here is noisy; the call counts, items read, transitions and invocations are deterministic.",
-        "Import time: the sum of `-X importtime` self-times of the modules imported after `import boto3` "
-        "(Lambda's runtime provides boto3), median of 3 fresh interpreters per function.",
+        "Cold import: the wall time of importing the function's handler module after `import boto3` "
+        "(Lambda's runtime provides boto3), median of "
+        f"{imports.REPEATS} fresh interpreters per function (bench.imports; `python -X importtime` shows "
+        "where it goes).",
         "AWS calls: counted on the request's thread by wrapping botocore's `BaseClient._make_api_call` "
         "(every client: DynamoDB, Step Functions, S3), authorizer principal cache warmed by a GET /v1/org "
         "with the same key right before each counted request (a cold authorizer adds GetItem(ApiKeysTable) "

@@ -1,7 +1,7 @@
-"""Agents (docs/api.md §3): a thin handler over runs_core; the routes live in runs_core.api.routes_agents."""
+"""Agents (docs/api.md §3): a thin handler over runs_core; the routes live in runs_core.api.routes.agents."""
 
 from runs_core.api.app import create_app, make_handler
-from runs_core.api.routes_agents import router
+from runs_core.api.routes.agents import router
 
 app = create_app(router)
 lambda_handler = make_handler(app)

@@ -4,10 +4,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from runs_core.logic import router
 from runs_core.observability import observed
+from runs_core.stream import event_router
 
 
 @observed()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return router.handle_stream_batch(event, context)
+    return event_router.handle_stream_batch(event, context)

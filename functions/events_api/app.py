@@ -1,5 +1,5 @@
 """Run events (docs/api.md §6): polling and SSE over the event log; the routes live in
-runs_core.api.routes_events.
+runs_core.api.routes.events.
 
 Deployed, the function runs behind the AWS Lambda Web Adapter (Handler `run.sh`, see template.yaml):
 its web server (runs_core.api.lwa_server) calls `stream_handler` for every request, so an SSE body is
@@ -9,7 +9,7 @@ polling answers in one piece the same way. The local stack's server calls `strea
 """
 
 from runs_core.api.app import create_app, make_handler
-from runs_core.api.routes_events import router
+from runs_core.api.routes.events import router
 from runs_core.api.sse import make_stream_handler
 
 app = create_app(router)

@@ -1,8 +1,8 @@
 """Threads (docs/api.md §5): a thin handler over runs_core; the routes live in
-runs_core.api.routes_threads."""
+runs_core.api.routes.threads."""
 
 from runs_core.api.app import create_app, make_handler
-from runs_core.api.routes_threads import router
+from runs_core.api.routes.threads import router
 
 app = create_app(router)
 lambda_handler = make_handler(app)

@@ -4,8 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from runs_core.logic import websocket
 from runs_core.observability import observed, request_keys
+from runs_core.stream import websocket
 
 
 @observed(request_keys)

@@ -18,8 +18,19 @@ def spec_routes(document: dict) -> set[tuple[str, str]]:
     return {(method.upper(), path) for path, operations in document["paths"].items() for method in operations}
 
 
+def test_the_committed_document_is_the_one_the_routes_generate():
+    """The served document is generated at build time (runs_core.api.spec) and committed: it must still be
+    what the routers and models generate."""
+    from runs_core.api.document import openapi_document
+    from runs_core.api.spec import generate
+
+    assert json.loads(openapi_document()) == generate(), (
+        "layers/runs_core/runs_core/api/openapi.json is out of date: regenerate it with `make openapi`"
+    )
+
+
 def test_spec_paths_equal_template_routes():
-    from runs_core.api.spec import openapi_document
+    from runs_core.api.document import openapi_document
 
     document = json.loads(openapi_document())
     assert document["openapi"].startswith("3.1")
@@ -27,7 +38,7 @@ def test_spec_paths_equal_template_routes():
 
 
 def test_every_operation_documents_its_errors_as_problems():
-    from runs_core.api.spec import openapi_document
+    from runs_core.api.document import openapi_document
 
     document = json.loads(openapi_document())
     for path, operations in document["paths"].items():
@@ -69,8 +80,9 @@ def _resolve(document: dict, schema: dict) -> dict:
 
 
 def test_every_operation_documents_its_success_response():
-    """Powertools drops the 2xx of a route that passes `responses=`; runs_core.api.spec puts it back."""
-    from runs_core.api.spec import openapi_document
+    """Powertools drops the 2xx of a route that passes `responses=`; runs_core.api.openapi.Router puts it
+    back."""
+    from runs_core.api.document import openapi_document
 
     document = json.loads(openapi_document())
     for path, operations in document["paths"].items():
@@ -97,7 +109,7 @@ def test_every_operation_documents_its_success_response():
 
 
 def test_every_request_body_has_an_example():
-    from runs_core.api.spec import openapi_document
+    from runs_core.api.document import openapi_document
 
     document = json.loads(openapi_document())
     bodies = 0
@@ -111,7 +123,7 @@ def test_every_request_body_has_an_example():
 
 
 def test_the_description_documents_websocket_and_events():
-    from runs_core.api.spec import openapi_document
+    from runs_core.api.document import openapi_document
 
     description = json.loads(openapi_document())["info"]["description"]
     for needle in ("/ws", '"action": "subscribe"', "text/event-stream", "run.completed", "Request-Id"):
@@ -121,7 +133,7 @@ def test_the_description_documents_websocket_and_events():
 def test_a_routes_own_error_statuses_survive_the_shared_ones():
     """The sync run's 422 run_failed (a status the contract is silent on) and a route's 409 stay documented
     next to the idempotency errors that share their status codes."""
-    from runs_core.api.spec import openapi_document
+    from runs_core.api.document import openapi_document
 
     paths = json.loads(openapi_document())["paths"]
     sync = paths["/v1/agents/{agent}/run"]["post"]["responses"]
@@ -163,7 +175,7 @@ def _request_schemas(document: dict) -> list[tuple[str, dict]]:
 def test_every_integer_a_request_carries_is_bounded():
     """Issue 10: a 39-digit integer was a 500 (DynamoDB holds 38 digits); every integer parameter and body
     field is bounded, in the spec as in validation (runs_core.models.common.MAX_INTEGER at most)."""
-    from runs_core.api.spec import openapi_document
+    from runs_core.api.document import openapi_document
     from runs_core.models.common import MAX_INTEGER
 
     integers = _request_schemas(json.loads(openapi_document()))
@@ -181,7 +193,7 @@ def test_the_served_document_is_a_valid_openapi_document():
     schemas for its own validation errors, which this API does not answer with); shapes are OpenAPI 3.1."""
     from openapi_spec_validator import validate
 
-    from runs_core.api.spec import openapi_document
+    from runs_core.api.document import openapi_document
 
     document = json.loads(openapi_document())
     try:

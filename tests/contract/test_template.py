@@ -223,7 +223,7 @@ def test_every_routed_path_has_one_catch_all_405_route(template: dict[str, Any])
 
 
 def test_allow_header_lists_each_paths_template_methods(template: dict[str, Any]) -> None:
-    from runs_core.api.spec import route_methods
+    from runs_core.api.document import route_methods
 
     operations: dict[str, set[str]] = {}
     for _, method, path, _ in _api_events():

@@ -22,10 +22,10 @@ from botocore.awsrequest import AWSResponse
 from devstack.template import REGION
 from runs_core import workflow
 from runs_core.execution import loop, waits
-from runs_core.logic import router
 from runs_core.settings import get_settings
 from runs_core.storage import dynamo
 from runs_core.stores import get_stores
+from runs_core.stream import event_router
 from tests.integration.helpers import (
     ASK,
     ECHO,
@@ -343,8 +343,8 @@ def test_duplicate_stream_deliveries_put_each_event_on_the_bus_once(api, bus_que
     records = stream_records(run["id"])
     assert len(records) == last
     # the same records again: twice in one batch, then once more reversed in another batch
-    assert router.handle_stream_batch({"Records": records + records}) == {"batchItemFailures": []}
-    assert router.handle_stream_batch({"Records": records[::-1]}) == {"batchItemFailures": []}
+    assert event_router.handle_stream_batch({"Records": records + records}) == {"batchItemFailures": []}
+    assert event_router.handle_stream_batch({"Records": records[::-1]}) == {"batchItemFailures": []}
     assert late_run_events(bus_queue, run["id"]) == []
 
 
@@ -359,7 +359,7 @@ def test_a_terminal_event_delivered_many_times_hands_the_thread_over_once(api):
     terminal = [
         r for r in stream_records(first["id"]) if r["dynamodb"]["NewImage"]["type"]["S"] == "run.completed"
     ]
-    results = together(*[lambda: router.handle_stream_batch({"Records": terminal * 2})] * 4)
+    results = together(*[lambda: event_router.handle_stream_batch({"Records": terminal * 2})] * 4)
     assert results == [{"batchItemFailures": []}] * 4
     finished = [run_to_end(api, run["id"]) for run in queued]
     assert [run["status"] for run in finished] == ["completed", "completed"]
@@ -369,7 +369,7 @@ def test_a_terminal_event_delivered_many_times_hands_the_thread_over_once(api):
         _, types = assert_contiguous(api, run["id"])
         assert types.count("run.started") == 1, types
     # a late redelivery after everything finished changes nothing either
-    assert router.handle_stream_batch({"Records": terminal}) == {"batchItemFailures": []}
+    assert event_router.handle_stream_batch({"Records": terminal}) == {"batchItemFailures": []}
     assert api.get(f"/v1/threads/{thread['id']}").json()["status"] == "idle"
     authors = [m["run_id"] for m in api.get(f"/v1/threads/{thread['id']}/messages").json()["items"]]
     assert authors.count(queued[0]["id"]) == authors.count(queued[1]["id"]) == authors.count(first["id"])

@@ -36,7 +36,7 @@ def test_an_after_seq_at_the_bound_still_reads(api, run_id):
 
 
 def _integer_query_parameters() -> list[tuple[str, str, str]]:
-    from runs_core.api.spec import openapi_document
+    from runs_core.api.document import openapi_document
 
     document = json.loads(openapi_document())
     found = []
@@ -101,7 +101,7 @@ class _Frames:
 @pytest.mark.parametrize("after_seq", [int(HUGE), MAX_INTEGER + 1, -1, True, "5", 1.5])
 def test_a_websocket_subscribe_with_a_bad_after_seq_is_an_error_frame(api, run_id, after_seq):
     """Found: a 39-digit after_seq crashed the subscribe (boto3 cannot serialise the number)."""
-    from runs_core.logic import websocket
+    from runs_core.stream import websocket
 
     poster, connection_id = _Frames(), f"conn-{uuid.uuid4().hex[:12]}"
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from runs_core.logic import websocket
+from runs_core.stream import websocket
 from tests.integration.conftest import ApiClient
 from tests.integration.helpers import (
     TERMINAL,

@@ -5,8 +5,8 @@ import json
 import uuid
 from typing import Any
 
-from runs_core.logic import websocket
 from runs_core.logic.events import event_log
+from runs_core.stream import websocket
 from tests.integration.helpers import agent_with, start, wait
 
 

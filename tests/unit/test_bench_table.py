@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.imports import parse_importtime
+from bench.imports import handler_module, parse_timer
 from bench.table import Table, results_markdown, write_results
 
 INFO = {"CPU": "Fake CPU", "cores": "2", "python": "3.12.1", "moto": "5.0.0"}
@@ -33,14 +33,10 @@ def test_results_markdown_names_the_machine_and_date(tmp_path: Path):
     assert (tmp_path / "RESULTS.md").read_text(encoding="utf-8") == written
 
 
-def test_importtime_counts_only_modules_after_boto3():
-    stderr = "\n".join(
-        [
-            "import time: self [us] | cumulative | imported package",
-            "import time:       500 |        500 |   botocore",
-            "import time:      1000 |       1500 | boto3",
-            "import time:      2000 |       2000 |   pydantic",
-            "import time:       250 |       2250 | app",
-        ]
-    )
-    assert parse_importtime(stderr) == (2.25, 2)
+def test_the_import_timer_reports_its_last_line():
+    assert parse_timer("a warning on stdout\n123.456 42\n") == (123.456, 42)
+
+
+def test_a_script_handler_is_timed_on_the_module_its_server_imports():
+    assert handler_module("app.lambda_handler") == "app"
+    assert handler_module("run.sh") == "runs_core.api.lwa_server, app"

@@ -1,12 +1,12 @@
-"""The stream router (runs_core.logic.router) with a fake bus and fake delivery markers."""
+"""The stream router (runs_core.stream.event_router) with a fake bus and fake delivery markers."""
 
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from runs_core.bus import BusEntry
-from runs_core.logic.router import Router
 from runs_core.storage.dynamo import serialize
+from runs_core.stream.event_router import EventRouter
 
 STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/EventsTable/stream/2026-01-01T00:00:00.000"
 
@@ -80,7 +80,7 @@ def seqs_put(bus: FakeBus) -> list[int]:
 
 def test_entries_carry_the_envelope_org_and_agent():
     bus = FakeBus()
-    response = Router(bus).handle({"Records": [record(1)]})
+    response = EventRouter(bus).handle({"Records": [record(1)]})
     assert response == {"batchItemFailures": []}
     (entry,) = bus.calls[0]
     assert entry.source == "runs-api" and entry.detail_type == "run.created"
@@ -98,7 +98,7 @@ def test_entries_carry_the_envelope_org_and_agent():
 
 def test_25_records_are_put_in_3_calls_of_at_most_10():
     bus = FakeBus()
-    response = Router(bus).handle({"Records": [record(seq) for seq in range(1, 26)]})
+    response = EventRouter(bus).handle({"Records": [record(seq) for seq in range(1, 26)]})
     assert response == {"batchItemFailures": []}
     assert [len(call) for call in bus.calls] == [10, 10, 5]
     assert seqs_put(bus) == list(range(1, 26))
@@ -106,7 +106,7 @@ def test_25_records_are_put_in_3_calls_of_at_most_10():
 
 def test_a_failed_entry_is_retried_once_inline():
     bus = FakeBus(fail={7: 1})
-    response = Router(bus).handle({"Records": [record(seq) for seq in range(1, 13)]})
+    response = EventRouter(bus).handle({"Records": [record(seq) for seq in range(1, 13)]})
     assert response == {"batchItemFailures": []}
     assert [len(call) for call in bus.calls] == [10, 2, 1]
     assert sorted(seqs_put(bus)) == sorted([*range(1, 13), 7])
@@ -115,7 +115,7 @@ def test_a_failed_entry_is_retried_once_inline():
 def test_an_entry_that_fails_twice_reports_only_its_record():
     bus = FakeBus(fail={3: 2})
     markers = FakeMarkers()
-    response = Router(bus, markers).handle({"Records": [record(seq) for seq in range(1, 6)]})
+    response = EventRouter(bus, markers).handle({"Records": [record(seq) for seq in range(1, 6)]})
     assert response == {"batchItemFailures": [{"itemIdentifier": "1003"}]}
     assert markers.ids == {"run_1:1", "run_1:2", "run_1:4", "run_1:5"}
 
@@ -123,7 +123,7 @@ def test_an_entry_that_fails_twice_reports_only_its_record():
 def test_redelivered_records_are_not_put_twice():
     bus = FakeBus(fail={3: 2})
     markers = FakeMarkers()
-    router = Router(bus, markers)
+    router = EventRouter(bus, markers)
     records = [record(seq) for seq in range(1, 6)]
     assert router.handle({"Records": records})["batchItemFailures"] == [{"itemIdentifier": "1003"}]
     # Lambda retries from the first failed record: 3, 4, 5 come again; 4 and 5 are already on the bus.
@@ -135,7 +135,7 @@ def test_redelivered_records_are_not_put_twice():
 def test_a_duplicate_within_one_batch_is_put_once():
     bus = FakeBus()
     batch = [record(1), record(2), record(2, sequence_number="2002")]
-    assert Router(bus, FakeMarkers()).handle({"Records": batch}) == {"batchItemFailures": []}
+    assert EventRouter(bus, FakeMarkers()).handle({"Records": batch}) == {"batchItemFailures": []}
     assert seqs_put(bus) == [1, 2]
 
 
@@ -143,7 +143,7 @@ def test_non_insert_records_are_ignored_and_malformed_ones_fail():
     bus = FakeBus()
     broken = record(3)
     del broken["dynamodb"]["NewImage"]["type"]
-    response = Router(bus).handle({"Records": [record(1), record(2, event_name="REMOVE"), broken]})
+    response = EventRouter(bus).handle({"Records": [record(1), record(2, event_name="REMOVE"), broken]})
     assert response == {"batchItemFailures": [{"itemIdentifier": "1003"}]}
     assert seqs_put(bus) == [1]
 
@@ -155,6 +155,6 @@ def test_a_whole_failed_call_fails_its_records():
             return ["ServiceUnavailable"] * len(entries)
 
     bus = DownBus()
-    response = Router(bus).handle({"Records": [record(1), record(2)]})
+    response = EventRouter(bus).handle({"Records": [record(1), record(2)]})
     assert response == {"batchItemFailures": [{"itemIdentifier": "1001"}, {"itemIdentifier": "1002"}]}
     assert len(bus.calls) == 2  # the call and its one inline retry

@@ -9,8 +9,6 @@ import ast
 from pathlib import Path
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2] / "layers" / "runs_core"
-# api/ is left out until its spec ↔ routes_docs cycle is broken (issue 14, the API side).
-EXCLUDED = ("runs_core.api",)
 
 
 def module_name(path: Path) -> str:
@@ -19,8 +17,7 @@ def module_name(path: Path) -> str:
 
 
 def modules() -> dict[str, Path]:
-    found = {module_name(path): path for path in (PACKAGE_ROOT / "runs_core").rglob("*.py")}
-    return {name: path for name, path in found.items() if not name.startswith(EXCLUDED)}
+    return {module_name(path): path for path in (PACKAGE_ROOT / "runs_core").rglob("*.py")}
 
 
 def imports(tree: ast.Module, known: set[str]) -> set[str]:

@@ -8,13 +8,8 @@ import pytest
 
 RUNS_CORE = Path(__file__).resolve().parents[2] / "layers" / "runs_core" / "runs_core"
 MAX_LINES = 300
-# api/ and the stream router (logic/router.py, logic/websocket.py) are being reorganised on the API side;
-# they join this test when that lands.
-LEFT_OUT = ("api/", "logic/router.py", "logic/websocket.py")
 
-MODULES = sorted(
-    path for path in RUNS_CORE.rglob("*.py") if not str(path.relative_to(RUNS_CORE)).startswith(LEFT_OUT)
-)
+MODULES = sorted(RUNS_CORE.rglob("*.py"))
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda path: str(path.relative_to(RUNS_CORE)))

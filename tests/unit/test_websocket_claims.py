@@ -1,4 +1,4 @@
-"""The WebSocket claim logic (runs_core.logic.websocket): the backlog sender and the stream router race
+"""The WebSocket claim logic (runs_core.stream.websocket): the backlog sender and the stream router race
 for the same subscription, and each event still reaches it once, in order. Fake store, log and poster."""
 
 import json
@@ -7,8 +7,8 @@ import threading
 import time
 from typing import Any
 
-from runs_core.logic import websocket
 from runs_core.storage.connections import Subscriber
+from runs_core.stream import websocket
 
 
 class FakeStore:

@@ -1,14 +1,16 @@
-"""Settings from the environment, read once per process (one pydantic model, one place)."""
+"""Settings from the environment, read once per process (one dataclass, one place).
+
+A dataclass, not a pydantic model: every function reads settings, and not every function needs pydantic
+(cold start)."""
 
 import os
+from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
 
-
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True)
+class Settings:
     orgs_table: str = "OrgsTable"
     api_keys_table: str = "ApiKeysTable"
     agents_table: str = "AgentsTable"
@@ -80,7 +82,14 @@ ENV_NAMES = {
 }
 
 
+INTEGERS = frozenset({"event_retention_days"})
+
+
 @cache
 def get_settings() -> Settings:
-    values = {field: os.environ[env] for field, env in ENV_NAMES.items() if os.environ.get(env)}
-    return Settings.model_validate(values)
+    values: dict[str, Any] = {
+        field: os.environ[env] for field, env in ENV_NAMES.items() if os.environ.get(env)
+    }
+    for field in INTEGERS.intersection(values):
+        values[field] = int(values[field])
+    return Settings(**values)

@@ -1,10 +1,10 @@
 """Builds the Powertools resolver every API function uses, and the Lambda handler around it.
 
-Routes live in routers (runs_core.api.routes_*) so that each function serves its group and the docs
+Routes live in routers (runs_core.api.routes.*) so that each function serves its group and the docs
 function can include them all to publish one OpenAPI document generated from the same code.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -17,13 +17,12 @@ from runs_core.api import idempotency
 from runs_core.api.caller import refuse_non_operator
 from runs_core.api.limits import Quota, creates_run
 from runs_core.api.multipart import accepts_multipart, body_bytes, is_multipart_run_route, multipart_to_json
-from runs_core.api.problems import PROBLEM_JSON, from_error, problem, validation_problem
+from runs_core.api.problems import from_error, problem, problem_result, validation_problem
+from runs_core.api.responses import SUPPORTED_API_VERSIONS, finish
 from runs_core.api.strict_json import loads_storable
 from runs_core.errors import (
     ApiError,
     InvalidJson,
-    MethodNotAllowed,
-    NotFound,
     PayloadTooLarge,
     UnknownApiVersion,
     UnsupportedMediaType,
@@ -31,9 +30,7 @@ from runs_core.errors import (
 )
 from runs_core.logic.rate_limits import REQUESTS, RUNS
 from runs_core.observability import api_keys, logger, observed
-from runs_core.settings import get_settings
 
-SUPPORTED_API_VERSIONS = frozenset({"2026-11-01"})
 MAX_JSON_BODY_BYTES = 1024 * 1024
 API_TITLE = "Runs API"
 
@@ -135,64 +132,10 @@ def make_handler(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Lambd
             except ApiError as error:  # idempotency_in_progress, idempotency_conflict
                 rejected = error
         if rejected is not None:
-            response = _problem_response(rejected, request_id)
-        return _finish(event, response, quota, request_id)
+            response = problem_result(rejected, request_id)
+        return finish(event, response, quota, request_id)
 
     return lambda_handler
-
-
-def make_method_not_allowed_handler(
-    allowed_methods: Callable[[], Mapping[str, tuple[str, ...]]],
-) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    """The handler of the API's catch-all `ANY` routes: API Gateway prefers a resource's own methods over
-    ANY, so only a method the path does not serve reaches it → 405 method_not_allowed with `Allow`.
-
-    `allowed_methods()`: resource path (template form, `/v1/runs/{run_id}`) → its methods. Answered before
-    the header and body rules and outside the idempotent section (nothing runs, so nothing is stored), and
-    not counted against the org's rate limits (a 405 does no work)."""
-
-    @observed(api_keys, traced=False)  # nothing to trace (no AWS call): no X-Ray SDK import on a 405
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        request_id = (event.get("requestContext") or {}).get("requestId")
-        method = str(event.get("httpMethod") or "").upper()
-        path = event.get("path") or ""
-        allow = allowed_methods().get(str(event.get("resource") or ""))
-        if not allow:
-            return _finish(
-                event, _problem_response(NotFound(f"No route {method} {path}."), request_id), None, request_id
-            )
-        detail = f"{method} is not allowed on {path}; allowed: {', '.join(allow)}."
-        response = _problem_response(MethodNotAllowed(detail), request_id)
-        response["headers"]["Allow"] = ", ".join(allow)
-        return _finish(event, response, None, request_id)
-
-    return lambda_handler
-
-
-def _finish(
-    event: dict[str, Any], response: dict[str, Any], quota: Quota | None, request_id: str | None
-) -> dict[str, Any]:
-    """The headers every response carries (docs/api.md §1), and the one log line per request."""
-    sent = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
-    served_version = sent.get("api-version")
-    if served_version not in SUPPORTED_API_VERSIONS:
-        served_version = get_settings().api_version
-    response["headers"] = {
-        **(response.get("headers") or {}),
-        **(quota.headers() if quota else {}),
-        "Request-Id": request_id,
-        "Api-Version": served_version,
-    }
-    # One line per request (never headers or bodies: they carry API keys and secrets).
-    logger.info(
-        "request",
-        extra={
-            "method": event.get("httpMethod"),
-            "path": event.get("path"),
-            "status": response.get("statusCode"),
-        },
-    )
-    return response
 
 
 def _dispatch(
@@ -205,22 +148,13 @@ def _dispatch(
     if quota is not None and creates_run(event):
         refused = quota.take(RUNS)
         if refused is not None:
-            return _problem_response(refused, request_id)
+            return problem_result(refused, request_id)
     if is_multipart_run_route(event):
         # Inside the idempotent section, so a retried multipart request replays instead of storing its
         # files again: store the files, then route it as the JSON request it carries.
         try:
             event = multipart_to_json(event)
         except ApiError as refused:
-            return _problem_response(refused, request_id)
+            return problem_result(refused, request_id)
     response: dict[str, Any] = app.resolve(event, context)
     return response
-
-
-def _problem_response(error: ApiError, request_id: str | None) -> dict[str, Any]:
-    problem_response = from_error(error, request_id)
-    return {
-        "statusCode": problem_response.status_code,
-        "headers": {"Content-Type": PROBLEM_JSON},
-        "body": problem_response.body,
-    }

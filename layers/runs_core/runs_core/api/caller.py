@@ -1,8 +1,12 @@
-"""Dependencies that turn the authorizer's context and the request headers into a Caller."""
+"""Who a request acts for, as route parameters: the authorizer's context and the request headers turned
+into a Caller (runs_core.context) by Powertools dependencies. A route declares `caller: OrgCaller` (an
+org's key), `caller: KeyManager` (an org's key, read again: minting or revoking keys) or `_: Admin` (the
+operators' key); the routes take them from here, the one place that says what each needs."""
 
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Request
+from aws_lambda_powertools.event_handler.depends import Depends
 
 from runs_core.context import Caller
 from runs_core.errors import Forbidden, Unauthorized, ValidationFailed
@@ -62,6 +66,11 @@ def admin_caller(request: Request) -> str:
     if _authorizer(request).get("role") != "admin":
         raise Forbidden(NOT_AN_OPERATOR)
     return "admin"
+
+
+OrgCaller = Annotated[Caller, Depends(org_caller)]
+KeyManager = Annotated[Caller, Depends(key_manager_caller)]
+Admin = Annotated[str, Depends(admin_caller)]
 
 
 def _header(request: Request, name: str) -> str | None:

@@ -23,27 +23,18 @@ import hashlib
 import json
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
-
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyInconsistentStateError,
-    IdempotencyPersistenceLayerError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from runs_core.api.multipart import MULTIPART, media_type, parts_of
 from runs_core.errors import ApiError, IdempotencyConflict, IdempotencyInProgress, ValidationFailed
 from runs_core.observability import logger
 from runs_core.settings import get_settings
 from runs_core.storage import dynamo
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -60,8 +51,10 @@ Execute = Callable[[], dict[str, Any]]
 
 
 @cache
-def _persistence() -> DynamoDBPersistenceLayer:
+def _persistence() -> "DynamoDBPersistenceLayer":
     # Made on first use (cold starts of functions that never see a key stay lean), on the shared client.
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
     return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table, boto3_client=dynamo.client())
 
 
@@ -137,7 +130,7 @@ def _kept(request: dict[str, Any], execute: Execute) -> dict[str, Any]:
     return response
 
 
-def _replayed(response: Any, idempotent_data: DataRecord) -> Any:
+def _replayed(response: Any, idempotent_data: "DataRecord") -> Any:
     """Powertools response_hook: a stored response, sent again, says so."""
     if isinstance(response, dict):
         response["headers"] = {**(response.get("headers") or {}), REPLAYED_HEADER: "true"}
@@ -149,6 +142,15 @@ def run_once(event: dict[str, Any], context: Any, execute: Execute) -> dict[str,
     key = key_of(event)
     if key is None:
         return execute()
+    # lazy, for cold start: only requests that send an Idempotency-Key need Powertools' idempotency
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyInconsistentStateError,
+        IdempotencyPersistenceLayerError,
+        IdempotencyValidationError,
+    )
+
     # A config per invocation: it holds this invocation's Lambda context (the in-flight record's expiry).
     config = IdempotencyConfig(
         event_key_jmespath="scope",

@@ -11,14 +11,10 @@ import binascii
 import json
 import re
 from dataclasses import dataclass, field
-from email import message_from_bytes
-from email.message import Message
-from email.policy import HTTP
 from typing import Any
 
 from runs_core.api.strict_json import loads_storable
 from runs_core.errors import Forbidden, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from runs_core.models.files import MAX_DIRECT_UPLOAD_BYTES
 
 MULTIPART = "multipart/form-data"
 MAX_FILE_IDS = 20  # RunOptions.file_ids
@@ -86,6 +82,11 @@ def parse_multipart(content_type: str, body: bytes) -> list[Part]:
         raise UnsupportedMediaType(f"Send {MULTIPART}.")
     if "\r" in content_type or "\n" in content_type:
         raise _malformed("invalid Content-Type header")
+    # lazy, for cold start: every API function checks for multipart bodies, few receive one
+    from email import message_from_bytes
+    from email.message import Message
+    from email.policy import HTTP
+
     document: Message = message_from_bytes(
         b"Content-Type: " + content_type.encode("latin-1") + b"\r\nMIME-Version: 1.0\r\n\r\n" + body,
         policy=HTTP,
@@ -136,6 +137,7 @@ def multipart_to_json(event: dict[str, Any]) -> dict[str, Any]:
     as it is.
     """
     from runs_core.logic.files import store_file  # lazy: only multipart requests need S3
+    from runs_core.models.files import MAX_DIRECT_UPLOAD_BYTES
 
     headers = event.get("headers") or {}
     if media_type(headers) != MULTIPART:

@@ -1,11 +1,22 @@
-"""OpenAPI pieces shared by the routers: the problem schema and the error responses of each route."""
+"""OpenAPI pieces shared by the routers: their Router, the problem schema and the error responses of each
+route."""
 
+from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
-from pydantic import BaseModel, Field
+from aws_lambda_powertools.event_handler import api_gateway
+from aws_lambda_powertools.event_handler.openapi.constants import (
+    DEFAULT_OPENAPI_RESPONSE_DESCRIPTION,
+    DEFAULT_STATUS_CODE,
+)
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class FieldError(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # documentation only: built when the document is
+
     field: str
     code: str
     message: str
@@ -13,6 +24,8 @@ class FieldError(BaseModel):
 
 class Problem(BaseModel):
     """RFC 9457 problem details (docs/api.md §2). Content-Type: application/problem+json."""
+
+    model_config = ConfigDict(defer_build=True)  # documentation only: built when the document is
 
     type: str = Field(examples=["/problems/validation_error"])
     title: str
@@ -88,3 +101,60 @@ def errors(*statuses: int) -> dict[int, Any]:
             response["headers"] = {**RETRY_AFTER_HEADER, **RATE_LIMIT_HEADERS}
         responses[status] = response
     return responses
+
+
+class Router(api_gateway.Router):
+    """Powertools' Router, documenting each route's success response: Powertools leaves it out of the
+    OpenAPI document when a route passes `responses=` (as every route here does, for its errors). It is
+    put back from the route's status code (a response without `content` gets the route's return model),
+    unless the route documents its 2xx itself; a 204's empty `content` is dropped from the document by
+    runs_core.api.spec."""
+
+    def route(
+        self,
+        rule: str,
+        method: str | list[str] | tuple[str],
+        cors: bool | None = None,
+        compress: bool = False,
+        cache_control: str | None = None,
+        summary: str | None = None,
+        description: str | None = None,
+        responses: dict[int, OpenAPIResponse] | None = None,
+        response_description: str | None = DEFAULT_OPENAPI_RESPONSE_DESCRIPTION,
+        tags: list[str] | None = None,
+        operation_id: str | None = None,
+        include_in_schema: bool = True,
+        security: list[dict[str, list[str]]] | None = None,
+        openapi_extensions: dict[str, Any] | None = None,
+        deprecated: bool = False,
+        enable_validation: bool | None = None,
+        custom_response_validation_http_code: int | HTTPStatus | None = None,
+        status_code: int = DEFAULT_STATUS_CODE,
+        middlewares: list[Callable[..., Any]] | None = None,
+    ) -> Callable[[Any], Any]:
+        if responses and not any(200 <= int(status) < 300 for status in responses):
+            success: OpenAPIResponse = {"description": response_description or HTTPStatus(status_code).phrase}
+            if status_code == HTTPStatus.NO_CONTENT:
+                success["content"] = {}  # no body
+            responses = {status_code: success, **responses}
+        return super().route(
+            rule,
+            method,
+            cors,
+            compress,
+            cache_control,
+            summary,
+            description,
+            responses,
+            response_description,
+            tags,
+            operation_id,
+            include_in_schema,
+            security,
+            openapi_extensions,
+            deprecated,
+            enable_validation,
+            custom_response_validation_http_code,
+            status_code,
+            middlewares,
+        )

@@ -1,18 +1,20 @@
 """The one place where errors become RFC 9457 problem+json responses (docs/api.md §2)."""
 
 import json
-from typing import Any
-
-from aws_lambda_powertools.event_handler import Response
+from typing import TYPE_CHECKING, Any
 
 from runs_core.errors import ApiError
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import Response
 
 PROBLEM_JSON = "application/problem+json"
 
 
-def problem(
+def problem_json(
     status: int, code: str, title: str, detail: str, request_id: str | None, **extra: Any
-) -> Response[str]:
+) -> str:
+    """The problem+json body."""
     body: dict[str, Any] = {
         "type": f"/problems/{code}",
         "title": title,
@@ -22,14 +24,34 @@ def problem(
         "request_id": request_id,
     }
     body.update({key: value for key, value in extra.items() if value is not None})
-    return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body))
+    return json.dumps(body)
 
 
-def from_error(error: ApiError, request_id: str | None) -> Response[str]:
+def problem(
+    status: int, code: str, title: str, detail: str, request_id: str | None, **extra: Any
+) -> "Response[str]":
+    """The problem as a resolver's Response."""
+    # lazy, for cold start: the 405 function renders problems without Powertools' resolver
+    from aws_lambda_powertools.event_handler import Response
+
+    body = problem_json(status, code, title, detail, request_id, **extra)
+    return Response(status_code=status, content_type=PROBLEM_JSON, body=body)
+
+
+def from_error(error: ApiError, request_id: str | None) -> "Response[str]":
     return problem(error.status, error.code, error.title, error.detail, request_id, **error.extra)
 
 
-def validation_problem(errors: list[dict[str, Any]], request_id: str | None) -> Response[str]:
+def problem_result(error: ApiError, request_id: str | None) -> dict[str, Any]:
+    """The problem as a Lambda proxy result, for answers given outside the resolver."""
+    return {
+        "statusCode": error.status,
+        "headers": {"Content-Type": PROBLEM_JSON},
+        "body": problem_json(error.status, error.code, error.title, error.detail, request_id, **error.extra),
+    }
+
+
+def validation_problem(errors: list[dict[str, Any]], request_id: str | None) -> "Response[str]":
     """Powertools/pydantic validation errors → 400 validation_error (or invalid_json) with field errors."""
     if any(error.get("type") == "json_invalid" for error in errors):
         return problem(400, "invalid_json", "Invalid JSON", "The request body is not valid JSON.", request_id)

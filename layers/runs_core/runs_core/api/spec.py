@@ -1,34 +1,40 @@
-"""The OpenAPI 3.1 document of the whole API, generated from the routers and models."""
+"""The OpenAPI 3.1 document of the whole API, generated from the routers and models at build time.
+
+`make openapi` (python -m runs_core.api.spec) writes it to runs_core/api/openapi.json, committed and shipped
+in the layer; DocsFunction serves that file and MethodNotAllowedFunction takes its `Allow` headers from
+it (runs_core.api.document), so neither imports the routers and models at a cold start. The contract
+tests regenerate it and fail, naming the command, when the committed file no longer matches the routes.
+Only Powertools' public API is used: Router.route (runs_core.api.openapi.Router) and
+get_openapi_json_schema.
+"""
 
 import json
-import re
-from functools import cache
-from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
-from runs_core.api import (
-    openapi,
-    routes_account,
-    routes_admin,
-    routes_agents,
-    routes_docs,
-    routes_events,
-    routes_files,
-    routes_runs,
-    routes_threads,
+from runs_core.api import openapi
+from runs_core.api.document import DOCUMENT
+from runs_core.api.routes import (
+    account,
+    admin,
+    agents,
+    docs,
+    events,
+    files,
+    runs,
+    threads,
 )
 
 ROUTERS = (
-    routes_docs.router,
-    routes_agents.router,
-    routes_runs.router,
-    routes_threads.router,
-    routes_events.router,
-    routes_account.router,
-    routes_admin.router,
-    routes_files.router,
+    docs.router,
+    agents.router,
+    runs.router,
+    threads.router,
+    events.router,
+    account.router,
+    admin.router,
+    files.router,
 )
-DOCS_PATH = "/v1/docs"  # Swagger UI: served by the resolver itself, not by a router
 DESCRIPTION = """Durable, observable, controllable agent runs. Errors are RFC 9457 problem+json. An unknown
 path is 404 `not_found`; a method a known path does not serve is 405 `method_not_allowed`, with an `Allow`
 header listing the path's methods (after authentication, like the path's own operations).
@@ -61,33 +67,28 @@ every new event envelope `{"seq", "type", "run_id", "data", "created_at"}` as it
 bus (`source: runs-api`, `detail-type: <event type>`)."""
 
 
-_PATH_PARAMETER = re.compile(r"<(\w+)>")
+def resolver_with_every_router() -> Any:
+    """A resolver with every router, for the document's generation (the served DocsFunction holds only
+    runs_core.api.routes.docs)."""
+    from runs_core.api.app import create_app
+
+    return create_app(*ROUTERS)
 
 
-@cache
-def route_methods() -> dict[str, tuple[str, ...]]:
-    """Every path the API serves (template form: `/v1/runs/{run_id}`) → its methods, sorted: the `Allow`
-    header of a 405 (runs_core.api.app.make_method_not_allowed_handler)."""
-    methods: dict[str, set[str]] = {DOCS_PATH: {"GET"}}
-    for router in ROUTERS:
-        for key in router._routes:  # Powertools' route key: (rule, methods, …)
-            rule, route_methods_ = key[0], key[1]
-            methods.setdefault(_PATH_PARAMETER.sub(r"{\1}", rule), set()).update(
-                m.upper() for m in route_methods_
-            )
-    return {path: tuple(sorted(found)) for path, found in methods.items()}
+PUBLIC_PATHS = ("/v1/health", "/v1/openapi.json")
+WRITE_METHODS = frozenset({"post", "put", "patch"})
 
 
-def docs_app() -> Any:
-    """A resolver with every router: serves health, the document and Swagger UI (at /v1/docs)."""
+def generate() -> dict[str, Any]:
+    """The document, from the routers and models through Powertools' public OpenAPI generation, with what
+    Powertools does not know added: the 400 problem+json answer to validation errors instead of its 422,
+    Idempotency-Key, the rate-limit headers, the multipart bodies, links."""
     from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 
-    from runs_core.api.app import API_TITLE, create_app
+    from runs_core.api.app import API_TITLE
     from runs_core.settings import get_settings
 
-    app = create_app(*ROUTERS)
-    _document_success_responses(app)
-    app.configure_openapi(
+    document = resolver_with_every_router().get_openapi_json_schema(
         title=API_TITLE,
         version=get_settings().api_version,
         description=DESCRIPTION,
@@ -97,31 +98,7 @@ def docs_app() -> Any:
         },
         security=[{"bearer": []}, {"apiKeyHeader": []}],
     )
-    app.enable_swagger(path=DOCS_PATH)
-    return app
-
-
-def _document_success_responses(app: Any) -> None:
-    """Powertools leaves a route's success response out of the document when the route passes `responses=`
-    (as every route here does, for its errors): put it back, from the route's status code and return model
-    (a response without `content` gets the return model), unless the route documents its 2xx itself."""
-    for route in app._static_routes + app._dynamic_routes:
-        if not route.responses or any(200 <= int(status) < 300 for status in route.responses):
-            continue
-        phrase = HTTPStatus(route.status_code).phrase
-        success: dict[str, Any] = {"description": route.response_description or phrase}
-        if route.status_code == HTTPStatus.NO_CONTENT:
-            success["content"] = {}  # no body; removed from the document below
-        route.responses = {route.status_code: success, **route.responses}
-
-
-PUBLIC_PATHS = ("/v1/health", "/v1/openapi.json")
-WRITE_METHODS = frozenset({"post", "put", "patch"})
-
-
-@cache
-def openapi_document() -> str:
-    schema = json.loads(docs_app().get_openapi_json_schema())
+    schema: dict[str, Any] = json.loads(document)
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
@@ -144,7 +121,12 @@ def openapi_document() -> str:
     # and a schema left behind that refers to a removed one makes the document invalid.
     for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schema.get("components", {}).get("schemas", {}).pop(name, None)
-    return json.dumps(schema)
+    return schema
+
+
+def write(path: Path = DOCUMENT) -> None:
+    """Writes the generated document where DocsFunction serves it from (`make openapi`)."""
+    path.write_text(json.dumps(generate(), indent=2) + "\n", encoding="utf-8")
 
 
 def _is_powertools_validation(response: dict[str, Any] | None) -> bool:
@@ -175,7 +157,7 @@ def _document_multipart(schema: dict[str, Any]) -> None:
     paths = schema.get("paths", {})
     upload = paths.get("/v1/files", {}).get("post")
     if upload is not None:
-        upload["requestBody"] = routes_files.MULTIPART_UPLOAD_BODY
+        upload["requestBody"] = files.MULTIPART_UPLOAD_BODY
     for path, operations in paths.items():
         operation = operations.get("post")
         if operation is None or not path.endswith("/runs"):
@@ -261,3 +243,8 @@ def _document_links(schema: dict[str, Any]) -> None:
             name: {"operationId": paths[target_path][target_method]["operationId"], "parameters": parameters}
             for name, (target_method, target_path, parameters) in links.items()
         }
+
+
+if __name__ == "__main__":
+    write()
+    print(f"wrote {DOCUMENT}")

@@ -4,8 +4,6 @@ draft/published."""
 import re
 from collections.abc import Callable
 
-import nodesemver
-
 from runs_core.errors import InvalidVersionSelector, ValidationFailed
 from runs_core.models.agents import SEMVER_PATTERN, TAG_PATTERN
 
@@ -16,6 +14,8 @@ def is_exact(selector: str) -> bool:
 
 def highest(versions: list[str], selector: str, include_prerelease: bool = False) -> str | None:
     """npm's maxSatisfying: the highest version in the range; pre-releases only when asked for."""
+    import nodesemver  # lazy, for cold start: only ranges and drafts need it, not exact versions or tags
+
     try:
         return nodesemver.max_satisfying(
             versions, selector, loose=False, include_prerelease=include_prerelease

@@ -19,14 +19,16 @@ class RequestModel(BaseModel):
     integer still fills a float). Query and path parameters are not models: they are text, parsed to
     their types as usual."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class ResponseModel(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class Page[T](BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     object: Literal["list"] = "list"
     items: list[T]
     next_cursor: str | None = Field(

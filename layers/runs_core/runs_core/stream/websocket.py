@@ -29,6 +29,9 @@ fails midway hands the unsent rest back (last_sent_seq set to the last seq poste
 The backlog sender reads the log until nothing is left after the claimed seq; an event written after
 that read comes through the stream router, which processes a run's records in order. A post to a gone
 connection (GoneException, 410) deletes the connection.
+
+Over 300 lines: the handler's routes and the router's push share the ordering and revocation rules
+(`send_in_order`, `key_still_active`, `drop_connection`), kept in one module so both follow them.
 """
 
 import contextlib

@@ -2,20 +2,16 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from runs_core.api.caller import org_caller
+from runs_core.api.caller import OrgCaller
 from runs_core.api.multipart import MULTIPART, parts_of
-from runs_core.api.openapi import errors
-from runs_core.context import Caller
+from runs_core.api.openapi import Router, errors
 from runs_core.errors import ValidationFailed
 from runs_core.logic import files
 from runs_core.models.files import CreateUpload, File, FileWithUrl, Upload
 
 router = Router()
-OrgCaller = Annotated[Caller, Depends(org_caller)]
 FileId = Annotated[str, Path(min_length=1, max_length=64)]
 TAGS = ["Files"]
 

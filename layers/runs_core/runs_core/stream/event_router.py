@@ -7,7 +7,7 @@ One Lambda on the event table's stream (INSERT records, NEW_IMAGE). Per batch:
 2. events that already have a delivery marker (an earlier delivery of the same record) are skipped, and
    a record delivered twice in one batch is put once: idempotent on (run_id, seq);
 3. the rest is put in PutEvents calls of at most 10 entries; entries that fail are retried once inline;
-4. (before the bus) the events are pushed to the run's WebSocket subscribers (logic.websocket.push);
+4. (before the bus) the events are pushed to the run's WebSocket subscribers (stream.websocket.push);
    a push failure is logged and never fails the EventBridge half;
 5. each event's follow-up (logic.follow_up: start a queued run's execution if its request did not, hand a
    thread on after its run ends); a failure there fails the record, so it is retried (both idempotent);
@@ -76,7 +76,7 @@ def _is_insert(record: dict[str, Any]) -> bool:
     return record.get("eventName") == DynamoDBRecordEventName.INSERT.name
 
 
-class Router:
+class EventRouter:
     def __init__(
         self,
         bus: EventBus,
@@ -171,7 +171,7 @@ class Router:
 
 
 @cache
-def default_router() -> Router:
+def default_router() -> EventRouter:
     from runs_core.storage.deliveries import DeliveryMarkers
 
     settings = get_settings()
@@ -180,14 +180,14 @@ def default_router() -> Router:
     markers = DeliveryMarkers(settings.event_deliveries_table) if settings.event_deliveries_table else None
     pusher = None
     if settings.connections_table and settings.websocket_endpoint:
-        from runs_core.logic import websocket
+        from runs_core.stream import websocket
 
         def pusher(items: list[dict[str, Any]]) -> None:
             websocket.push(websocket.connections(), websocket.default_poster(), items)
 
     from runs_core.logic.follow_up import follow_up
 
-    return Router(EventBridgeBus(settings.event_bus_name), markers, pusher=pusher, follow_up=follow_up)
+    return EventRouter(EventBridgeBus(settings.event_bus_name), markers, pusher=pusher, follow_up=follow_up)
 
 
 MAX_LOGGED_RUN_IDS = 20

@@ -2,20 +2,16 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from runs_core.api.caller import org_caller
-from runs_core.api.openapi import errors
-from runs_core.context import Caller
+from runs_core.api.caller import OrgCaller
+from runs_core.api.openapi import Router, errors
 from runs_core.logic import agents
 from runs_core.models.agents import Agent, AgentVersion, CreateAgent, MoveTag, PublishVersion
 from runs_core.models.common import Page
 from runs_core.pages import DEFAULT_LIMIT, MAX_LIMIT
 
 router = Router()
-OrgCaller = Annotated[Caller, Depends(org_caller)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1–100.")]
 Cursor = Annotated[str | None, Query(max_length=4096, description="`next_cursor` of the previous page.")]
 AgentRef = Annotated[str, Path(min_length=1, max_length=64, description="Agent id or name.")]

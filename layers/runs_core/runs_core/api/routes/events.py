@@ -3,21 +3,17 @@
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
 from runs_core.api import sse
-from runs_core.api.caller import org_caller
-from runs_core.api.openapi import errors
+from runs_core.api.caller import OrgCaller
+from runs_core.api.openapi import Router, errors
 from runs_core.api.sse import EVENT_STREAM, sse_response, wants_event_stream
-from runs_core.context import Caller
 from runs_core.logic import events
 from runs_core.models.common import NonNegativeInt
 from runs_core.models.events import EventPage
 
 router = Router()
-OrgCaller = Annotated[Caller, Depends(org_caller)]
 RunId = Annotated[str, Path(min_length=1, max_length=64)]
 TAGS = ["Events"]
 SSE_DESCRIPTION = (

@@ -2,17 +2,14 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from runs_core.api.caller import admin_caller
-from runs_core.api.openapi import errors
+from runs_core.api.caller import Admin
+from runs_core.api.openapi import Router, errors
 from runs_core.logic import accounts
 from runs_core.models.account import CreatedOrg, CreateOrg, Org, UpdateOrg
 
 router = Router()
-Admin = Annotated[str, Depends(admin_caller)]
 TAGS = ["Operators"]
 
 

@@ -2,21 +2,16 @@
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from runs_core.api.caller import key_manager_caller, org_caller
-from runs_core.api.openapi import errors
-from runs_core.context import Caller
+from runs_core.api.caller import KeyManager, OrgCaller
+from runs_core.api.openapi import Router, errors
 from runs_core.logic import accounts
 from runs_core.models.account import ApiKey, CreateApiKey, CreatedApiKey, Org
 from runs_core.models.common import Page
 from runs_core.pages import DEFAULT_LIMIT, MAX_LIMIT
 
 router = Router()
-OrgCaller = Annotated[Caller, Depends(org_caller)]
-KeyManager = Annotated[Caller, Depends(key_manager_caller)]
 
 
 @router.get("/v1/org", tags=["Org"], responses=errors())

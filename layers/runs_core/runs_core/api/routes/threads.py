@@ -3,13 +3,10 @@
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from runs_core.api.caller import org_caller
-from runs_core.api.openapi import errors
-from runs_core.context import Caller
+from runs_core.api.caller import OrgCaller
+from runs_core.api.openapi import Router, errors
 from runs_core.errors import ValidationFailed
 from runs_core.logic import memory, runs, threads
 from runs_core.models.common import Page
@@ -18,7 +15,6 @@ from runs_core.models.threads import CreateThread, CreateThreadRun, Message, Thr
 from runs_core.pages import DEFAULT_LIMIT, MAX_LIMIT
 
 router = Router()
-OrgCaller = Annotated[Caller, Depends(org_caller)]
 ThreadId = Annotated[str, Path(min_length=1, max_length=64)]
 MemoryKey = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]

@@ -151,10 +151,47 @@ def test_invoke_permissions_name_their_source(transformed: dict[str, Any]) -> No
         source = json.dumps(properties.get("SourceArn"))
         match properties["Principal"]:
             case "apigateway.amazonaws.com":
-                assert '"RunsApi"' in source or "${WebSocketApi}" in source, name
+                assert '"RunsApi"' in source or "${RunsApi}" in source or "${WebSocketApi}" in source, name
             case "s3.amazonaws.com":
                 assert properties["SourceAccount"] == {"Ref": "AWS::AccountId"}, name
             case "events.amazonaws.com":
                 assert "Fn::GetAtt" in source, name
             case other:
                 raise AssertionError(f"{name}: unexpected principal {other}")
+
+
+# A Lambda function's resource policy holds at most 20 KB; SAM adds one statement per Api event.
+POLICY_LIMIT_BYTES = 20 * 1024
+STATEMENT_BYTES = 400  # one apigateway.amazonaws.com statement, as Lambda stores it (measured ~350)
+
+
+def test_method_not_allowed_has_one_wildcard_permission(transformed: dict[str, Any]) -> None:
+    """Its catch-all ANY routes are in RunsApi's DefinitionBody (merged with the Api events), so SAM makes
+    no permission per route (35 of them took ~14 KB of the 20 KB policy): one for the API's /v1 routes."""
+    permissions = [
+        res["Properties"]
+        for res in _of_type(transformed, "AWS::Lambda::Permission").values()
+        if res["Properties"]["FunctionName"] == {"Ref": "MethodNotAllowedFunction"}
+    ]
+    assert len(permissions) == 1, f"{len(permissions)} permissions"
+    assert permissions[0]["SourceArn"]["Fn::Sub"].endswith(":${RunsApi}/*/*/v1/*")
+    body = transformed["Resources"]["RunsApi"]["Properties"]["Body"]
+    for path, methods in body["paths"].items():
+        any_method = methods["x-amazon-apigateway-any-method"]
+        assert (
+            "${MethodNotAllowedFunction.Arn}"
+            in any_method["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+        )
+        assert any_method["security"] == next(
+            m["security"] for k, m in methods.items() if k != "x-amazon-apigateway-any-method"
+        ), path
+        assert len(methods) > 1, f"{path}: only the catch-all (the Api events were not merged)"
+
+
+def test_every_function_policy_stays_well_under_lambdas_limit(transformed: dict[str, Any]) -> None:
+    counts: dict[str, int] = {}
+    for res in _of_type(transformed, "AWS::Lambda::Permission").values():
+        function = json.dumps(res["Properties"]["FunctionName"])
+        counts[function] = counts.get(function, 0) + 1
+    for function, count in counts.items():
+        assert count * STATEMENT_BYTES < POLICY_LIMIT_BYTES / 2, f"{function}: {count} permissions"

@@ -282,10 +282,16 @@ def test_websocket_connect_subscribe_unsubscribe_disconnect(stack: LocalStack) -
 
 
 def test_run_step_tasks(stack: LocalStack) -> None:
-    """The state machine's four task inputs: a step, parking and expiring a wait, failing a run."""
+    """The state machine's task inputs: a step, adopting a run (a continued execution), parking and expiring
+    a wait, failing a run."""
     stepped = invoke(stack, "run_step.step")
     assert stepped["run_id"] == SAMPLE["run_step"] and stepped["next"] in ("continue", "done"), stepped
     assert api(stack, "GET", f"/v1/runs/{SAMPLE['run_step']}")["status"] in ("running", "completed")
+    assert invoke(stack, "run_step.adopt") == {}  # a continued execution takes the run over
+    record = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=os.environ["RUNS_TABLE"], Key={"id": {"S": SAMPLE["run_step"]}}
+    )["Item"]
+    assert record["execution_arn"]["S"] == load_event("run_step.adopt")["execution_arn"]
 
     assert invoke(stack, "run_step.park") == {}
     assert api(stack, "GET", f"/v1/runs/{SAMPLE['run_wait']}")["status"] == "waiting_approval"

@@ -47,6 +47,8 @@ def handle_task(event: dict[str, Any]) -> dict[str, Any]:
             return _retrying(lambda: _expire(run_id, event["step_id"]))
         case "fail":
             return _retrying(lambda: _fail_unexpectedly(run_id, event.get("error")))
+        case "adopt":
+            return _retrying(lambda: _adopt(run_id, event["execution_arn"]))
     raise ValueError(f"unknown task action {event['action']!r}")
 
 
@@ -786,6 +788,16 @@ def _expire(run_id: str, step_id: str) -> dict[str, Any]:
     )
     _fail(run, code, f"No {pending['type']} arrived before {pending['expires_at']}.", change)
     return _done(run_id)
+
+
+def _adopt(run_id: str, execution_arn: str) -> dict[str, Any]:
+    """A long run continued in a new execution (Step Functions keeps 25,000 events per execution): the run
+    records it, so that a cancel stops it and only its end counts (execution_ends)."""
+    run = _load(run_id)
+    if run is None or run["status"] in TERMINAL_STATUSES or run.get("execution_arn") == execution_arn:
+        return {}
+    _commit(run, Change({"execution_arn": execution_arn}))
+    return {}
 
 
 def _fail_unexpectedly(run_id: str, error: Any) -> dict[str, Any]:

@@ -247,7 +247,7 @@ def cancel_run(caller: Caller, run_id: str, reason: str | None) -> Run:
     if before["status"] != "cancelled":
         put_metrics({"RunsCancelled": (1, COUNT)})
     if before["status"] not in ("created", "cancelled"):
-        get_stores().executions.stop(run_id, reason or "cancelled by the API")
+        get_stores().executions.stop(run_id, reason or "cancelled by the API", after.get("execution_arn"))
     return view(after)
 
 

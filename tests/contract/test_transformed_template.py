@@ -143,7 +143,8 @@ def test_execution_ends_reach_a_function_and_timeouts_alarm(transformed: dict[st
 
 def test_invoke_permissions_name_their_source(transformed: dict[str, Any]) -> None:
     """Every Lambda permission SAM or the template makes is for this stack's APIs, bucket or rules: API
-    Gateway's name one of the stack's APIs, S3's the account (SAM's S3 event cannot name the bucket)."""
+    Gateway's name one of the stack's APIs, S3's the account and the files bucket (which SAM's S3 event
+    cannot name: the bucket's notification is explicit, with its own permission)."""
     permissions = _of_type(transformed, "AWS::Lambda::Permission")
     assert permissions
     for name, permission in permissions.items():
@@ -152,8 +153,9 @@ def test_invoke_permissions_name_their_source(transformed: dict[str, Any]) -> No
         match properties["Principal"]:
             case "apigateway.amazonaws.com":
                 assert '"RunsApi"' in source or "${RunsApi}" in source or "${WebSocketApi}" in source, name
-            case "s3.amazonaws.com":
+            case "s3.amazonaws.com":  # the account, and the bucket (by name: the bucket depends on it)
                 assert properties["SourceAccount"] == {"Ref": "AWS::AccountId"}, name
+                assert ":s3:::runs-api-files-${Suffix}" in source, name
             case "events.amazonaws.com":
                 assert "Fn::GetAtt" in source, name
             case other:
@@ -195,3 +197,17 @@ def test_every_function_policy_stays_well_under_lambdas_limit(transformed: dict[
         counts[function] = counts.get(function, 0) + 1
     for function, count in counts.items():
         assert count * STATEMENT_BYTES < POLICY_LIMIT_BYTES / 2, f"{function}: {count} permissions"
+
+
+def test_the_files_bucket_notifies_the_upload_function_once_allowed(transformed: dict[str, Any]) -> None:
+    bucket = transformed["Resources"]["FilesBucket"]
+    (configuration,) = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
+    assert configuration["Function"] == {"Fn::GetAtt": ["FileUploadedFunction", "Arn"]}
+    assert configuration["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "pending/"}]
+    permissions = [
+        name
+        for name, res in _of_type(transformed, "AWS::Lambda::Permission").items()
+        if res["Properties"]["Principal"] == "s3.amazonaws.com"
+    ]
+    assert permissions == ["FileUploadedInvokePermission"]
+    assert bucket["DependsOn"] in ("FileUploadedInvokePermission", ["FileUploadedInvokePermission"])

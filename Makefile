@@ -20,7 +20,7 @@ venv: $(BIN)/.installed
 # checkov in a virtualenv of its own: it pins packaging<24, which the test tools cannot use. Made with the
 # uv of .venv from its own hashed lock; tests/contract/test_checkov.py runs it.
 CHECKOV_VENV := .venv-checkov
-$(CHECKOV_VENV)/.installed: requirements-checkov.lock $(BIN)/.installed
+$(CHECKOV_VENV)/.installed: requirements-checkov.lock | $(BIN)/.installed
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(BIN)/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python --require-hashes --no-deps \
 		-r requirements-checkov.lock

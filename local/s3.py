@@ -69,55 +69,38 @@ class Subscription:
 def subscriptions(template: Template, functions: Mapping[str, LocalFunction]) -> list[Subscription]:
     """The functions S3 notifies: a bucket's NotificationConfiguration.LambdaConfigurations, and SAM S3
     events of functions."""
-    found: list[Subscription] = []
+    sources: list[tuple[str, str | None, str | None, dict[str, Any]]] = []  # (name, function, bucket, config)
     for bucket_id, bucket in template.resources_of(BUCKET_TYPE).items():
         notifications = (bucket.get("Properties") or {}).get("NotificationConfiguration") or {}
         for index, configuration in enumerate(notifications.get("LambdaConfigurations") or []):
             function_id = logical_id_of(configuration.get("Function"))
-            if function_id not in functions:
-                raise ValueError(f"{bucket_id}: notification {index} must name a function of the template")
-            found.append(
-                _subscription(
-                    f"{bucket_id}.LambdaConfigurations[{index}]",
-                    functions[function_id],
-                    template.named(bucket_id, "BucketName"),
-                    configuration.get("Event"),
-                    configuration.get("Filter"),
-                )
+            sources.append(
+                (f"{bucket_id}.LambdaConfigurations[{index}]", function_id, bucket_id, configuration)
             )
     for logical_id in template.resources_of(FUNCTION_TYPE):
         for event_name, event in (template.function_properties(logical_id).get("Events") or {}).items():
-            if event.get("Type") != "S3":
-                continue
-            properties = event.get("Properties") or {}
-            bucket_id = logical_id_of(properties.get("Bucket"))
-            if bucket_id is None or template.type_of(bucket_id) != BUCKET_TYPE:
-                raise ValueError(f"{logical_id}.{event_name}: Bucket must reference a bucket of the template")
-            found.append(
-                _subscription(
-                    f"{logical_id}.{event_name}",
-                    functions[logical_id],
-                    template.named(bucket_id, "BucketName"),
-                    properties.get("Events"),
-                    properties.get("Filter"),
-                )
+            if event.get("Type") == "S3":
+                properties = event.get("Properties") or {}
+                bucket_id = logical_id_of(properties.get("Bucket"))
+                sources.append((f"{logical_id}.{event_name}", logical_id, bucket_id, properties))
+    found: list[Subscription] = []
+    for name, function_id, bucket_id, configuration in sources:
+        if function_id not in functions or bucket_id is None or template.type_of(bucket_id) != BUCKET_TYPE:
+            raise ValueError(f"{name}: must name a function and a bucket of the template")
+        events = configuration.get("Events", configuration.get("Event"))  # SAM's Events, S3's Event
+        rules = ((configuration.get("Filter") or {}).get("S3Key") or {}).get("Rules") or []
+        values = {str(rule.get("Name", "")).lower(): str(rule.get("Value", "")) for rule in rules}
+        found.append(
+            Subscription(
+                name=name,
+                function=functions[function_id],
+                bucket=template.named(bucket_id, "BucketName"),
+                events=tuple(events if isinstance(events, list) else [events]),
+                prefix=values.get("prefix", ""),
+                suffix=values.get("suffix", ""),
             )
+        )
     return found
-
-
-def _subscription(
-    name: str, function: LocalFunction, bucket: str, events: Any, key_filter: Any
-) -> Subscription:
-    rules = ((key_filter or {}).get("S3Key") or {}).get("Rules") or []
-    values = {str(rule.get("Name", "")).lower(): str(rule.get("Value", "")) for rule in rules}
-    return Subscription(
-        name=name,
-        function=function,
-        bucket=bucket,
-        events=tuple(events if isinstance(events, list) else [events]),
-        prefix=values.get("prefix", ""),
-        suffix=values.get("suffix", ""),
-    )
 
 
 class LocalS3Gateway:

@@ -4,6 +4,7 @@ template.yaml) starts a new execution of itself, `<run id>-<n>`, which adopts th
 and the watch on executions' ends follow it. Here a copy of the run state machine continues after 2."""
 
 import json
+import os
 import time
 from collections.abc import Iterator
 
@@ -83,12 +84,20 @@ def asks_after_steps(api) -> str:
 
 
 def waiting_in_a_continued_execution(api, machine: str) -> tuple[dict, str]:
-    """A run that waits for input in its second or later execution, and that execution's name."""
+    """A run that waits for input in its second or later execution, and that execution's name, once the
+    hand-over is over: the one execution left running is the one the run recorded (Adopt)."""
     run = start(api, asks_after_steps(api))
     assert settle(api, run["id"], ("waiting_for_input",))["status"] == "waiting_for_input"
-    running = [name for name, e in executions_of(machine, run["id"]).items() if e["status"] == "RUNNING"]
-    assert running and running != [run["id"]], running
-    return run, running[0]
+    runs_table = boto3.client("dynamodb", region_name=REGION)
+    deadline = time.monotonic() + 30
+    while True:
+        running = {n: e for n, e in executions_of(machine, run["id"]).items() if e["status"] == "RUNNING"}
+        record = runs_table.get_item(TableName=os.environ["RUNS_TABLE"], Key={"id": {"S": run["id"]}})["Item"]
+        adopted = record.get("execution_arn", {}).get("S")
+        if len(running) == 1 and next(iter(running.values()))["executionArn"] == adopted:
+            return run, next(iter(running))
+        assert time.monotonic() < deadline, (sorted(running), adopted)
+        time.sleep(0.05)
 
 
 def test_an_answer_reaches_the_continued_execution(api, short_machine):

@@ -8,7 +8,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: dev test test-contract test-in-process-and-e2e unit integration emulator e2e contract lint openapi build \
-	bench lock clean
+	bench lock lock-checkov checkov clean
 
 $(BIN)/.installed: requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,18 @@ $(BIN)/.installed: requirements.lock
 	@touch $@
 
 venv: $(BIN)/.installed
+
+# checkov in a virtualenv of its own: it pins packaging<24, which the test tools cannot use. Made with the
+# uv of .venv from its own hashed lock; tests/contract/test_checkov.py runs it.
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements-checkov.lock | $(BIN)/.installed
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(BIN)/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python --require-hashes --no-deps \
+		-r requirements-checkov.lock
+	@touch $@
+
+checkov: $(CHECKOV_VENV)/.installed  ## checkov on template.yaml (.checkov.yaml says what it skips and why)
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml --skip-download
 
 dev: venv  ## start the local stack on 127.0.0.1:$${RUNS_API_PORT:-3000}
 	$(BIN)/python -m devstack
@@ -27,14 +39,16 @@ dev: venv  ## start the local stack on 127.0.0.1:$${RUNS_API_PORT:-3000}
 test: venv  ## every test tier: unit, integration, emulator (devstack's own), e2e, contract
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-contract test-in-process-and-e2e
 
-test-contract: venv
+test-contract: venv $(CHECKOV_VENV)/.installed
 	$(BIN)/python -m pytest tests/contract
 
 test-in-process-and-e2e: venv
 	$(BIN)/python -m pytest tests/unit tests/integration tests/emulator tests/e2e
 
-unit integration emulator e2e contract: venv
+unit integration emulator e2e: venv
 	$(BIN)/python -m pytest tests/$@
+
+contract: test-contract
 
 lint: venv
 	$(BIN)/ruff check .
@@ -62,5 +76,9 @@ lock: venv  ## re-pin every dependency after editing pyproject.toml
 		-c requirements.lock --no-header --no-annotate $(RUNTIME_PROVIDED:%=--no-emit-package %) \
 		-o layers/runs_core/requirements.txt
 
+lock-checkov: venv  ## re-pin checkov after editing requirements-checkov.in
+	$(BIN)/uv pip compile requirements-checkov.in --universal --python-version 3.12 --generate-hashes \
+		-o requirements-checkov.lock
+
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache

@@ -234,7 +234,7 @@ def _bool(value: Any) -> bool:
 
 def install() -> None:
     """Add the `before-call.lambda.Invoke` handler to every botocore session created from now on, and
-    fix three moto races/gaps (_patch_moto_step_functions). Idempotent.
+    fix moto's races and gaps (_patch_moto_step_functions). Idempotent.
 
     Call it before moto starts (mock_aws resets boto3's default session, so the next one has it).
     """
@@ -263,9 +263,14 @@ def _patch_moto_step_functions() -> None:
        the stop does not wait, and no error overwrites a stopped program: the interpreter runs no
        further state and the execution ends ABORTED. (A wait's endpoint exists before its Lambda is
        invoked, so a stop either finds it in the pool or happens before the wait's is_running check.)
+    3. A `arn:aws:states:::states:startExecution` task (a run continuing in a new execution) passes its
+       Parameters to boto3 as written, `StateMachineArn`, `Name`, `Input`, where boto3 wants
+       `stateMachineArn`…: moto's base class leaves the parameters' case alone. So they are lower-cased
+       at the first letter, as AWS's service integration does.
     """
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_callback,
+        state_task_service_sfn,
     )
     from moto.stepfunctions.parser.asl.eval.environment import Environment
     from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
@@ -312,10 +317,21 @@ def _patch_moto_step_functions() -> None:
             return
         set_error(self, error)
 
+    sfn_task = state_task_service_sfn.StateTaskServiceSfn
+    normalise_parameters = sfn_task._normalise_parameters
+
+    def boto_cased_parameters(
+        self: Any, parameters: dict[str, Any], boto_service_name: Any = None, service_action_name: Any = None
+    ) -> None:
+        normalise_parameters(self, parameters, boto_service_name, service_action_name)
+        for key in [key for key in parameters if key[:1].isupper()]:
+            parameters[key[0].lower() + key[1:]] = parameters.pop(key)
+
     Execution.start = start_and_wait_for_environment  # type: ignore[method-assign]
     StepFunctionsParserBackend.stop_execution = stop_execution_and_interrupt_waits  # type: ignore[method-assign]
     Environment.set_error = set_error_unless_stopped  # type: ignore[method-assign]
     callback_task._eval_wait_for_task_token = wait_unless_stopped  # type: ignore[method-assign]
+    sfn_task._normalise_parameters = boto_cased_parameters  # type: ignore[method-assign]
 
 
 def _cache_moto_parses() -> None:

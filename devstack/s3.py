@@ -1,5 +1,6 @@
 """S3 for the local stack: the template's buckets in moto, presigned URLs served at /_s3, and the
-template's S3 event sources (function events of Type S3) delivered to the real handlers in-process.
+template's S3 notifications (a bucket's NotificationConfiguration, or function events of Type S3)
+delivered to the real handlers in-process.
 
 Presigned URLs point here because the local stack sets FILES_PUBLIC_ENDPOINT to
 http://127.0.0.1:<the port its HTTP server bound>/_s3 (path-style: /_s3/<bucket>/<key>?X-Amz-…), so
@@ -12,9 +13,10 @@ What `LocalS3Gateway` checks, and what it does not:
 * The signature itself is NOT verified locally, so neither are the signed Content-Type and
   Content-Length: S3 refuses a PUT whose headers differ from the signed ones, this gateway does not (the
   FileUploadedFunction's own size check still marks a wrong-sized upload `failed`).
-* After a PUT it delivers an S3 ObjectCreated:Put notification to every function whose S3 event names
-  that bucket and whose Events and prefix/suffix Filter rules match, in a background thread (S3 invokes
-  asynchronously); a handler error is logged, not retried (Lambda would retry an async invoke twice).
+* After a PUT it delivers an S3 ObjectCreated:Put notification to every function that bucket notifies
+  (or whose S3 event names it) whose Events and prefix/suffix Filter rules match, in a background thread
+  (S3 invokes asynchronously); a handler error is logged, not retried (Lambda would retry an async
+  invoke twice).
 * `response-content-disposition` / `response-content-type` on a GET are honoured.
 Objects written by handlers through boto3 (in-process moto) trigger no notification locally.
 """
@@ -65,28 +67,39 @@ class Subscription:
 
 
 def subscriptions(template: Template, functions: Mapping[str, LocalFunction]) -> list[Subscription]:
-    found: list[Subscription] = []
+    """The functions S3 notifies: a bucket's NotificationConfiguration.LambdaConfigurations, and SAM S3
+    events of functions."""
+    sources: list[tuple[str, str | None, str | None, dict[str, Any]]] = []  # (name, function, bucket, config)
+    for bucket_id, bucket in template.resources_of(BUCKET_TYPE).items():
+        notifications = (bucket.get("Properties") or {}).get("NotificationConfiguration") or {}
+        for index, configuration in enumerate(notifications.get("LambdaConfigurations") or []):
+            function_id = logical_id_of(configuration.get("Function"))
+            sources.append(
+                (f"{bucket_id}.LambdaConfigurations[{index}]", function_id, bucket_id, configuration)
+            )
     for logical_id in template.resources_of(FUNCTION_TYPE):
         for event_name, event in (template.function_properties(logical_id).get("Events") or {}).items():
-            if event.get("Type") != "S3":
-                continue
-            properties = event.get("Properties") or {}
-            bucket_id = logical_id_of(properties.get("Bucket"))
-            if bucket_id is None or template.type_of(bucket_id) != BUCKET_TYPE:
-                raise ValueError(f"{logical_id}.{event_name}: Bucket must reference a bucket of the template")
-            events = properties.get("Events")
-            rules = ((properties.get("Filter") or {}).get("S3Key") or {}).get("Rules") or []
-            values = {str(rule.get("Name", "")).lower(): str(rule.get("Value", "")) for rule in rules}
-            found.append(
-                Subscription(
-                    name=f"{logical_id}.{event_name}",
-                    function=functions[logical_id],
-                    bucket=template.named(bucket_id, "BucketName"),
-                    events=tuple(events if isinstance(events, list) else [events]),
-                    prefix=values.get("prefix", ""),
-                    suffix=values.get("suffix", ""),
-                )
+            if event.get("Type") == "S3":
+                properties = event.get("Properties") or {}
+                bucket_id = logical_id_of(properties.get("Bucket"))
+                sources.append((f"{logical_id}.{event_name}", logical_id, bucket_id, properties))
+    found: list[Subscription] = []
+    for name, function_id, bucket_id, configuration in sources:
+        if function_id not in functions or bucket_id is None or template.type_of(bucket_id) != BUCKET_TYPE:
+            raise ValueError(f"{name}: must name a function and a bucket of the template")
+        events = configuration.get("Events", configuration.get("Event"))  # SAM's Events, S3's Event
+        rules = ((configuration.get("Filter") or {}).get("S3Key") or {}).get("Rules") or []
+        values = {str(rule.get("Name", "")).lower(): str(rule.get("Value", "")) for rule in rules}
+        found.append(
+            Subscription(
+                name=name,
+                function=functions[function_id],
+                bucket=template.named(bucket_id, "BucketName"),
+                events=tuple(events if isinstance(events, list) else [events]),
+                prefix=values.get("prefix", ""),
+                suffix=values.get("suffix", ""),
             )
+        )
     return found
 
 

@@ -324,6 +324,8 @@ class DevStack:
                         log.debug("%s.%s not set locally (%s)", logical_id, name, reason)
                         continue
                     value = local_secrets[name]
+                if value == "":
+                    continue  # declared for `sam local --env-vars`, unset when deployed: unset here too
                 if values.get(name, value) != value:
                     log.warning(
                         "%s: %s differs between functions; the local process keeps one value",

@@ -7,6 +7,7 @@ in a deployed stack (Secrets Manager secrets, dynamic references) raise `Unresol
 decides what the local process supplies instead.
 """
 
+import json
 import re
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -90,7 +91,8 @@ class Template:
         return merge_globals(self.globals.get("Function") or {}, own)
 
     def api_events(self) -> list[ApiEvent]:
-        """Every function's Api events, in template order."""
+        """Every REST route: the functions' Api events (template order), then the routes an API's inline
+        DefinitionBody integrates with a function (which SAM merges with the events: MergeDefinitions)."""
         events = []
         for logical_id in self.resources_of(FUNCTION_TYPE):
             for name, event in (self.function_properties(logical_id).get("Events") or {}).items():
@@ -99,6 +101,9 @@ class Template:
                     method = str(properties["Method"]).upper()
                     path = str(self.resolve(properties["Path"]))
                     events.append(ApiEvent(logical_id, name, method, path, properties))
+        for api_id, resource in self.resources_of("AWS::Serverless::Api").items():
+            body = (resource.get("Properties") or {}).get("DefinitionBody")
+            events.extend(_definition_body_routes(api_id, body))
         return events
 
     def api_operations(self) -> list[ApiEvent]:
@@ -229,6 +234,34 @@ class Template:
             return str(self._ref(name))
 
         return str(self.resolve(_SUB_VARIABLE.sub(replace, text)))
+
+
+def _definition_body_routes(api_id: str, body: Any) -> list[ApiEvent]:
+    """The Lambda proxy routes of an OpenAPI DefinitionBody, as Api events would declare them. A method's
+    `security` names its authorizer the way SAM reads it: `NONE` none, absent or empty the default one."""
+    routes = []
+    paths = body.get("paths") if isinstance(body, dict) else None
+    for path, methods in (paths or {}).items():
+        for key, operation in methods.items():
+            integration = operation.get("x-amazon-apigateway-integration") or {}
+            function = integrated_function(integration.get("uri"))
+            if integration.get("type") != "aws_proxy" or function is None:
+                continue
+            method = "ANY" if key == "x-amazon-apigateway-any-method" else key.upper()
+            properties: dict[str, Any] = {"RestApiId": {"Ref": api_id}, "Path": path, "Method": method}
+            authorizers = [name for requirement in operation.get("security") or [] for name in requirement]
+            if authorizers:
+                properties["Auth"] = {"Authorizer": authorizers[0]}
+            routes.append(ApiEvent(function, f"{api_id}.DefinitionBody", method, path, properties))
+    return routes
+
+
+def integrated_function(uri: Any) -> str | None:
+    """The function a Lambda integration URI invokes (`.../functions/${Fn.Arn}/invocations` in a Fn::Sub,
+    or a Fn::GetAtt Fn.Arn inside one); None if it names none."""
+    text = json.dumps(uri)
+    match = re.search(r"\$\{(\w+)\.Arn\}", text) or re.search(r'"Fn::GetAtt": \["(\w+)"', text)
+    return match.group(1) if match else None
 
 
 def function_arn(function_name: str) -> str:

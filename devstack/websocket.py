@@ -30,7 +30,7 @@ from websockets.sync.connection import Connection
 
 from devstack.aws import register_before_call, response_metadata, short_circuit_response
 from devstack.lambdas import LocalFunction
-from devstack.template import Template, logical_id_of
+from devstack.template import Template, integrated_function, logical_id_of
 
 log = logging.getLogger("devstack.websocket")
 
@@ -99,11 +99,9 @@ class WebSocketApi:
                 routes.add(str(properties["RouteKey"]))
         for logical_id in template.resources_of("AWS::ApiGatewayV2::Integration"):
             properties = template.resources[logical_id].get("Properties") or {}
-            uri = properties.get("IntegrationUri")
-            text = json.dumps(uri)
-            match = re.search(r"\$\{(\w+)\.Arn\}", text) or re.search(r'"Fn::GetAtt": \["(\w+)"', text)
-            if logical_id_of(properties.get("ApiId")) == api_id and match and match.group(1) in functions:
-                function = functions[match.group(1)]
+            target = integrated_function(properties.get("IntegrationUri"))
+            if logical_id_of(properties.get("ApiId")) == api_id and target in functions:
+                function = functions[target]
         for logical_id in template.resources_of("AWS::ApiGatewayV2::Stage"):
             properties = template.resources[logical_id].get("Properties") or {}
             if logical_id_of(properties.get("ApiId")) == api_id:

@@ -143,7 +143,8 @@ def test_execution_ends_reach_a_function_and_timeouts_alarm(transformed: dict[st
 
 def test_invoke_permissions_name_their_source(transformed: dict[str, Any]) -> None:
     """Every Lambda permission SAM or the template makes is for this stack's APIs, bucket or rules: API
-    Gateway's name one of the stack's APIs, S3's the account (SAM's S3 event cannot name the bucket)."""
+    Gateway's name one of the stack's APIs, S3's the account and the files bucket (which SAM's S3 event
+    cannot name: the bucket's notification is explicit, with its own permission)."""
     permissions = _of_type(transformed, "AWS::Lambda::Permission")
     assert permissions
     for name, permission in permissions.items():
@@ -151,10 +152,62 @@ def test_invoke_permissions_name_their_source(transformed: dict[str, Any]) -> No
         source = json.dumps(properties.get("SourceArn"))
         match properties["Principal"]:
             case "apigateway.amazonaws.com":
-                assert '"RunsApi"' in source or "${WebSocketApi}" in source, name
-            case "s3.amazonaws.com":
+                assert '"RunsApi"' in source or "${RunsApi}" in source or "${WebSocketApi}" in source, name
+            case "s3.amazonaws.com":  # the account, and the bucket (by name: the bucket depends on it)
                 assert properties["SourceAccount"] == {"Ref": "AWS::AccountId"}, name
+                assert ":s3:::runs-api-files-${Suffix}" in source, name
             case "events.amazonaws.com":
                 assert "Fn::GetAtt" in source, name
             case other:
                 raise AssertionError(f"{name}: unexpected principal {other}")
+
+
+# A Lambda function's resource policy holds at most 20 KB; SAM adds one statement per Api event.
+POLICY_LIMIT_BYTES = 20 * 1024
+STATEMENT_BYTES = 400  # one apigateway.amazonaws.com statement, as Lambda stores it (measured ~350)
+
+
+def test_method_not_allowed_has_one_wildcard_permission(transformed: dict[str, Any]) -> None:
+    """Its catch-all ANY routes are in RunsApi's DefinitionBody (merged with the Api events), so SAM makes
+    no permission per route (35 of them took ~14 KB of the 20 KB policy): one for the API's /v1 routes."""
+    permissions = [
+        res["Properties"]
+        for res in _of_type(transformed, "AWS::Lambda::Permission").values()
+        if res["Properties"]["FunctionName"] == {"Ref": "MethodNotAllowedFunction"}
+    ]
+    assert len(permissions) == 1, f"{len(permissions)} permissions"
+    assert permissions[0]["SourceArn"]["Fn::Sub"].endswith(":${RunsApi}/*/*/v1/*")
+    body = transformed["Resources"]["RunsApi"]["Properties"]["Body"]
+    for path, methods in body["paths"].items():
+        any_method = methods["x-amazon-apigateway-any-method"]
+        assert (
+            "${MethodNotAllowedFunction.Arn}"
+            in any_method["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+        )
+        assert any_method["security"] == next(
+            m["security"] for k, m in methods.items() if k != "x-amazon-apigateway-any-method"
+        ), path
+        assert len(methods) > 1, f"{path}: only the catch-all (the Api events were not merged)"
+
+
+def test_every_function_policy_stays_well_under_lambdas_limit(transformed: dict[str, Any]) -> None:
+    counts: dict[str, int] = {}
+    for res in _of_type(transformed, "AWS::Lambda::Permission").values():
+        function = json.dumps(res["Properties"]["FunctionName"])
+        counts[function] = counts.get(function, 0) + 1
+    for function, count in counts.items():
+        assert count * STATEMENT_BYTES < POLICY_LIMIT_BYTES / 2, f"{function}: {count} permissions"
+
+
+def test_the_files_bucket_notifies_the_upload_function_once_allowed(transformed: dict[str, Any]) -> None:
+    bucket = transformed["Resources"]["FilesBucket"]
+    (configuration,) = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
+    assert configuration["Function"] == {"Fn::GetAtt": ["FileUploadedFunction", "Arn"]}
+    assert configuration["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "pending/"}]
+    permissions = [
+        name
+        for name, res in _of_type(transformed, "AWS::Lambda::Permission").items()
+        if res["Properties"]["Principal"] == "s3.amazonaws.com"
+    ]
+    assert permissions == ["FileUploadedInvokePermission"]
+    assert bucket["DependsOn"] in ("FileUploadedInvokePermission", ["FileUploadedInvokePermission"])

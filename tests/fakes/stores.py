@@ -217,7 +217,7 @@ class FakeExecutions:
     def start(self, run_id: str) -> None:
         self.started.append(run_id)
 
-    def stop(self, run_id: str, cause: str) -> None:
+    def stop(self, run_id: str, cause: str, execution_arn: str | None = None) -> None:
         self.stopped.append(run_id)
 
     def resume(self, task_token: str, run_id: str) -> bool:

@@ -39,15 +39,16 @@ class Executions:
         except client.exceptions.ExecutionAlreadyExists:
             logger.info("execution already started", extra={"run_id": run_id})
 
-    def stop(self, run_id: str, cause: str) -> None:
+    def stop(self, run_id: str, cause: str, execution_arn: str | None = None) -> None:
+        """Stop the run's execution: `execution_arn` when the run continued in another one (it records
+        it), else the one named after the run."""
         if not self.enabled:
             return
         client = _client()
         # A created run never started; a finished execution may be gone: nothing to stop then.
         with suppress(client.exceptions.ExecutionDoesNotExist):
-            client.stop_execution(
-                executionArn=self.execution_arn(run_id), error="RunCancelled", cause=cause[:256]
-            )
+            arn = execution_arn or self.execution_arn(run_id)
+            client.stop_execution(executionArn=arn, error="RunCancelled", cause=cause[:256])
 
     def resume(self, task_token: str, run_id: str) -> bool:
         """Complete a wait task; False if the token is no longer valid (the wait ended another way)."""

@@ -43,13 +43,19 @@ def handle_status_change(event: dict[str, Any]) -> dict[str, Any]:
         return {"run_id": run_id, "ended": None}
     for _ in range(MAX_WRITE_ATTEMPTS):
         run = load(run_id)
-        if run is None or run["status"] in TERMINAL_STATUSES:
+        if run is None or run["status"] in TERMINAL_STATUSES or _superseded(run, detail):
             return {"run_id": run_id, "ended": None}
         try:
             return {"run_id": run_id, "ended": _end(run, status)}
         except StaleRun:
             continue  # the run changed meanwhile: look again
     raise StaleRun("the run kept changing while its execution's end was recorded")
+
+
+def _superseded(run: dict[str, Any], detail: dict[str, Any]) -> bool:
+    """The execution that ended is not the run's: the run continued in another (tasks.adopt)."""
+    current = run.get("execution_arn")
+    return bool(current) and detail.get("executionArn") != current
 
 
 def _end(run: dict[str, Any], status: str) -> str:

@@ -4,10 +4,12 @@ lost a race (it re-reads the run and decides anew, e.g. sees the cancel)."""
 import time
 from typing import Any
 
-from runs_core.changes import StaleRun
+from runs_core.changes import Change, StaleRun
 from runs_core.execution import ending, loop, waits
-from runs_core.execution.unit import MAX_WRITE_ATTEMPTS
+from runs_core.execution.unit import MAX_WRITE_ATTEMPTS, load
+from runs_core.logic.run_writes import commit
 from runs_core.observability import MILLISECONDS, put_metrics
+from runs_core.run_status import TERMINAL_STATUSES
 
 
 def handle_task(event: dict[str, Any]) -> dict[str, Any]:
@@ -26,7 +28,19 @@ def handle_task(event: dict[str, Any]) -> dict[str, Any]:
             return _retrying(lambda: waits.expire(run_id, event["step_id"]))
         case "fail":
             return _retrying(lambda: ending.fail_unexpectedly(run_id, event.get("error")))
+        case "adopt":
+            return _retrying(lambda: adopt(run_id, event["execution_arn"]))
     raise ValueError(f"unknown task action {event['action']!r}")
+
+
+def adopt(run_id: str, execution_arn: str) -> dict[str, Any]:
+    """A long run continued in a new execution (Step Functions keeps 25,000 events per execution): the run
+    records it, so that a cancel stops it and only its end counts (execution_ended)."""
+    run = load(run_id)
+    if run is None or run["status"] in TERMINAL_STATUSES or run.get("execution_arn") == execution_arn:
+        return {}
+    commit(run, Change({"execution_arn": execution_arn}))
+    return {}
 
 
 def _retrying(task: Any) -> dict[str, Any]:

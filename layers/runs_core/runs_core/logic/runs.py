@@ -196,7 +196,7 @@ def cancel_run(caller: Caller, run_id: str, reason: str | None) -> Run:
     if before["status"] != CANCELLED:
         put_metrics({"RunsCancelled": (1, COUNT)})
     if before["status"] not in (CREATED, CANCELLED):  # only these have no execution to stop
-        get_stores().executions.stop(run_id, reason or "cancelled by the API")
+        get_stores().executions.stop(run_id, reason or "cancelled by the API", after.get("execution_arn"))
     return view(after)
 
 

@@ -1,13 +1,16 @@
 """The one place where errors become RFC 9457 problem+json responses (docs/api.md §2)."""
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from runs_core.errors import ApiError
+from runs_core.errors import ApiError, InvalidJson, ValidationFailed
 
 PROBLEM_JSON = "application/problem+json"
+# How an error becomes a response: from_error (problem+json) in /v1, a dialect's own body under /dialects.
+Render = Callable[[ApiError, str | None], Response[str]]
 
 
 def problem(
@@ -29,14 +32,13 @@ def from_error(error: ApiError, request_id: str | None) -> Response[str]:
     return problem(error.status, error.code, error.title, error.detail, request_id, **error.extra)
 
 
-def validation_problem(errors: list[dict[str, Any]], request_id: str | None) -> Response[str]:
+def validation_error(errors: list[dict[str, Any]]) -> ApiError:
     """Powertools/pydantic validation errors → 400 validation_error (or invalid_json) with field errors."""
     if any(error.get("type") == "json_invalid" for error in errors):
-        return problem(400, "invalid_json", "Invalid JSON", "The request body is not valid JSON.", request_id)
+        return InvalidJson("The request body is not valid JSON.")
     fields = [_field_error(error) for error in errors]
     first = fields[0] if fields else {"field": "body", "message": "is invalid"}
-    detail = f"{first['field']} {first['message']}"
-    return problem(400, "validation_error", "Validation error", detail, request_id, errors=fields)
+    return ValidationFailed(f"{first['field']} {first['message']}", fields)
 
 
 def _field_error(error: dict[str, Any]) -> dict[str, str]:

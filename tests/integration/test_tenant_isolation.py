@@ -266,6 +266,29 @@ CASES: dict[tuple[str, str], list[Case]] = {
         Case("/v1/files/uploads", 201, {"name": "b.pdf", "content_type": "application/pdf", "size_bytes": 10})
     ],
     ("GET", "/v1/files/{file_id}"): [Case("/v1/files/{file}")],
+    # the threads/runs dialect (/dialects/tr/v1): the same 404s, problem+json
+    ("POST", "/dialects/tr/v1/threads/{thread_id}/runs"): [
+        Case("/dialects/tr/v1/threads/{thread}/runs", body={}),
+        Case("/dialects/tr/v1/threads/{thread}/runs", body={"persona_id": "{b_agent}"}),
+        Case("/dialects/tr/v1/threads/{b_thread}/runs", body={"persona_id": "{agent}"}),
+    ],
+    ("GET", "/dialects/tr/v1/threads/{thread_id}/runs"): [Case("/dialects/tr/v1/threads/{thread}/runs")],
+    ("GET", "/dialects/tr/v1/runs"): [Case("/dialects/tr/v1/runs", 200, query={"before": "{completed}"})],
+    ("GET", "/dialects/tr/v1/runs/{run_id}"): [
+        Case("/dialects/tr/v1/runs/{" + name + "}") for name in ("completed", "approval", "thread_run")
+    ],
+    ("POST", "/dialects/tr/v1/runs/{run_id}"): [
+        Case("/dialects/tr/v1/runs/{approval}:cancel"),
+        Case("/dialects/tr/v1/runs/{cancelled}:cancel"),
+    ],
+    ("POST", "/dialects/tr/v1/runs/{run_id}/input"): [
+        Case("/dialects/tr/v1/runs/{input}/input", body={"content": "from b"}),
+        Case("/dialects/tr/v1/runs/{approval}/input", body={"content": "approve"}),
+    ],
+    ("GET", "/dialects/tr/v1/runs/{run_id}/events"): [
+        Case("/dialects/tr/v1/runs/{completed}/events", query={"wait": "1"}),
+        Case("/dialects/tr/v1/runs/{approval}/events", query={"after_seq": "1", "wait": "1"}),
+    ],
 }
 # Last: after it, B has an agent of its own under A's agent's name (so `agent_name` then resolves to B's).
 CASES[("POST", "/v1/agents")] = CASES.pop(("POST", "/v1/agents"))
@@ -274,7 +297,7 @@ CASES[("POST", "/v1/agents")] = CASES.pop(("POST", "/v1/agents"))
 def call(world: World, route: tuple[str, str], case: Case):
     method, template_path = route
     ids = {**world.ids, "a_org": world.a_org, "b_org": world.b_org}
-    query = dict(case.query or {})
+    query = fill(dict(case.query or {}), ids)
     if case.cursor:
         query |= {"limit": "1", "cursor": world.cursors[template_path]}
     if route == ("POST", "/v1/files"):

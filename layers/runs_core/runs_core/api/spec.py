@@ -17,6 +17,7 @@ from runs_core.api import (
     routes_runs,
     routes_threads,
 )
+from runs_core.dialects import tr
 
 ROUTERS = (
     routes_docs.router,
@@ -27,6 +28,7 @@ ROUTERS = (
     routes_account.router,
     routes_admin.router,
     routes_files.router,
+    tr.router,
 )
 DOCS_PATH = "/v1/docs"  # Swagger UI: served by the resolver itself, not by a router
 DESCRIPTION = """Durable, observable, controllable agent runs. Errors are RFC 9457 problem+json. An unknown

@@ -29,6 +29,8 @@ _RUN_CREATION_RESOURCES = frozenset(
         "/v1/agents/{agent}/runs",
         "/v1/agents/{agent}/run",
         "/v1/threads/{thread_id}/runs",
+        # the dialects' run creations (runs_core.dialects)
+        "/dialects/tr/v1/threads/{thread_id}/runs",
     }
 )
 _RUN_CREATION_PATH = re.compile(r"^/v1/(runs|agents/[^/]+/runs?|threads/[^/]+/runs)/?$")

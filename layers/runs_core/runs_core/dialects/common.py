@@ -1,0 +1,77 @@
+"""What the dialects share: their Lambda handler, error rendering and status mapping helpers."""
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from runs_core.api.openapi import RATE_LIMIT_HEADERS, RETRY_AFTER_HEADER
+from runs_core.api.problems import Render
+from runs_core.errors import ApiError
+
+JSON = "application/json"
+PROBLEM_JSON = "application/problem+json"
+
+
+def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response[str]:
+    return Response(status, JSON, json.dumps(body, separators=(",", ":")), dict(headers or {}))
+
+
+def renderer(body_of: Callable[[ApiError, str | None], dict[str, Any]], content_type: str = JSON) -> Render:
+    """A Render (runs_core.api.problems) from the function that builds a dialect's error body. A 429 keeps
+    its Retry-After header, whatever the body."""
+
+    def render(error: ApiError, request_id: str | None) -> Response[str]:
+        headers = {}
+        if error.extra.get("retry_after") is not None:
+            headers["Retry-After"] = str(error.extra["retry_after"])
+        body = json.dumps(body_of(error, request_id), separators=(",", ":"))
+        return Response(error.status, content_type, body, headers)
+
+    return render
+
+
+def field_errors(error: ApiError) -> list[dict[str, str]]:
+    return list(error.extra.get("errors") or [])
+
+
+def handler(render: Render, *routers: Router) -> tuple[Any, Callable[[dict[str, Any], Any], dict[str, Any]]]:
+    """The resolver and Lambda handler of a dialect's function: /v1's (runs_core.api.app), errors rendered
+    by `render`."""
+    from runs_core.api.app import create_app, make_handler
+
+    app = create_app(*routers, render=render)
+    return app, make_handler(app, render)
+
+
+def status_map(ours_to_seed: Mapping[str, str]) -> Callable[[str], list[str]]:
+    """The reverse of a status mapping: a seed status → our statuses (for list filters)."""
+    reverse: dict[str, list[str]] = {}
+    for ours, seed in ours_to_seed.items():
+        reverse.setdefault(seed, []).append(ours)
+    return lambda seed: reverse.get(seed, [])
+
+
+def error_responses(model: Any, descriptions: Mapping[int, str], content_type: str = JSON) -> dict[int, Any]:
+    """`responses=` of a dialect route: its errors with the dialect's error model. 401 is API Gateway's own
+    (the authorizer's, problem+json whose members include every dialect's error fields); 429 carries
+    Retry-After and the rate-limit headers."""
+    responses: dict[int, Any] = {}
+    for status, description in sorted(descriptions.items()):
+        responses[status] = {"description": description, "content": {content_type: {"model": model}}}
+        if status == 429:
+            responses[status]["headers"] = {**RETRY_AFTER_HEADER, **RATE_LIMIT_HEADERS}
+    from runs_core.api.openapi import Problem
+
+    responses[401] = {
+        "description": "unauthorized: a missing or unknown API key (API Gateway's answer, problem+json; its "
+        "body also carries `error`, `message`, `status_code` and `requestId`)",
+        "content": {PROBLEM_JSON: {"model": Problem}},
+    }
+    return responses
+
+
+def with_statuses(descriptions: Mapping[int, str], statuses: Iterable[int]) -> dict[int, str]:
+    return {status: descriptions[status] for status in statuses}

@@ -142,13 +142,15 @@ def make_handler(
 
 def make_method_not_allowed_handler(
     allowed_methods: Callable[[], Mapping[str, tuple[str, ...]]],
+    render_for: Callable[[str], Render] = lambda _: from_error,
 ) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     """The handler of the API's catch-all `ANY` routes: API Gateway prefers a resource's own methods over
     ANY, so only a method the path does not serve reaches it → 405 method_not_allowed with `Allow`.
 
     `allowed_methods()`: resource path (template form, `/v1/runs/{run_id}`) → its methods. Answered before
     the header and body rules and outside the idempotent section (nothing runs, so nothing is stored), and
-    not counted against the org's rate limits (a 405 does no work)."""
+    not counted against the org's rate limits (a 405 does no work). `render_for(path)`: how the path's errors
+    are rendered (a dialect's own body under /dialects)."""
 
     @observed(api_keys, traced=False)  # nothing to trace (no AWS call): no X-Ray SDK import on a 405
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -156,12 +158,12 @@ def make_method_not_allowed_handler(
         method = str(event.get("httpMethod") or "").upper()
         path = event.get("path") or ""
         allow = allowed_methods().get(str(event.get("resource") or ""))
+        render = render_for(path)
         if not allow:
-            return _finish(
-                event, _problem_response(NotFound(f"No route {method} {path}."), request_id), None, request_id
-            )
+            response = _problem_response(NotFound(f"No route {method} {path}."), request_id, render)
+            return _finish(event, response, None, request_id)
         detail = f"{method} is not allowed on {path}; allowed: {', '.join(allow)}."
-        response = _problem_response(MethodNotAllowed(detail), request_id)
+        response = _problem_response(MethodNotAllowed(detail), request_id, render)
         response["headers"]["Allow"] = ", ".join(allow)
         return _finish(event, response, None, request_id)
 

@@ -17,7 +17,8 @@ from runs_core.api import (
     routes_runs,
     routes_threads,
 )
-from runs_core.dialects import tr
+from runs_core.api.problems import Render, from_error
+from runs_core.dialects import tr, ziet
 
 ROUTERS = (
     routes_docs.router,
@@ -29,7 +30,19 @@ ROUTERS = (
     routes_admin.router,
     routes_files.router,
     tr.router,
+    ziet.router,
 )
+# The dialects that render their own error bodies (tr's are /v1's problem+json).
+DIALECT_RENDERS: dict[str, Render] = {ziet.BASE: ziet.RENDER}
+
+
+def render_for(path: str) -> Render:
+    """How errors on `path` are rendered: its dialect's way, else problem+json."""
+    return next(
+        (render for base, render in DIALECT_RENDERS.items() if path.startswith(base + "/")), from_error
+    )
+
+
 DOCS_PATH = "/v1/docs"  # Swagger UI: served by the resolver itself, not by a router
 DESCRIPTION = """Durable, observable, controllable agent runs. Errors are RFC 9457 problem+json. An unknown
 path is 404 `not_found`; a method a known path does not serve is 405 `method_not_allowed`, with an `Allow`
@@ -180,7 +193,7 @@ def _document_multipart(schema: dict[str, Any]) -> None:
         upload["requestBody"] = routes_files.MULTIPART_UPLOAD_BODY
     for path, operations in paths.items():
         operation = operations.get("post")
-        if operation is None or not path.endswith("/runs"):
+        if operation is None or not path.endswith("/runs") or not path.startswith("/v1/"):
             continue
         content = operation.get("requestBody", {}).get("content", {})
         if "application/json" in content:

@@ -1,13 +1,13 @@
-"""What the dialects share: their Lambda handler, error rendering and status mapping helpers."""
+"""What the dialects share: JSON without nulls, error rendering and documentation, status mapping."""
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
+from pydantic import BaseModel
 
-from runs_core.api.openapi import RATE_LIMIT_HEADERS, RETRY_AFTER_HEADER
+from runs_core.api.openapi import RATE_LIMIT_HEADERS, RETRY_AFTER_HEADER, Problem
 from runs_core.api.problems import Render
 from runs_core.errors import ApiError
 
@@ -17,6 +17,16 @@ PROBLEM_JSON = "application/problem+json"
 
 def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response[str]:
     return Response(status, JSON, json.dumps(body, separators=(",", ":")), dict(headers or {}))
+
+
+def model_response(model: BaseModel, status: int = 200) -> Response[str]:
+    """`model` as JSON without its null members: the seeds' schemas leave a field out rather than null it."""
+    return json_response(status, model.model_dump(mode="json", exclude_none=True))
+
+
+def success(model: Any, description: str, status: int = 200) -> dict[int, Any]:
+    """The documented success response of a route answering model_response(model)."""
+    return {status: {"description": description, "content": {JSON: {"model": model}}}}
 
 
 def renderer(body_of: Callable[[ApiError, str | None], dict[str, Any]], content_type: str = JSON) -> Render:
@@ -37,15 +47,6 @@ def field_errors(error: ApiError) -> list[dict[str, str]]:
     return list(error.extra.get("errors") or [])
 
 
-def handler(render: Render, *routers: Router) -> tuple[Any, Callable[[dict[str, Any], Any], dict[str, Any]]]:
-    """The resolver and Lambda handler of a dialect's function: /v1's (runs_core.api.app), errors rendered
-    by `render`."""
-    from runs_core.api.app import create_app, make_handler
-
-    app = create_app(*routers, render=render)
-    return app, make_handler(app, render)
-
-
 def status_map(ours_to_seed: Mapping[str, str]) -> Callable[[str], list[str]]:
     """The reverse of a status mapping: a seed status → our statuses (for list filters)."""
     reverse: dict[str, list[str]] = {}
@@ -63,15 +64,9 @@ def error_responses(model: Any, descriptions: Mapping[int, str], content_type: s
         responses[status] = {"description": description, "content": {content_type: {"model": model}}}
         if status == 429:
             responses[status]["headers"] = {**RETRY_AFTER_HEADER, **RATE_LIMIT_HEADERS}
-    from runs_core.api.openapi import Problem
-
     responses[401] = {
         "description": "unauthorized: a missing or unknown API key (API Gateway's answer, problem+json; its "
         "body also carries `error`, `message`, `status_code` and `requestId`)",
         "content": {PROBLEM_JSON: {"model": Problem}},
     }
     return responses
-
-
-def with_statuses(descriptions: Mapping[int, str], statuses: Iterable[int]) -> dict[int, str]:
-    return {status: descriptions[status] for status in statuses}

@@ -269,12 +269,27 @@ def _frames(frames: Iterator[str]) -> Iterator[str]:
         yield f"id: {event['seq']}\ndata: {json.dumps(data, separators=(',', ':'), ensure_ascii=False)}\n\n"
 
 
+# One event of the stream, as OpenAPI 3.1 documents a text/event-stream (a schema per event).
+SSE_EVENT = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "description": "The event's seq."},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "description": "`{seq, type, data, created_at}`",
+        },
+        "retry": {"type": "integer"},
+    },
+}
+
+
 def _event_responses() -> dict[int, Any]:
     responses = errors(404)
     responses[200] = {
         "description": "Server-Sent Events: `data: {seq, type, data, created_at}` frames (with `id: <seq>`), "
         "ending after the terminal event, or after `wait` seconds with `retry:`.",
-        "content": {sse.EVENT_STREAM: {"schema": {"type": "string"}}},
+        "content": {sse.EVENT_STREAM: {"schema": SSE_EVENT}},
     }
     return responses
 

@@ -31,6 +31,7 @@ _RUN_CREATION_RESOURCES = frozenset(
         "/v1/threads/{thread_id}/runs",
         # the dialects' run creations (runs_core.dialects)
         "/dialects/tr/v1/threads/{thread_id}/runs",
+        "/dialects/ziet/v1/runs",
     }
 )
 _RUN_CREATION_PATH = re.compile(r"^/v1/(runs|agents/[^/]+/runs?|threads/[^/]+/runs)/?$")

@@ -22,5 +22,7 @@ def test_readme_dialect_examples(local_stack):
     out = result.stdout
     # threads/runs: the run's last SSE frame, the thread's runs, the run, a cancel
     assert '"type":"run.completed"' in out and '"status":"completed"' in out and '{"ok":true}' in out
+    # Ziet: the invoked run, read with its steps, and the second invoke's error
+    assert '"status":"running"' in out and '"action_id":"echo"' in out and '{"error":"invalid_state"' in out
     for failure in ("unauthorized", "not_found", "internal_error", "validation_error"):
         assert failure not in out, failure

@@ -6,7 +6,8 @@ import schemathesis
 
 # POST /v1/runs/{run_id}/wait and POST /v1/agents/{agent}/run hold the request up to `timeout` seconds (25 by
 # default), the threads/runs dialect's SSE events up to `wait` seconds: a valid or missing value becomes 0
-# (answer at once) so the fuzzer does not spend minutes waiting. Out-of-range or mistyped values are left as generated, so the API still has to reject them.
+# (answer at once) so the fuzzer does not spend minutes waiting. Out-of-range or mistyped values are left
+# as generated, so the API still has to reject them.
 WAITING_OPERATIONS = {
     ("POST", "/v1/runs/{run_id}/wait"): "timeout",
     ("POST", "/v1/agents/{agent}/run"): "timeout",

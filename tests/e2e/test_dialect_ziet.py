@@ -72,3 +72,20 @@ def test_errors_are_zietS_and_another_orgs_runs_are_404(ziet, local_stack):
         unauthorized.status_code == 401
         and check("ziet", "Error", unauthorized.json())["error"] == "unauthorized"
     )
+
+
+def test_a_created_run_of_a_v1_thread_is_invoked_in_its_turn(ziet, local_stack):
+    """The same runs through every dialect: a run created (not started) in a /v1 thread is invoked here."""
+    v1 = local_stack.base_url
+    thread = requests.post(f"{v1}/threads", json={}, headers=auth(ziet.key), timeout=TIMEOUT).json()["id"]
+    created = requests.post(
+        f"{v1}/threads/{thread}/runs",
+        json={"agent": "demo", "start": False},
+        headers=auth(ziet.key),
+        timeout=TIMEOUT,
+    )
+    assert created.status_code == 201, created.text
+    invoked = ziet.post(f"/runs/{created.json()['id']}/invoke")
+    assert invoked.status_code == 200, invoked.text
+    assert check("ziet", "Run", invoked.json())["agent_id"] == created.json()["agent_id"]
+    until(lambda: run_of(ziet, created.json()["id"]), lambda seen: seen["status"] == "completed")

@@ -24,5 +24,8 @@ def test_readme_dialect_examples(local_stack):
     assert '"type":"run.completed"' in out and '"status":"completed"' in out and '{"ok":true}' in out
     # Ziet: the invoked run, read with its steps, and the second invoke's error
     assert '"status":"running"' in out and '"action_id":"echo"' in out and '{"error":"invalid_state"' in out
+    # Kognitos: the run's outputs, and a page of the agent's runs with a continuation token
+    assert '"outputs":[{"name":"greeting","value":"Hello from the demo agent!"}]' in out
+    assert '"continuation_token":"' in out
     for failure in ("unauthorized", "not_found", "internal_error", "validation_error"):
         assert failure not in out, failure

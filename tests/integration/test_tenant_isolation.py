@@ -151,6 +151,11 @@ class Case:
 
 RUN = {"agent": "{b_agent}"}
 
+
+def kognitos_run(process: str) -> dict[str, str]:
+    return {"name": "b", "process_id": process, "agent_id": "B1", "stage": "Published"}
+
+
 # Routes that hold no other tenant's data: B gets its own answer (checked for status), A stays unchanged.
 OWN = "own"
 
@@ -299,6 +304,23 @@ CASES: dict[tuple[str, str], list[Case]] = {
         Case("/dialects/ziet/v1/runs/{" + name + "}") for name in ("completed", "created", "approval")
     ],
     ("POST", "/dialects/ziet/v1/runs/{run_id}/invoke"): [Case("/dialects/ziet/v1/runs/{created}/invoke")],
+    # Kognitos (/dialects/kognitos/v2): 404 {status_code, message, details}
+    ("POST", "/dialects/kognitos/v2/runs"): [
+        Case("/dialects/kognitos/v2/runs", body=kognitos_run("{agent}")),
+        Case("/dialects/kognitos/v2/runs", body={**kognitos_run("{b_agent}"), "file_ids": ["{file}"]}),
+    ],
+    ("GET", "/dialects/kognitos/v2/runs"): [
+        Case("/dialects/kognitos/v2/runs", query={"process_id": "{agent}", "agent_id": "{agent}"}),
+        Case(
+            "/dialects/kognitos/v2/runs",
+            "invalid_cursor",
+            query={"process_id": "{b_agent}", "agent_id": "x", "continuation_token": "{runs_cursor}"},
+        ),
+    ],
+    ("GET", "/dialects/kognitos/v2/runs/{run_id}"): [
+        Case("/dialects/kognitos/v2/runs/{completed}"),
+        Case("/dialects/kognitos/v2/runs/{completed_ulid}"),
+    ],
 }
 # Last: after it, B has an agent of its own under A's agent's name (so `agent_name` then resolves to B's).
 CASES[("POST", "/v1/agents")] = CASES.pop(("POST", "/v1/agents"))
@@ -307,6 +329,7 @@ CASES[("POST", "/v1/agents")] = CASES.pop(("POST", "/v1/agents"))
 # The dialects with their own error bodies: where each puts our error code.
 DIALECT_ERROR_CODES: dict[str, Callable[[Any], str]] = {
     "/dialects/ziet/": lambda body: body["error"],
+    "/dialects/kognitos/": lambda body: next(d["value"] for d in body["details"] if d["name"] == "code"),
 }
 
 
@@ -320,7 +343,13 @@ def error_code(path: str, response) -> str:
 
 def call(world: World, route: tuple[str, str], case: Case):
     method, template_path = route
-    ids = {**world.ids, "a_org": world.a_org, "b_org": world.b_org}
+    ids = {
+        **world.ids,
+        "a_org": world.a_org,
+        "b_org": world.b_org,
+        "runs_cursor": world.cursors["/v1/runs"],
+        "completed_ulid": world.ids["completed"].removeprefix("run_"),
+    }
     query = fill(dict(case.query or {}), ids)
     if case.cursor:
         query |= {"limit": "1", "cursor": world.cursors[template_path]}
@@ -383,7 +412,7 @@ def test_another_org_gets_404_on_every_route_and_changes_nothing(world: World):
             where = (route, case.path, case.body, response.status, response.text[:300])
             assert response.status < 500 and response.status not in (401,), where
             if case.expect == "invalid_cursor":
-                assert response.status == 400 and response.json()["code"] == "invalid_cursor", where
+                assert response.status == 400 and error_code(route[1], response) == "invalid_cursor", where
             elif case.expect == 404:
                 assert response.status == 404, where
                 assert error_code(route[1], response) == "not_found", where

@@ -18,7 +18,7 @@ from runs_core.api import (
     routes_threads,
 )
 from runs_core.api.problems import Render, from_error
-from runs_core.dialects import tr, ziet
+from runs_core.dialects import kognitos, tr, ziet
 
 ROUTERS = (
     routes_docs.router,
@@ -31,9 +31,10 @@ ROUTERS = (
     routes_files.router,
     tr.router,
     ziet.router,
+    kognitos.router,
 )
 # The dialects that render their own error bodies (tr's are /v1's problem+json).
-DIALECT_RENDERS: dict[str, Render] = {ziet.BASE: ziet.RENDER}
+DIALECT_RENDERS: dict[str, Render] = {ziet.BASE: ziet.RENDER, kognitos.BASE: kognitos.RENDER}
 
 
 def render_for(path: str) -> Render:

@@ -32,6 +32,7 @@ _RUN_CREATION_RESOURCES = frozenset(
         # the dialects' run creations (runs_core.dialects)
         "/dialects/tr/v1/threads/{thread_id}/runs",
         "/dialects/ziet/v1/runs",
+        "/dialects/kognitos/v2/runs",
     }
 )
 _RUN_CREATION_PATH = re.compile(r"^/v1/(runs|agents/[^/]+/runs?|threads/[^/]+/runs)/?$")

@@ -27,5 +27,7 @@ def test_readme_dialect_examples(local_stack):
     # Kognitos: the run's outputs, and a page of the agent's runs with a continuation token
     assert '"outputs":[{"name":"greeting","value":"Hello from the demo agent!"}]' in out
     assert '"continuation_token":"' in out
+    # Roe: the outputs of both synchronous runs, values as strings, with the cost
+    assert out.count('[{"key":"greeting","description":"The greeting","data_type":"text/plain"') == 2
     for failure in ("unauthorized", "not_found", "internal_error", "validation_error"):
         assert failure not in out, failure

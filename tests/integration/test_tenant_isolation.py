@@ -321,6 +321,11 @@ CASES: dict[tuple[str, str], list[Case]] = {
         Case("/dialects/kognitos/v2/runs/{completed}"),
         Case("/dialects/kognitos/v2/runs/{completed_ulid}"),
     ],
+    # Roe AI (/dialects/roe): 404 {message}
+    ("POST", "/dialects/roe/v1/agents/run/{agent_id}"): [
+        Case("/dialects/roe/v1/agents/run/{agent}/", body={}),
+        Case("/dialects/roe/v1/agents/run/{agent_name}", body={"inputs": {"x": "1"}}),
+    ],
 }
 # Last: after it, B has an agent of its own under A's agent's name (so `agent_name` then resolves to B's).
 CASES[("POST", "/v1/agents")] = CASES.pop(("POST", "/v1/agents"))
@@ -330,6 +335,8 @@ CASES[("POST", "/v1/agents")] = CASES.pop(("POST", "/v1/agents"))
 DIALECT_ERROR_CODES: dict[str, Callable[[Any], str]] = {
     "/dialects/ziet/": lambda body: body["error"],
     "/dialects/kognitos/": lambda body: next(d["value"] for d in body["details"] if d["name"] == "code"),
+    # Roe's bodies carry no code (only the status says it): a body of exactly {message} stands for it.
+    "/dialects/roe/": lambda body: "not_found" if list(body) == ["message"] else str(body),
 }
 
 

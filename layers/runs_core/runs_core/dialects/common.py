@@ -5,11 +5,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from runs_core.api.openapi import RATE_LIMIT_HEADERS, RETRY_AFTER_HEADER, Problem
-from runs_core.api.problems import Render
+from runs_core.api.problems import Render, validation_error
 from runs_core.errors import ApiError
+from runs_core.models.runs import RunOptions
 
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
@@ -70,3 +71,11 @@ def error_responses(model: Any, descriptions: Mapping[int, str], content_type: s
         "content": {PROBLEM_JSON: {"model": Problem}},
     }
     return responses
+
+
+def run_options(fields: dict[str, Any]) -> RunOptions:
+    """RunOptions from what a dialect mapped, its violations a 400 like /v1's (not a 500)."""
+    try:
+        return RunOptions.model_validate(fields)
+    except ValidationError as error:
+        raise validation_error([dict(item) for item in error.errors()]) from None

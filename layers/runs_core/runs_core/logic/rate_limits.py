@@ -33,6 +33,7 @@ _RUN_CREATION_RESOURCES = frozenset(
         "/dialects/tr/v1/threads/{thread_id}/runs",
         "/dialects/ziet/v1/runs",
         "/dialects/kognitos/v2/runs",
+        "/dialects/roe/v1/agents/run/{agent_id}",
     }
 )
 _RUN_CREATION_PATH = re.compile(r"^/v1/(runs|agents/[^/]+/runs?|threads/[^/]+/runs)/?$")

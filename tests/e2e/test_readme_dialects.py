@@ -29,5 +29,8 @@ def test_readme_dialect_examples(local_stack):
     assert '"continuation_token":"' in out
     # Roe: the outputs of both synchronous runs, values as strings, with the cost
     assert out.count('[{"key":"greeting","description":"The greeting","data_type":"text/plain"') == 2
-    for failure in ("unauthorized", "not_found", "internal_error", "validation_error"):
+    # Appstrate: the run's id, and a 404 problem with Appstrate's members
+    assert '{"runId":"run_' in out and '"code":"not_found","requestId":"' in out
+    for failure in ("unauthorized", "internal_error", "validation_error"):
         assert failure not in out, failure
+    assert out.count('"code":"not_found"') == 1  # Appstrate's deliberate 404

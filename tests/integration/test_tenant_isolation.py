@@ -60,6 +60,9 @@ def build_a(a: ApiClient) -> dict[str, str]:
         201,
     )
     ids |= {"agent": agent["id"], "agent_name": agent["name"]}
+    scoped = f"s-{uuid.uuid4().hex[:8]}"  # an agent in a scope: the Appstrate dialect names agents so
+    ok(a.post("/v1/agents", json={"name": f"@iso/{scoped}", "definition": definition(DONE)}), 201)
+    ids["scoped_agent"] = scoped
     ok(
         a.post(
             f"/v1/agents/{agent['id']}/versions", json={"version": "0.2.0", "definition": definition(DONE)}
@@ -115,7 +118,9 @@ def build_b(b: ApiClient) -> dict[str, str]:
     run = ok(b.post(f"/v1/threads/{thread['id']}/runs", json={"agent": agent["id"], "message": "hi"}), 201)
     settle(b, run["id"], TERMINAL)
     until_idle(b, thread["id"])
-    return {"b_agent": agent["id"], "b_thread": thread["id"], "b_run": run["id"]}
+    scoped = f"s-{uuid.uuid4().hex[:8]}"
+    ok(b.post("/v1/agents", json={"name": f"@b/{scoped}", "definition": definition(DONE)}), 201)
+    return {"b_agent": agent["id"], "b_thread": thread["id"], "b_run": run["id"], "b_scoped_agent": scoped}
 
 
 @pytest.fixture(scope="module")
@@ -326,6 +331,12 @@ CASES: dict[tuple[str, str], list[Case]] = {
         Case("/dialects/roe/v1/agents/run/{agent}/", body={}),
         Case("/dialects/roe/v1/agents/run/{agent_name}", body={"inputs": {"x": "1"}}),
     ],
+    # Appstrate (/dialects/appstrate): 404 problem+json with Appstrate's members
+    ("POST", "/dialects/appstrate/api/agents/{scope}/{name}/run"): [
+        Case("/dialects/appstrate/api/agents/@iso/{scoped_agent}/run", body={}),
+        Case("/dialects/appstrate/api/agents/@b/{b_scoped_agent}/run", body={"thread_id": "{thread}"}),
+        Case("/dialects/appstrate/api/agents/@b/{b_scoped_agent}/run", body={"file_ids": ["{file}"]}),
+    ],
 }
 # Last: after it, B has an agent of its own under A's agent's name (so `agent_name` then resolves to B's).
 CASES[("POST", "/v1/agents")] = CASES.pop(("POST", "/v1/agents"))
@@ -337,6 +348,7 @@ DIALECT_ERROR_CODES: dict[str, Callable[[Any], str]] = {
     "/dialects/kognitos/": lambda body: next(d["value"] for d in body["details"] if d["name"] == "code"),
     # Roe's bodies carry no code (only the status says it): a body of exactly {message} stands for it.
     "/dialects/roe/": lambda body: "not_found" if list(body) == ["message"] else str(body),
+    "/dialects/appstrate/": lambda body: body["code"],
 }
 
 

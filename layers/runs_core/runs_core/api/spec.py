@@ -18,7 +18,7 @@ from runs_core.api import (
     routes_threads,
 )
 from runs_core.api.problems import Render, from_error
-from runs_core.dialects import kognitos, roe, tr, ziet
+from runs_core.dialects import appstrate, kognitos, roe, tr, ziet
 
 ROUTERS = (
     routes_docs.router,
@@ -33,12 +33,14 @@ ROUTERS = (
     ziet.router,
     kognitos.router,
     roe.router,
+    appstrate.router,
 )
 # The dialects that render their own error bodies (tr's are /v1's problem+json).
 DIALECT_RENDERS: dict[str, Render] = {
     ziet.BASE: ziet.RENDER,
     kognitos.BASE: kognitos.RENDER,
     roe.BASE: roe.RENDER,
+    appstrate.BASE: appstrate.RENDER,
 }
 
 
@@ -199,13 +201,14 @@ def _document_multipart(schema: dict[str, Any]) -> None:
         upload["requestBody"] = routes_files.MULTIPART_UPLOAD_BODY
     for path, operations in paths.items():
         operation = operations.get("post")
-        if operation is None or not path.endswith("/runs") or not path.startswith("/v1/"):
+        v1_run = path.startswith("/v1/") and path.endswith("/runs")
+        if operation is None or not (v1_run or path.startswith(f"{appstrate.BASE}/")):
             continue
         content = operation.get("requestBody", {}).get("content", {})
         if "application/json" in content:
             run_body = (
                 {"input": {"name": "Ada"}}
-                if "{agent}" in path
+                if "{agent}" in path or "{scope}" in path
                 else {"agent": "demo", "input": {"name": "Ada"}}
             )
             content["multipart/form-data"] = {

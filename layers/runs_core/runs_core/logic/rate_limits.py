@@ -34,6 +34,7 @@ _RUN_CREATION_RESOURCES = frozenset(
         "/dialects/ziet/v1/runs",
         "/dialects/kognitos/v2/runs",
         "/dialects/roe/v1/agents/run/{agent_id}",
+        "/dialects/appstrate/api/agents/{scope}/{name}/run",
     }
 )
 _RUN_CREATION_PATH = re.compile(r"^/v1/(runs|agents/[^/]+/runs?|threads/[^/]+/runs)/?$")

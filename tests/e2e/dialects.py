@@ -3,6 +3,7 @@ the check of a response against the seed's documented shape (tests/contract/dial
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
@@ -11,8 +12,10 @@ from typing import Any
 import requests
 from jsonschema import Draft202012Validator
 
-from tests.e2e.live import TIMEOUT, auth
+from runs_core.local_seed import DEMO_AGENT
+from tests.e2e.live import ASK_SCRIPT, TIMEOUT, auth
 
+GENEROUS_RATE_LIMITS = {"runs_per_minute": 100_000, "requests_per_minute": 1_000_000}
 SCHEMAS = Path(__file__).resolve().parents[1] / "contract" / "dialects"
 
 
@@ -63,3 +66,48 @@ def sse_data(response: requests.Response) -> Iterator[dict[str, Any]]:
     for line in response.iter_lines(decode_unicode=True):
         if line and line.startswith("data: "):
             yield json.loads(line[len("data: ") :])
+
+
+@cache
+def _org_key(base_url: str, admin_key: str) -> str:
+    body = {
+        "name": f"dialects-{uuid.uuid4().hex[:8]}",
+        "credits": 100_000,
+        "rate_limits": GENEROUS_RATE_LIMITS,
+    }
+    created = requests.post(f"{base_url}/admin/orgs", json=body, headers=auth(admin_key), timeout=TIMEOUT)
+    assert created.status_code == 201, created.text
+    key = str(created.json()["api_key"]["key"])
+    demo = requests.post(f"{base_url}/agents", json=DEMO_AGENT, headers=auth(key), timeout=TIMEOUT)
+    assert demo.status_code == 201, demo.text
+    return key
+
+
+def org_key(local_stack: Any) -> str:
+    """The key of the dialect tests' org on this stack: generous rate limits (the dev org's 20 runs a
+    minute would throttle a whole e2e session), credits, and the seeded `demo` agent."""
+    return _org_key(local_stack.base_url, local_stack.admin_key)
+
+
+def v1(local_stack: Any, method: str, path: str, key: str | None = None, **kwargs: Any) -> requests.Response:
+    """A /v1 request (the dialect tests' org unless told otherwise): the same runs, without a dialect."""
+    headers = {**auth(key or org_key(local_stack)), **kwargs.pop("headers", {})}
+    return requests.request(method, local_stack.base_url + path, headers=headers, timeout=TIMEOUT, **kwargs)
+
+
+def make_agent(local_stack: Any, name: str, script: list[dict[str, Any]], **definition: Any) -> str:
+    """Create the dev org's agent `name` with a scripted model (and ask_user); returns its name."""
+    body = {
+        "instructions": "Answer.",
+        "model": {"provider": "scripted", "script": script},
+        "actions": [{"name": "ask_user", "kind": "builtin"}],
+        **definition,
+    }
+    made = v1(local_stack, "POST", "/agents", json={"name": name, "definition": body})
+    assert made.status_code == 201, made.text
+    return name
+
+
+def asking_agent(local_stack: Any, prefix: str) -> str:
+    """An agent whose runs wait for input (ASK_SCRIPT), so they can be seen waiting, answered, cancelled."""
+    return make_agent(local_stack, f"{prefix}-{uuid.uuid4().hex[:8]}", ASK_SCRIPT)

@@ -7,13 +7,13 @@ import uuid
 import pytest
 import requests
 
-from tests.e2e.dialects import Dialect, check, until
-from tests.e2e.live import TIMEOUT, auth, other_org_key
+from tests.e2e.dialects import Dialect, check, org_key, until, v1
+from tests.e2e.live import TIMEOUT, other_org_key
 
 
 @pytest.fixture(scope="module")
 def appstrate(local_stack) -> Dialect:
-    return Dialect(local_stack.origin, "/dialects/appstrate", local_stack.dev_key)
+    return Dialect(local_stack.origin, "/dialects/appstrate", org_key(local_stack))
 
 
 @pytest.fixture(scope="module")
@@ -21,27 +21,17 @@ def scoped(local_stack) -> str:
     """A scoped agent, `@acme/greeter-…` (agent names may carry a scope), with versions 1.0.0 and 1.1.0."""
     name = f"@acme/greeter-{uuid.uuid4().hex[:6]}"
     definition = {"instructions": "Greet.", "model": {"provider": "scripted", "script": [{"text": "Hi!"}]}}
-    made = requests.post(
-        f"{local_stack.base_url}/agents",
-        json={"name": name, "version": "1.0.0", "definition": definition},
-        headers=auth(local_stack.dev_key),
-        timeout=TIMEOUT,
+    made = v1(
+        local_stack, "POST", "/agents", json={"name": name, "version": "1.0.0", "definition": definition}
     )
     assert made.status_code == 201 and made.json()["name"] == name, made.text
-    newer = requests.post(
-        f"{local_stack.base_url}/agents/{made.json()['id']}/versions",
-        json={"version": "1.1.0", "definition": definition},
-        headers=auth(local_stack.dev_key),
-        timeout=TIMEOUT,
-    )
-    assert newer.status_code == 201, newer.text
+    newer = {"version": "1.1.0", "definition": definition}
+    assert v1(local_stack, "POST", f"/agents/{made.json()['id']}/versions", json=newer).status_code == 201
     return name
 
 
 def v1_run(local_stack, run_id: str) -> dict:
-    return requests.get(
-        f"{local_stack.base_url}/runs/{run_id}", headers=auth(local_stack.dev_key), timeout=TIMEOUT
-    ).json()
+    return dict(v1(local_stack, "GET", f"/runs/{run_id}").json())
 
 
 def test_the_seeds_request_runs_the_scoped_agent(appstrate, scoped, local_stack):

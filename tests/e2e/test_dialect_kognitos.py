@@ -7,8 +7,8 @@ import uuid
 import pytest
 import requests
 
-from tests.e2e.dialects import Dialect, check, until
-from tests.e2e.live import ASK_SCRIPT, TIMEOUT, auth, other_org_key
+from tests.e2e.dialects import Dialect, asking_agent, check, org_key, until, v1
+from tests.e2e.live import TIMEOUT, other_org_key
 
 
 def x_api_key(key: str) -> dict[str, str]:
@@ -17,7 +17,7 @@ def x_api_key(key: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def kognitos(local_stack) -> Dialect:
-    return Dialect(local_stack.origin, "/dialects/kognitos/v2", local_stack.dev_key, x_api_key)
+    return Dialect(local_stack.origin, "/dialects/kognitos/v2", org_key(local_stack), x_api_key)
 
 
 def start(kognitos: Dialect, **fields) -> dict:
@@ -40,10 +40,8 @@ def test_a_run_is_started_read_and_listed(kognitos, local_stack):
     assert len(run["id"]) == 26 and run["stage"] == "Published" and run["name"] == "Greet Ada"
     done = until(lambda: get(kognitos, run["id"]), lambda seen: seen["status"] == "Succeeded")
     assert done["outputs"] == [{"name": "greeting", "value": "Hello from the demo agent!"}]
-    v1 = requests.get(
-        f"{local_stack.base_url}/runs/run_{run['id']}", headers=auth(kognitos.key), timeout=TIMEOUT
-    )
-    assert v1.json()["input"] == {"name": "Ada"} and get(kognitos, f"run_{run['id']}")["id"] == run["id"]
+    seen = v1(local_stack, "GET", f"/runs/run_{run['id']}")
+    assert seen.json()["input"] == {"name": "Ada"} and get(kognitos, f"run_{run['id']}")["id"] == run["id"]
 
     draft = start(kognitos, agent_id=agent_id, stage="Draft", name="Draft run")
     query = {"process_id": "demo", "agent_id": agent_id, "limit": 1}
@@ -56,24 +54,9 @@ def test_a_run_is_started_read_and_listed(kognitos, local_stack):
 
 
 def test_statuses_map_onto_kognitos(kognitos, local_stack):
-    definition = {
-        "instructions": "Ask.",
-        "model": {"provider": "scripted", "script": ASK_SCRIPT},
-        "actions": [{"name": "ask_user", "kind": "builtin"}],
-    }
-    name = f"kog-{uuid.uuid4().hex[:8]}"
-    made = requests.post(
-        f"{local_stack.base_url}/agents",
-        json={"name": name, "definition": definition},
-        headers=auth(kognitos.key),
-        timeout=TIMEOUT,
-    )
-    assert made.status_code == 201, made.text
-    run = start(kognitos, process_id=name)
+    run = start(kognitos, process_id=asking_agent(local_stack, "kog"))
     until(lambda: get(kognitos, run["id"]), lambda seen: seen["status"] == "Running")  # waiting for input
-    cancel = requests.post(
-        f"{local_stack.base_url}/runs/run_{run['id']}/cancel", headers=auth(kognitos.key), timeout=TIMEOUT
-    )
+    cancel = v1(local_stack, "POST", f"/runs/run_{run['id']}/cancel")
     assert cancel.status_code == 200, cancel.text
     assert get(kognitos, run["id"])["status"] == "Stopped"
 

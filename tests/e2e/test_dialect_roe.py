@@ -7,46 +7,39 @@ import uuid
 import pytest
 import requests
 
-from tests.e2e.dialects import Dialect, check
-from tests.e2e.live import ASK_SCRIPT, TIMEOUT, auth, other_org_key
+from tests.e2e.dialects import Dialect, asking_agent, check, make_agent, org_key, v1
+from tests.e2e.live import TIMEOUT, other_org_key
 
 OUTPUTS = {"summary": "All good.", "score": 0.9, "tags": ["a", "b"]}
 
 
-def make_agent(local_stack, script: list) -> str:
-    definition = {
-        "instructions": "Answer.",
-        "model": {
+def roe_agent(local_stack, script: list) -> str:
+    """An agent with typed outputs and a price (so runs cost something)."""
+    return make_agent(
+        local_stack,
+        f"roe-{uuid.uuid4().hex[:8]}",
+        script,
+        model={
             "provider": "scripted",
             "script": script,
             "price": {"input_per_mtok": 3.0, "output_per_mtok": 15.0},
         },
-        "outputs": [
+        outputs=[
             {"key": "summary", "description": "A summary", "data_type": "text/plain"},
             {"key": "score", "data_type": "application/json"},
             {"key": "tags", "data_type": "application/json"},
         ],
-        "actions": [{"name": "ask_user", "kind": "builtin"}],
-    }
-    name = f"roe-{uuid.uuid4().hex[:8]}"
-    made = requests.post(
-        f"{local_stack.base_url}/agents",
-        json={"name": name, "definition": definition},
-        headers=auth(local_stack.dev_key),
-        timeout=TIMEOUT,
     )
-    assert made.status_code == 201, made.text
-    return name
 
 
 @pytest.fixture(scope="module")
 def roe(local_stack) -> Dialect:
-    return Dialect(local_stack.origin, "/dialects/roe", local_stack.dev_key)
+    return Dialect(local_stack.origin, "/dialects/roe", org_key(local_stack))
 
 
 @pytest.fixture(scope="module")
 def agent(local_stack) -> str:
-    return make_agent(local_stack, [{"text": "Done.", "outputs": OUTPUTS}])
+    return roe_agent(local_stack, [{"text": "Done.", "outputs": OUTPUTS}])
 
 
 def test_the_seeds_curl_runs_the_agent_and_answers_its_outputs(roe, agent, local_stack):
@@ -60,21 +53,17 @@ def test_the_seeds_curl_runs_the_agent_and_answers_its_outputs(roe, agent, local
     }
     assert data[0]["description"] == "A summary" and data[1]["data_type"] == "application/json"
     assert all(datum["cost"] > 0 for datum in data)
-    run = requests.get(
-        f"{local_stack.base_url}/runs/{response.headers['Run-Id']}", headers=auth(roe.key), timeout=TIMEOUT
-    ).json()
+    run = v1(local_stack, "GET", f"/runs/{response.headers['Run-Id']}").json()
     assert run["input"] == {"key": "value"} and run["status"] == "completed"  # the same run in /v1
 
-    org = requests.get(f"{local_stack.base_url}/org", headers=auth(roe.key), timeout=TIMEOUT).json()["id"]
+    org = v1(local_stack, "GET", "/org").json()["id"]
     top_level = roe.post(
         f"/v1/agents/run/{agent}",
         params={"organization_id": org},
         json={"question": "why?", "metadata": '{"job": "j-1", "n": 2}'},
     )
     assert top_level.status_code == 200, top_level.text
-    run = requests.get(
-        f"{local_stack.base_url}/runs/{top_level.headers['Run-Id']}", headers=auth(roe.key), timeout=TIMEOUT
-    ).json()
+    run = v1(local_stack, "GET", f"/runs/{top_level.headers['Run-Id']}").json()
     assert run["input"] == {"question": "why?"} and run["metadata"] == {"job": "j-1", "n": "2"}
 
 
@@ -86,23 +75,12 @@ def test_errors_are_roes(roe, agent, local_stack):
     assert other_org.status_code == 403 and check("roe", "ErrorResponse", other_org.json())
     bad = roe.post(f"/v1/agents/run/{agent}/", json={"metadata": "[1]"})
     assert bad.status_code == 400 and "metadata" in check("roe", "ErrorResponse", bad.json())["message"]
-    broke = requests.post(
-        f"{local_stack.base_url}/admin/orgs",
-        json={"name": f"broke-{uuid.uuid4().hex[:6]}", "credits": 0},
-        headers=auth(local_stack.admin_key),
-        timeout=TIMEOUT,
-    )
+    broke_org = {"name": f"broke-{uuid.uuid4().hex[:6]}", "credits": 0}
+    broke = v1(local_stack, "POST", "/admin/orgs", key=local_stack.admin_key, json=broke_org)
     assert broke.status_code == 201, broke.text
     broke_key = broke.json()["api_key"]["key"]
-    requests.post(
-        f"{local_stack.base_url}/agents",
-        json={
-            "name": "poor",
-            "definition": {"instructions": "x", "model": {"provider": "scripted", "script": [{"text": "x"}]}},
-        },
-        headers=auth(broke_key),
-        timeout=TIMEOUT,
-    )
+    poor_agent = {"instructions": "x", "model": {"provider": "scripted", "script": [{"text": "x"}]}}
+    v1(local_stack, "POST", "/agents", key=broke_key, json={"name": "poor", "definition": poor_agent})
     poor = roe.call("POST", "/v1/agents/run/poor/", key=broke_key, json={})
     assert poor.status_code == 402 and check("roe", "ErrorResponse", poor.json())
     unauthorized = requests.post(roe.url + f"/v1/agents/run/{agent}/", json={}, timeout=TIMEOUT)
@@ -110,7 +88,7 @@ def test_errors_are_roes(roe, agent, local_stack):
 
 
 def test_a_run_that_waits_for_someone_is_504_and_goes_on(roe, local_stack):
-    asking = make_agent(local_stack, ASK_SCRIPT)
+    asking = asking_agent(local_stack, "roe-ask")
     response = roe.post(f"/v1/agents/run/{asking}/", json={})
     assert (
         response.status_code == 504 and "goes on" in check("roe", "ErrorResponse", response.json())["message"]

@@ -1,25 +1,18 @@
 """The threads/runs dialect (seed 004, /dialects/tr/v1) on the local stack over real HTTP, with the seed's
 own requests; every response checked against the seed's shapes (tests/contract/dialects/tr.json)."""
 
-import uuid
-
 import pytest
 import requests
 
-from tests.e2e.dialects import Dialect, check, sse_data, until
-from tests.e2e.live import ASK_SCRIPT, TIMEOUT, auth, other_org_key
+from tests.e2e.dialects import Dialect, asking_agent, check, org_key, sse_data, until, v1
+from tests.e2e.live import TIMEOUT, other_org_key
 
 BASE = "/dialects/tr/v1"
 
 
 @pytest.fixture(scope="module")
 def tr(local_stack) -> Dialect:
-    return Dialect(local_stack.origin, BASE, local_stack.dev_key)
-
-
-def v1(local_stack, method: str, path: str, key: str | None = None, **kwargs) -> requests.Response:
-    headers = auth(key or local_stack.dev_key)
-    return requests.request(method, local_stack.base_url + path, headers=headers, timeout=TIMEOUT, **kwargs)
+    return Dialect(local_stack.origin, BASE, org_key(local_stack))
 
 
 def thread_of(local_stack, agent: str) -> str:
@@ -27,18 +20,6 @@ def thread_of(local_stack, agent: str) -> str:
     assert created.status_code == 201, created.text
     assert created.json()["agent_id"].startswith("agt_")
     return str(created.json()["id"])
-
-
-def asking_agent(local_stack) -> str:
-    definition = {
-        "instructions": "Ask, then answer.",
-        "model": {"provider": "scripted", "script": ASK_SCRIPT},
-        "actions": [{"name": "ask_user", "kind": "builtin"}],
-    }
-    name = f"tr-ask-{uuid.uuid4().hex[:8]}"
-    created = v1(local_stack, "POST", "/agents", json={"name": name, "definition": definition})
-    assert created.status_code == 201, created.text
-    return name
 
 
 def status_of(tr: Dialect, run_id: str) -> str:
@@ -79,7 +60,7 @@ def test_a_run_in_a_thread_is_created_watched_read_and_listed(tr, local_stack):
 
 
 def test_input_and_cancel(tr, local_stack):
-    thread_id = thread_of(local_stack, asking_agent(local_stack))
+    thread_id = thread_of(local_stack, asking_agent(local_stack, "tr-ask"))
     answered = tr.post(f"/threads/{thread_id}/runs").json()["run_id"]
     until(lambda: status_of(tr, answered), lambda status: status == "waiting_for_input")
     ok = tr.post(f"/runs/{answered}/input", json={"content": "savings"})

@@ -5,8 +5,8 @@ header (`Authorization: Api-Key …`); every response checked against Ziet's sch
 import pytest
 import requests
 
-from tests.e2e.dialects import Dialect, check, until
-from tests.e2e.live import TIMEOUT, auth, other_org_key
+from tests.e2e.dialects import Dialect, check, org_key, until, v1
+from tests.e2e.live import TIMEOUT, other_org_key
 
 
 def api_key(key: str) -> dict[str, str]:
@@ -15,7 +15,7 @@ def api_key(key: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def ziet(local_stack) -> Dialect:
-    return Dialect(local_stack.origin, "/dialects/ziet/v1", local_stack.dev_key, api_key)
+    return Dialect(local_stack.origin, "/dialects/ziet/v1", org_key(local_stack), api_key)
 
 
 def run_of(ziet: Dialect, run_id: str) -> dict:
@@ -39,8 +39,8 @@ def test_a_run_is_created_invoked_and_read_with_its_steps(ziet, local_stack):
     assert done["output"] == {"greeting": "Hello from the demo agent!"} and done["completed_at"]
     assert {step["type"] for step in done["steps"]} >= {"decision", "action"}
     assert any(step.get("action_id") == "echo" for step in done["steps"])
-    v1 = requests.get(f"{local_stack.base_url}/runs/{run['id']}", headers=auth(ziet.key), timeout=TIMEOUT)
-    assert v1.json()["status"] == "completed" and v1.json()["external_ids"] == {"agent_id": "demo"}
+    seen = v1(local_stack, "GET", f"/runs/{run['id']}").json()
+    assert seen["status"] == "completed" and seen["external_ids"] == {"agent_id": "demo"}
 
     again = ziet.post(f"/runs/{run['id']}/invoke")
     assert again.status_code == 409 and check("ziet", "Error", again.json())["error"] == "invalid_state"
@@ -76,14 +76,8 @@ def test_errors_are_zietS_and_another_orgs_runs_are_404(ziet, local_stack):
 
 def test_a_created_run_of_a_v1_thread_is_invoked_in_its_turn(ziet, local_stack):
     """The same runs through every dialect: a run created (not started) in a /v1 thread is invoked here."""
-    v1 = local_stack.base_url
-    thread = requests.post(f"{v1}/threads", json={}, headers=auth(ziet.key), timeout=TIMEOUT).json()["id"]
-    created = requests.post(
-        f"{v1}/threads/{thread}/runs",
-        json={"agent": "demo", "start": False},
-        headers=auth(ziet.key),
-        timeout=TIMEOUT,
-    )
+    thread = v1(local_stack, "POST", "/threads", json={}).json()["id"]
+    created = v1(local_stack, "POST", f"/threads/{thread}/runs", json={"agent": "demo", "start": False})
     assert created.status_code == 201, created.text
     invoked = ziet.post(f"/runs/{created.json()['id']}/invoke")
     assert invoked.status_code == 200, invoked.text

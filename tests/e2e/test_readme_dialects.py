@@ -1,22 +1,14 @@
 """The README's "Bring your client" examples work as written, against a running local stack (real curl)."""
 
-import re
 import subprocess
-from pathlib import Path
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-def example_script() -> str:
-    section = README.read_text().split("## Bring your client", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
-    assert len(blocks) >= 2, "the section lost its code blocks"
-    return "\n".join(line for line in "\n".join(blocks).splitlines() if not line.startswith("export "))
+from tests.e2e.dialects import org_key
+from tests.e2e.test_readme_tour import section_script
 
 
 def test_readme_dialect_examples(local_stack):
-    env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "ORIGIN": local_stack.origin, "KEY": local_stack.dev_key}
-    script = "set -euo pipefail\n" + example_script()
+    env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "ORIGIN": local_stack.origin, "KEY": org_key(local_stack)}
+    script = "set -euo pipefail\n" + section_script("Bring your client")
     result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr + result.stdout
     out = result.stdout

@@ -23,8 +23,8 @@ from runs_core.api.app import SUPPORTED_API_VERSIONS
 from runs_core.api.caller import MAX_END_USER_LENGTH, org_caller
 from runs_core.api.problems import Render
 from runs_core.context import Caller
-from runs_core.dialects.common import PROBLEM_JSON, error_responses, json_response, renderer
-from runs_core.errors import ApiError, UnknownApiVersion, ValidationFailed
+from runs_core.dialects.common import PROBLEM_JSON, error_responses, invalid, json_response, renderer
+from runs_core.errors import ApiError, UnknownApiVersion
 from runs_core.logic import runs
 from runs_core.models.runs import RunOptions
 
@@ -49,7 +49,7 @@ class AppstrateProblem(BaseModel):
     detail: str
     instance: str | None = None
     code: str
-    requestId: str | None = None
+    requestId: str
     param: str | None = None
     retryAfter: int | None = None
     errors: list[AppstrateFieldError] | None = None
@@ -75,22 +75,11 @@ RENDER: Render = renderer(_error_body, PROBLEM_JSON)
 ERRORS = {
     400: "validation_error (`param` names the field), invalid_version_selector, unknown_api_version, a bad "
     "Appstrate-User",
-    402: "insufficient_credits",
-    403: "forbidden: X-Org-Id is not the key's org",
     404: "not_found: no agent `@scope/name` in the key's org",
     409: "idempotency_in_progress, or a file not uploaded yet",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
     422: "idempotency_conflict",
     429: "rate_limited: 20 runs a minute by default (`retryAfter`, Retry-After)",
-    500: "internal_error",
 }
-
-
-def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(
-        f"{field} {message}", [{"field": field, "code": "value_error", "message": message}]
-    )
 
 
 def appstrate_caller(request: Request) -> Caller:
@@ -104,7 +93,7 @@ def appstrate_caller(request: Request) -> Caller:
     if end_user is None:
         return caller
     if not END_USER.match(end_user) or len(end_user) > MAX_END_USER_LENGTH:
-        raise _invalid("Appstrate-User", f"must be an end-user id (eu_…, ≤ {MAX_END_USER_LENGTH} characters)")
+        raise invalid("Appstrate-User", f"must be an end-user id (eu_…, ≤ {MAX_END_USER_LENGTH} characters)")
     return dataclasses.replace(caller, end_user_id=end_user)
 
 
@@ -121,7 +110,7 @@ class RunStarted(BaseModel):
             "description": "The run, started: its id",
             "content": {"application/json": {"model": RunStarted}},
         },
-        **error_responses(AppstrateProblem, ERRORS, PROBLEM_JSON),
+        **error_responses(AppstrateProblem, (402, 404, 409, 413, 415, 422), ERRORS, PROBLEM_JSON),
     },
 )
 def run_agent(
@@ -141,7 +130,7 @@ def run_agent(
 ) -> Response[str]:
     """Run the agent `@scope/name` (fire-and-forget)."""
     if not SCOPE.match(scope):
-        raise _invalid("scope", "must match ^@[a-z0-9][a-z0-9-]*$")
+        raise invalid("scope", "must match ^@[a-z0-9][a-z0-9-]*$")
     options = runs.with_version(body or RunOptions(), version)
     run = runs.create_run(caller, f"{scope}/{name}", options)
     return json_response(202, {"runId": run.id}, {"Location": f"/v1/runs/{run.id}"})

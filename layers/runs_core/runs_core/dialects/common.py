@@ -1,7 +1,7 @@
 """What the dialects share: JSON without nulls, error rendering and documentation, status mapping."""
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from runs_core.api.openapi import RATE_LIMIT_HEADERS, RETRY_AFTER_HEADER, Problem
 from runs_core.api.problems import Render, validation_error
-from runs_core.errors import ApiError
+from runs_core.errors import ApiError, ValidationFailed
 from runs_core.models.runs import RunOptions
 
 JSON = "application/json"
@@ -44,10 +44,6 @@ def renderer(body_of: Callable[[ApiError, str | None], dict[str, Any]], content_
     return render
 
 
-def field_errors(error: ApiError) -> list[dict[str, str]]:
-    return list(error.extra.get("errors") or [])
-
-
 def status_map(ours_to_seed: Mapping[str, str]) -> Callable[[str], list[str]]:
     """The reverse of a status mapping: a seed status → our statuses (for list filters)."""
     reverse: dict[str, list[str]] = {}
@@ -56,12 +52,35 @@ def status_map(ours_to_seed: Mapping[str, str]) -> Callable[[str], list[str]]:
     return lambda seed: reverse.get(seed, [])
 
 
-def error_responses(model: Any, descriptions: Mapping[int, str], content_type: str = JSON) -> dict[int, Any]:
-    """`responses=` of a dialect route: its errors with the dialect's error model. 401 is API Gateway's own
-    (the authorizer's, problem+json whose members include every dialect's error fields); 429 carries
-    Retry-After and the rate-limit headers."""
+# What each error status of a dialect route means (a dialect may say it its own way: `described`).
+DESCRIPTIONS = {
+    400: "validation_error, invalid_json, invalid_cursor, invalid_version_selector or unknown_api_version",
+    402: "insufficient_credits",
+    403: "forbidden: X-Org-Id is not the key's org",
+    404: "not_found (another org's resources too)",
+    409: "invalid_state, or idempotency_in_progress",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "Idempotency-Key reused",
+    429: "rate_limited (see Retry-After)",
+    500: "internal_error",
+}
+COMMON = (400, 403, 429, 500)
+
+
+def error_responses(
+    model: Any,
+    statuses: Iterable[int] = (),
+    described: Mapping[int, str] | None = None,
+    content_type: str = JSON,
+) -> dict[int, Any]:
+    """`responses=` of a dialect route: the COMMON errors and `statuses`, with the dialect's error model. 401
+    is API Gateway's own (the authorizer's, problem+json whose members include every dialect's error
+    fields); 429 carries Retry-After and the rate-limit headers."""
+    descriptions = {**DESCRIPTIONS, **(described or {})}
     responses: dict[int, Any] = {}
-    for status, description in sorted(descriptions.items()):
+    for status in sorted({*COMMON, *statuses}):
+        description = descriptions[status]
         responses[status] = {"description": description, "content": {content_type: {"model": model}}}
         if status == 429:
             responses[status]["headers"] = {**RETRY_AFTER_HEADER, **RATE_LIMIT_HEADERS}
@@ -79,3 +98,10 @@ def run_options(fields: dict[str, Any]) -> RunOptions:
         return RunOptions.model_validate(fields)
     except ValidationError as error:
         raise validation_error([dict(item) for item in error.errors()]) from None
+
+
+def invalid(field: str, message: str) -> ValidationFailed:
+    """A 400 validation_error about one field."""
+    return ValidationFailed(
+        f"{field} {message}", [{"field": field, "code": "value_error", "message": message}]
+    )

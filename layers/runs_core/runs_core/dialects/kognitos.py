@@ -76,22 +76,13 @@ def _error_body(error: ApiError, request_id: str | None) -> dict[str, Any]:
 RENDER: Render = renderer(_error_body)
 ERRORS = {
     400: "Invalid input values (validation_error, invalid_cursor, …; `details` names the fields)",
-    402: "insufficient_credits",
-    403: "forbidden: X-Org-Id is not the key's org",
     404: "A referenced resource (process, run, file) was not found (another org's too)",
     409: "idempotency_in_progress, or a file not uploaded yet",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "Idempotency-Key reused",
-    429: "rate_limited (see Retry-After)",
-    500: "internal_error",
 }
 
 
 def errors(*statuses: int) -> dict[int, Any]:
-    return error_responses(
-        KognitosError, {status: ERRORS[status] for status in {400, 403, 429, 500, *statuses}}
-    )
+    return error_responses(KognitosError, statuses, ERRORS)
 
 
 class RunInput(NamedInput):

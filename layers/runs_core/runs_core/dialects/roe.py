@@ -22,8 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from runs_core.api.caller import org_caller
 from runs_core.api.problems import Render
 from runs_core.context import Caller
-from runs_core.dialects.common import error_responses, json_response, renderer, run_options
-from runs_core.errors import ApiError, Forbidden, ValidationFailed
+from runs_core.dialects.common import error_responses, invalid, json_response, renderer, run_options
+from runs_core.errors import ApiError, Forbidden
 from runs_core.logic import interaction
 
 BASE = "/dialects/roe"
@@ -53,11 +53,7 @@ ERRORS = {
     403: "organization_id (or X-Org-Id) is not the key's org",
     404: "Agent not found (another org's too)",
     409: "idempotency_in_progress",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
     422: "The run failed or was cancelled; or Idempotency-Key reused",
-    429: "rate_limited (see Retry-After)",
-    500: "internal_error",
     504: "The run did not finish within 25 s (or waits for input or approval); it goes on: its id is in the "
     "message",
 }
@@ -86,20 +82,14 @@ class AgentDatum(BaseModel):
     cost: float | None = Field(None, description="The cost of the agent job execution")
 
 
-def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(
-        f"{field} {message}", [{"field": field, "code": "value_error", "message": message}]
-    )
-
-
 def _metadata(value: dict[str, Any] | str | None) -> dict[str, str]:
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError:
-            raise _invalid("metadata", "must be a JSON object or its JSON text") from None
+            raise invalid("metadata", "must be a JSON object or its JSON text") from None
         if not isinstance(value, dict):
-            raise _invalid("metadata", "must be a JSON object or its JSON text")
+            raise invalid("metadata", "must be a JSON object or its JSON text")
     return {key: item if isinstance(item, str) else json.dumps(item) for key, item in (value or {}).items()}
 
 
@@ -121,7 +111,7 @@ def _text(value: Any) -> str:
             "description": "Agent job result",
             "content": {"application/json": {"model": list[AgentDatum]}},
         },
-        **error_responses(RoeErrorResponse, ERRORS),
+        **error_responses(RoeErrorResponse, (402, 404, 409, 413, 415, 422, 504), ERRORS),
     },
 )
 def run_agent(

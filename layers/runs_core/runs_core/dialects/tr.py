@@ -10,7 +10,7 @@ confirmation: `content` approve/yes or reject/no answers an approval).
 
 import json
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -23,8 +23,8 @@ from runs_core.api import sse
 from runs_core.api.caller import org_caller
 from runs_core.api.openapi import errors
 from runs_core.context import Caller
-from runs_core.dialects.common import status_map
-from runs_core.errors import NotFound, ValidationFailed
+from runs_core.dialects.common import invalid, status_map
+from runs_core.errors import NotFound
 from runs_core.logic import events, interaction, runs, threads
 from runs_core.models.common import NonNegativeInt, RequestModel, ResponseModel
 from runs_core.models.runs import Run, RunOptions, SubmitApproval, SubmitInput
@@ -106,7 +106,7 @@ class TrRun(ResponseModel):
 
 
 class TrOk(ResponseModel):
-    ok: bool = True
+    ok: Literal[True]
 
 
 def row(run: Run, org_id: str) -> TrRun:
@@ -133,12 +133,6 @@ def row(run: Run, org_id: str) -> TrRun:
     )
 
 
-def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(
-        f"{field} {message}", [{"field": field, "code": "value_error", "message": message}]
-    )
-
-
 def _agent_of(caller: Caller, thread_id: str, persona_id: str | None) -> tuple[str, str | None]:
     thread = threads.load_thread(caller, thread_id)
     if persona_id:
@@ -147,7 +141,7 @@ def _agent_of(caller: Caller, thread_id: str, persona_id: str | None) -> tuple[s
             return name, version or None
         return persona_id, None
     if not thread.get("agent_id"):
-        raise _invalid("persona_id", "is required: the thread was created without an agent")
+        raise invalid("persona_id", "is required: the thread was created without an agent")
     return thread["agent_id"], None
 
 
@@ -196,11 +190,11 @@ def list_runs(
 ) -> list[TrRun]:
     """The org's runs, newest first."""
     if before is not None and not ids.has_prefix(before, "run"):
-        raise _invalid("before", "must be a run id (run_…)")
+        raise invalid("before", "must be a run id (run_…)")
     statuses = None
     if status is not None:
         if not ours(status):
-            raise _invalid("status", f"must be one of {', '.join(sorted(set(STATUSES.values())))}")
+            raise invalid("status", f"must be one of {', '.join(sorted(set(STATUSES.values())))}")
         statuses = ",".join(ours(status))
     page = runs.list_runs(caller, limit, None, status=statuses, before_id=before)
     return [row(run, caller.org_id) for run in page.items]
@@ -228,7 +222,7 @@ def cancel_run(
             f"No route POST {BASE}/runs/{run_id}{colon}{verb}; cancel is POST {BASE}/runs/{{run_id}}:cancel."
         )
     runs.cancel_run(caller, run_id, None)
-    return TrOk()
+    return TrOk(ok=True)
 
 
 class TrInput(RequestModel):
@@ -248,14 +242,14 @@ def submit_input(run_id: RunId, body: TrInput, caller: OrgCaller) -> TrOk:
     if runs.get_run(caller, run_id).status == "waiting_approval":
         answer = body.content.strip().lower()
         if answer not in APPROVE | REJECT:
-            raise _invalid(
+            raise invalid(
                 "content", "must be approve/yes or reject/no: the run waits for a tool confirmation"
             )
         approval = SubmitApproval(decision="approve" if answer in APPROVE else "reject")
         interaction.submit_approval(caller, run_id, approval)
     else:
         interaction.submit_input(caller, run_id, SubmitInput(content=body.content))
-    return TrOk()
+    return TrOk(ok=True)
 
 
 def _frames(frames: Iterator[str]) -> Iterator[str]:

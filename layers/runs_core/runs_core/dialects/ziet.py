@@ -59,21 +59,13 @@ def _error_body(error: ApiError, request_id: str | None) -> dict[str, Any]:
 RENDER: Render = renderer(_error_body)
 ERRORS = {
     400: "Invalid request (validation_error, invalid_json, unknown_api_version)",
-    402: "insufficient_credits",
-    403: "forbidden: X-Org-Id is not the key's org",
     404: "Resource not found (another org's runs too)",
     409: "invalid_state: only a created run can be invoked; idempotency_in_progress",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "Idempotency-Key reused",
-    429: "rate_limited (see Retry-After)",
-    500: "internal_error",
 }
 
 
 def errors(*statuses: int) -> dict[int, Any]:
-    wanted = {400, 403, 429, 500, *statuses}
-    return error_responses(ZietError, {status: ERRORS[status] for status in wanted})
+    return error_responses(ZietError, statuses, ERRORS)
 
 
 class ZietCreateRun(RequestModel):

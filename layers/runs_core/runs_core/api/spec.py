@@ -81,7 +81,15 @@ same port). Connect with the API key (`?api_key=<key>` or the usual headers), th
 `{"action": "subscribe", "run_id": "run_…", "after_seq": 0}` to receive the backlog after `after_seq` and then
 every new event envelope `{"seq", "type", "run_id", "data", "created_at"}` as it happens;
 `{"action": "unsubscribe", "run_id": "run_…"}` stops them. Each event is also put on the stack's EventBridge
-bus (`source: runs-api`, `detail-type: <event type>`)."""
+bus (`source: runs-api`, `detail-type: <event type>`).
+
+## Dialects
+
+The seed run APIs' own wire formats, for their clients (change only the base URL and the key), under
+`/dialects/<name>`, each under its tag `Dialect: <name>` with the seed's schemas: threads/runs
+(`/dialects/tr/v1`), Ziet (`/dialects/ziet/v1`), Kognitos (`/dialects/kognitos/v2`), Roe AI
+(`/dialects/roe`) and Appstrate (`/dialects/appstrate`). They are the same runs as `/v1`, with the same
+auth, tenancy, idempotency and rate limits; each answers errors in its seed's error body."""
 
 
 _PATH_PARAMETER = re.compile(r"<(\w+)>")

@@ -12,6 +12,8 @@ def test_a_thread_keeps_its_agent(api):
     assert ok(api.post("/v1/threads", json={}), 201)["agent_id"] is None
     missing = api.post("/v1/threads", json={"agent": "no-such-agent"})
     assert missing.status == 404 and missing.json()["code"] == "not_found"
+    spec = ok(api.get("/v1/openapi.json", key=None))
+    assert "404" in spec["paths"]["/v1/threads"]["post"]["responses"]  # found by the fuzzer: undocumented
 
 
 def test_a_run_echoes_its_external_ids(api):

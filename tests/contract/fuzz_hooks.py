@@ -5,17 +5,23 @@ from typing import Any
 import schemathesis
 
 # POST /v1/runs/{run_id}/wait and POST /v1/agents/{agent}/run hold the request up to `timeout` seconds (25 by
-# default): a valid or missing timeout becomes 0 (answer at once) so the fuzzer does not spend minutes
-# waiting. Out-of-range or mistyped values are left as generated, so the API still has to reject them.
-WAITING_OPERATIONS = {("POST", "/v1/runs/{run_id}/wait"), ("POST", "/v1/agents/{agent}/run")}
+# default), the threads/runs dialect's SSE events up to `wait` seconds: a valid or missing value becomes 0
+# (answer at once) so the fuzzer does not spend minutes waiting. Out-of-range or mistyped values are left
+# as generated, so the API still has to reject them.
+WAITING_OPERATIONS = {
+    ("POST", "/v1/runs/{run_id}/wait"): "timeout",
+    ("POST", "/v1/agents/{agent}/run"): "timeout",
+    ("GET", "/dialects/tr/v1/runs/{run_id}/events"): "wait",  # always SSE: up to `wait` seconds
+}
 FUZZ_WAIT_SECONDS = 0
 
 
 @schemathesis.hook
 def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
-    if (case.method.upper(), case.path) not in WAITING_OPERATIONS:
+    parameter = WAITING_OPERATIONS.get((case.method.upper(), case.path))
+    if parameter is None:
         return
-    timeout = (case.query or {}).get("timeout")
+    timeout = (case.query or {}).get(parameter)
     valid = isinstance(timeout, int) and not isinstance(timeout, bool) and 0 <= timeout <= 25
     if timeout is None or (valid and timeout > FUZZ_WAIT_SECONDS):
-        case.query = {**(case.query or {}), "timeout": FUZZ_WAIT_SECONDS}
+        case.query = {**(case.query or {}), parameter: FUZZ_WAIT_SECONDS}

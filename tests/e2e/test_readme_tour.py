@@ -7,12 +7,16 @@ from pathlib import Path
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def tour_script() -> str:
-    """The shell blocks of the tour section, minus the `export` lines whose values the test supplies."""
-    section = README.read_text().split("## A tour of the API", 1)[1].split("\n## ", 1)[0]
+def section_script(title: str) -> str:
+    """The shell blocks of a README section, minus the `export` lines whose values the test supplies."""
+    section = README.read_text().split(f"## {title}", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
-    assert len(blocks) >= 2, "the tour lost its code blocks"
+    assert len(blocks) >= 2, f"{title!r} lost its code blocks"
     return "\n".join(line for line in "\n".join(blocks).splitlines() if not line.startswith("export "))
+
+
+def tour_script() -> str:
+    return section_script("A tour of the API")
 
 
 def test_readme_tour(local_stack):

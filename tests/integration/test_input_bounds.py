@@ -64,7 +64,12 @@ def test_every_integer_query_parameter_is_bounded(api, run_id, method, path, nam
     concrete = path.replace("{run_id}", run_id).replace("{thread_id}", thread_id).replace("{agent}", "demo")
     before = ok(api.get("/v1/runs", query={"agent": "demo", "limit": "100"}))["items"]
     response = api.request(method, concrete, query={name: HUGE}, json={} if method == "POST" else None)
-    assert name in problem_fields(problem_of(response, 400, "validation_error"))
+    if path.startswith("/dialects/") and not response.headers["Content-Type"].startswith(
+        "application/problem"
+    ):
+        assert response.status == 400 and name in response.text, response.text  # the dialect's own error body
+    else:
+        assert name in problem_fields(problem_of(response, 400, "validation_error"))
     assert ok(api.get("/v1/runs", query={"agent": "demo", "limit": "100"}))["items"] == before
 
 

@@ -105,7 +105,39 @@ BODY_ROUTES: dict[tuple[str, str], tuple[str, dict[str, Any], list[str]]] = {
     ),
 }
 # Body routes without a JSON body model: multipart (checked below), or no body at all.
+# The dialects' body routes (docs/api.md §8): their error bodies are their seeds', so the check is the status
+# and the field named in the body.
+DIALECT_BODY_ROUTES: dict[tuple[str, str], tuple[str, dict[str, Any], list[str]]] = {
+    ("POST", "/dialects/tr/v1/threads/{thread_id}/runs"): (
+        "/dialects/tr/v1/threads/{thread}/runs",
+        {"persona_id": "{agent}"},
+        ["run_id", "status", "org_id", "trace_id"],
+    ),
+    ("POST", "/dialects/tr/v1/runs/{run_id}/input"): (
+        "/dialects/tr/v1/runs/{input}/input",
+        {"content": "x"},
+        ["status", "ok"],
+    ),
+    ("POST", "/dialects/ziet/v1/runs"): (
+        "/dialects/ziet/v1/runs",
+        {"agent_id": "{agent}"},
+        ["id", "status", "steps", "memory", "output", "created_at"],
+    ),
+    ("POST", "/dialects/kognitos/v2/runs"): (
+        "/dialects/kognitos/v2/runs",
+        {"name": "n", "process_id": "{agent}", "agent_id": "A1", "stage": "Published"},
+        ["id", "status", "outputs", "created_at"],
+    ),
+    ("POST", "/dialects/appstrate/api/agents/{scope}/{name}/run"): (
+        "/dialects/appstrate/api/agents/@ma/{scoped}/run",
+        {"start": False},
+        ["id", "status", "org_id", "usage", "runId"],
+    ),
+}
 OTHER_BODY_ROUTES = {
+    ("POST", "/dialects/tr/v1/runs/{run_id}"),  # `:cancel`: no body
+    ("POST", "/dialects/ziet/v1/runs/{run_id}/invoke"),  # no body
+    ("POST", "/dialects/roe/v1/agents/run/{agent_id}"),  # every key is one of the agent's inputs
     ("POST", "/v1/files"),  # multipart part `file`; no JSON fields
     ("POST", "/v1/runs/{run_id}/invoke"),  # no body
     ("POST", "/v1/runs/{run_id}/wait"),  # no body
@@ -114,9 +146,8 @@ OTHER_BODY_ROUTES = {
 
 def test_every_body_route_has_a_case():
     body_routes = {route for route in template_routes() if route[0] in ("POST", "PUT", "PATCH")}
-    assert body_routes == set(BODY_ROUTES) | OTHER_BODY_ROUTES, body_routes ^ (
-        set(BODY_ROUTES) | OTHER_BODY_ROUTES
-    )
+    cases = set(BODY_ROUTES) | set(DIALECT_BODY_ROUTES) | OTHER_BODY_ROUTES
+    assert body_routes == cases, body_routes ^ cases
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +170,9 @@ def tenant(stack):
         "created": ok(api.post("/v1/runs", json={"agent": agent["id"], "start": False}), 201)["id"],
         "thread": ok(api.post("/v1/threads", json={}), 201)["id"],
         "org_id": ok(api.get("/v1/org"))["id"],
+        "scoped": f"s-{uuid.uuid4().hex[:8]}",
     }
+    ok(api.post("/v1/agents", json={"name": f"@ma/{ids['scoped']}", "definition": definition(INPUT)}), 201)
     settle(api, ids["approval"], ("waiting_approval",))
     settle(api, ids["input"], ("waiting_for_input",))
     return api, ids
@@ -186,6 +219,17 @@ def test_a_field_the_client_must_not_set_is_400_and_changes_nothing(tenant, admi
     # the valid bodies do work (the 400s above are about the one extra field)
     assert api.post(fill("/v1/runs/{approval}/approval", ids), json={"decision": "approve"}).status == 200
     assert settle(api, ids["approval"], TERMINAL)["status"] == "completed"
+
+
+def test_a_dialect_refuses_a_field_the_client_must_not_set_and_changes_nothing(tenant):
+    api, ids = tenant
+    before = state(api, ids)
+    for route, (path, body, fields) in DIALECT_BODY_ROUTES.items():
+        for forbidden in fields:
+            sent = fill({**body, forbidden: "completed" if forbidden == "status" else 10**6}, ids)
+            response = api.request(route[0], fill(path, ids), json=sent)
+            assert response.status == 400 and forbidden in response.text, (route, forbidden, response.text)
+    assert state(api, ids) == before
 
 
 def test_multipart_json_part_with_a_field_the_client_must_not_set(tenant):

@@ -8,6 +8,7 @@ checked against the template's Api events, so a new route without a case fails `
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,9 @@ def build_a(a: ApiClient) -> dict[str, str]:
         201,
     )
     ids |= {"agent": agent["id"], "agent_name": agent["name"]}
+    scoped = f"s-{uuid.uuid4().hex[:8]}"  # an agent in a scope: the Appstrate dialect names agents so
+    ok(a.post("/v1/agents", json={"name": f"@iso/{scoped}", "definition": definition(DONE)}), 201)
+    ids["scoped_agent"] = scoped
     ok(
         a.post(
             f"/v1/agents/{agent['id']}/versions", json={"version": "0.2.0", "definition": definition(DONE)}
@@ -114,7 +118,9 @@ def build_b(b: ApiClient) -> dict[str, str]:
     run = ok(b.post(f"/v1/threads/{thread['id']}/runs", json={"agent": agent["id"], "message": "hi"}), 201)
     settle(b, run["id"], TERMINAL)
     until_idle(b, thread["id"])
-    return {"b_agent": agent["id"], "b_thread": thread["id"], "b_run": run["id"]}
+    scoped = f"s-{uuid.uuid4().hex[:8]}"
+    ok(b.post("/v1/agents", json={"name": f"@b/{scoped}", "definition": definition(DONE)}), 201)
+    return {"b_agent": agent["id"], "b_thread": thread["id"], "b_run": run["id"], "b_scoped_agent": scoped}
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +155,11 @@ class Case:
 
 
 RUN = {"agent": "{b_agent}"}
+
+
+def kognitos_run(process: str) -> dict[str, str]:
+    return {"name": "b", "process_id": process, "agent_id": "B1", "stage": "Published"}
+
 
 # Routes that hold no other tenant's data: B gets its own answer (checked for status), A stays unchanged.
 OWN = "own"
@@ -266,15 +277,99 @@ CASES: dict[tuple[str, str], list[Case]] = {
         Case("/v1/files/uploads", 201, {"name": "b.pdf", "content_type": "application/pdf", "size_bytes": 10})
     ],
     ("GET", "/v1/files/{file_id}"): [Case("/v1/files/{file}")],
+    # the threads/runs dialect (/dialects/tr/v1): the same 404s, problem+json
+    ("POST", "/dialects/tr/v1/threads/{thread_id}/runs"): [
+        Case("/dialects/tr/v1/threads/{thread}/runs", body={}),
+        Case("/dialects/tr/v1/threads/{thread}/runs", body={"persona_id": "{b_agent}"}),
+        Case("/dialects/tr/v1/threads/{b_thread}/runs", body={"persona_id": "{agent}"}),
+    ],
+    ("GET", "/dialects/tr/v1/threads/{thread_id}/runs"): [Case("/dialects/tr/v1/threads/{thread}/runs")],
+    ("GET", "/dialects/tr/v1/runs"): [Case("/dialects/tr/v1/runs", 200, query={"before": "{completed}"})],
+    ("GET", "/dialects/tr/v1/runs/{run_id}"): [
+        Case("/dialects/tr/v1/runs/{" + name + "}") for name in ("completed", "approval", "thread_run")
+    ],
+    ("POST", "/dialects/tr/v1/runs/{run_id}"): [
+        Case("/dialects/tr/v1/runs/{approval}:cancel"),
+        Case("/dialects/tr/v1/runs/{cancelled}:cancel"),
+    ],
+    ("POST", "/dialects/tr/v1/runs/{run_id}/input"): [
+        Case("/dialects/tr/v1/runs/{input}/input", body={"content": "from b"}),
+        Case("/dialects/tr/v1/runs/{approval}/input", body={"content": "approve"}),
+    ],
+    ("GET", "/dialects/tr/v1/runs/{run_id}/events"): [
+        Case("/dialects/tr/v1/runs/{completed}/events", query={"wait": "1"}),
+        Case("/dialects/tr/v1/runs/{approval}/events", query={"after_seq": "1", "wait": "1"}),
+    ],
+    # Ziet (/dialects/ziet/v1): 404 {error: not_found, message}
+    ("POST", "/dialects/ziet/v1/runs"): [
+        Case("/dialects/ziet/v1/runs", body={"agent_id": "{agent}"}),
+        Case("/dialects/ziet/v1/runs", body={"agent_id": "{agent_name}"}),
+    ],
+    ("GET", "/dialects/ziet/v1/runs/{run_id}"): [
+        Case("/dialects/ziet/v1/runs/{" + name + "}") for name in ("completed", "created", "approval")
+    ],
+    ("POST", "/dialects/ziet/v1/runs/{run_id}/invoke"): [Case("/dialects/ziet/v1/runs/{created}/invoke")],
+    # Kognitos (/dialects/kognitos/v2): 404 {status_code, message, details}
+    ("POST", "/dialects/kognitos/v2/runs"): [
+        Case("/dialects/kognitos/v2/runs", body=kognitos_run("{agent}")),
+        Case("/dialects/kognitos/v2/runs", body={**kognitos_run("{b_agent}"), "file_ids": ["{file}"]}),
+    ],
+    ("GET", "/dialects/kognitos/v2/runs"): [
+        Case("/dialects/kognitos/v2/runs", query={"process_id": "{agent}", "agent_id": "{agent}"}),
+        Case(
+            "/dialects/kognitos/v2/runs",
+            "invalid_cursor",
+            query={"process_id": "{b_agent}", "agent_id": "x", "continuation_token": "{runs_cursor}"},
+        ),
+    ],
+    ("GET", "/dialects/kognitos/v2/runs/{run_id}"): [
+        Case("/dialects/kognitos/v2/runs/{completed}"),
+        Case("/dialects/kognitos/v2/runs/{completed_ulid}"),
+    ],
+    # Roe AI (/dialects/roe): 404 {message}
+    ("POST", "/dialects/roe/v1/agents/run/{agent_id}"): [
+        Case("/dialects/roe/v1/agents/run/{agent}/", body={}),
+        Case("/dialects/roe/v1/agents/run/{agent_name}", body={"inputs": {"x": "1"}}),
+    ],
+    # Appstrate (/dialects/appstrate): 404 problem+json with Appstrate's members
+    ("POST", "/dialects/appstrate/api/agents/{scope}/{name}/run"): [
+        Case("/dialects/appstrate/api/agents/@iso/{scoped_agent}/run", body={}),
+        Case("/dialects/appstrate/api/agents/@b/{b_scoped_agent}/run", body={"thread_id": "{thread}"}),
+        Case("/dialects/appstrate/api/agents/@b/{b_scoped_agent}/run", body={"file_ids": ["{file}"]}),
+    ],
 }
 # Last: after it, B has an agent of its own under A's agent's name (so `agent_name` then resolves to B's).
 CASES[("POST", "/v1/agents")] = CASES.pop(("POST", "/v1/agents"))
 
 
+# The dialects with their own error bodies: where each puts our error code.
+DIALECT_ERROR_CODES: dict[str, Callable[[Any], str]] = {
+    "/dialects/ziet/": lambda body: body["error"],
+    "/dialects/kognitos/": lambda body: next(d["value"] for d in body["details"] if d["name"] == "code"),
+    # Roe's bodies carry no code (only the status says it): a body of exactly {message} stands for it.
+    "/dialects/roe/": lambda body: "not_found" if list(body) == ["message"] else str(body),
+    "/dialects/appstrate/": lambda body: body["code"],
+}
+
+
+def error_code(path: str, response) -> str:
+    for base, code_of in DIALECT_ERROR_CODES.items():
+        if path.startswith(base):
+            return code_of(response.json())
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    return str(response.json()["code"])
+
+
 def call(world: World, route: tuple[str, str], case: Case):
     method, template_path = route
-    ids = {**world.ids, "a_org": world.a_org, "b_org": world.b_org}
-    query = dict(case.query or {})
+    ids = {
+        **world.ids,
+        "a_org": world.a_org,
+        "b_org": world.b_org,
+        "runs_cursor": world.cursors["/v1/runs"],
+        "completed_ulid": world.ids["completed"].removeprefix("run_"),
+    }
+    query = fill(dict(case.query or {}), ids)
     if case.cursor:
         query |= {"limit": "1", "cursor": world.cursors[template_path]}
     if route == ("POST", "/v1/files"):
@@ -336,11 +431,10 @@ def test_another_org_gets_404_on_every_route_and_changes_nothing(world: World):
             where = (route, case.path, case.body, response.status, response.text[:300])
             assert response.status < 500 and response.status not in (401,), where
             if case.expect == "invalid_cursor":
-                assert response.status == 400 and response.json()["code"] == "invalid_cursor", where
+                assert response.status == 400 and error_code(route[1], response) == "invalid_cursor", where
             elif case.expect == 404:
                 assert response.status == 404, where
-                assert response.headers["content-type"].startswith("application/problem+json"), where
-                assert response.json()["code"] == "not_found", where
+                assert error_code(route[1], response) == "not_found", where
             elif case.expect == 403:
                 assert response.status == 403 and response.json()["code"] == "forbidden", where
             else:

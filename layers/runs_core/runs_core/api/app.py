@@ -17,12 +17,13 @@ from runs_core.api import idempotency
 from runs_core.api.caller import refuse_non_operator
 from runs_core.api.limits import Quota, creates_run
 from runs_core.api.multipart import accepts_multipart, body_bytes, is_multipart_run_route, multipart_to_json
-from runs_core.api.problems import from_error, problem, problem_result, validation_problem
+from runs_core.api.problems import Render, from_error, problem_result, validation_error
 from runs_core.api.responses import SUPPORTED_API_VERSIONS, finish
 from runs_core.api.strict_json import loads_storable
 from runs_core.errors import (
     ApiError,
     InvalidJson,
+    NotFound,
     PayloadTooLarge,
     UnknownApiVersion,
     UnsupportedMediaType,
@@ -39,7 +40,8 @@ def _request_id(app: APIGatewayRestResolver) -> str | None:
     return app.current_event.request_context.request_id
 
 
-def create_app(*routers: Router) -> APIGatewayRestResolver:
+def create_app(*routers: Router, render: Render = from_error) -> APIGatewayRestResolver:
+    """`render`: how an error becomes a response (problem+json; a dialect renders its seed's error body)."""
     app = APIGatewayRestResolver(enable_validation=True)
     for router in routers:
         app.include_router(router)
@@ -50,23 +52,20 @@ def create_app(*routers: Router) -> APIGatewayRestResolver:
 
     @app.exception_handler(ApiError)
     def _api_error(error: ApiError) -> Response[Any]:
-        return from_error(error, _request_id(app))
+        return render(error, _request_id(app))
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response[Any]:
-        return validation_problem(list(error.errors()), _request_id(app))
+        return render(validation_error(list(error.errors())), _request_id(app))
 
     @app.not_found
     def _not_found(_: NotFoundError) -> Response[Any]:
-        path = app.current_event.path
-        return problem(404, "not_found", "Not found", f"No route {path}.", _request_id(app))
+        return render(NotFound(f"No route {app.current_event.path}."), _request_id(app))
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response[Any]:
         logger.exception("unhandled error")
-        return problem(
-            500, "internal_error", "Internal error", "Something went wrong on our side.", _request_id(app)
-        )
+        return render(ApiError("Something went wrong on our side."), _request_id(app))
 
     return app
 
@@ -109,7 +108,9 @@ def _not_json_text(event: dict[str, Any]) -> ApiError | None:
     return None
 
 
-def make_handler(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+def make_handler(
+    app: APIGatewayRestResolver, render: Render = from_error
+) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     @observed(api_keys)  # request_id (= correlation id), org_id, run_id of the route
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request_id = (event.get("requestContext") or {}).get("requestId")
@@ -127,12 +128,12 @@ def make_handler(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Lambd
         if rejected is None:
             try:
                 response = idempotency.run_once(
-                    event, context, lambda: _dispatch(app, event, context, quota, request_id)
+                    event, context, lambda: _dispatch(app, event, context, quota, request_id, render)
                 )
             except ApiError as error:  # idempotency_in_progress, idempotency_conflict
                 rejected = error
         if rejected is not None:
-            response = problem_result(rejected, request_id)
+            response = problem_result(rejected, request_id, render)
         return finish(event, response, quota, request_id)
 
     return lambda_handler
@@ -144,17 +145,18 @@ def _dispatch(
     context: LambdaContext,
     quota: Quota | None,
     request_id: str | None,
+    render: Render = from_error,
 ) -> dict[str, Any]:
     if quota is not None and creates_run(event):
         refused = quota.take(RUNS)
         if refused is not None:
-            return problem_result(refused, request_id)
+            return problem_result(refused, request_id, render)
     if is_multipart_run_route(event):
         # Inside the idempotent section, so a retried multipart request replays instead of storing its
         # files again: store the files, then route it as the JSON request it carries.
         try:
             event = multipart_to_json(event)
         except ApiError as refused:
-            return problem_result(refused, request_id)
+            return problem_result(refused, request_id, render)
     response: dict[str, Any] = app.resolve(event, context)
     return response

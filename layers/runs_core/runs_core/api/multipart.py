@@ -23,6 +23,7 @@ MULTIPART_RUN_ROUTES = (
     re.compile(r"^/v1/runs/?$"),
     re.compile(r"^/v1/agents/[^/]+/runs/?$"),
     re.compile(r"^/v1/threads/[^/]+/runs/?$"),
+    re.compile(r"^/dialects/appstrate/api/agents/[^/]+/[^/]+/run/?$"),  # the Appstrate dialect's runs
 )
 FILES_ROUTE = re.compile(r"^/v1/files/?$")
 

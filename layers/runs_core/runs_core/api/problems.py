@@ -1,14 +1,17 @@
 """The one place where errors become RFC 9457 problem+json responses (docs/api.md §2)."""
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from runs_core.errors import ApiError
+from runs_core.errors import ApiError, InvalidJson, ValidationFailed
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import Response
 
 PROBLEM_JSON = "application/problem+json"
+# How an error becomes a response: from_error (problem+json) in /v1, a dialect's own body under /dialects.
+Render = Callable[[ApiError, str | None], "Response[str]"]
 
 
 def problem_json(
@@ -42,8 +45,17 @@ def from_error(error: ApiError, request_id: str | None) -> "Response[str]":
     return problem(error.status, error.code, error.title, error.detail, request_id, **error.extra)
 
 
-def problem_result(error: ApiError, request_id: str | None) -> dict[str, Any]:
-    """The problem as a Lambda proxy result, for answers given outside the resolver."""
+def problem_result(error: ApiError, request_id: str | None, render: Render = from_error) -> dict[str, Any]:
+    """The error as a Lambda proxy result, for answers given outside the resolver: problem+json (built
+    without Powertools' Response, for the 405 function's cold start), or what a dialect's `render` makes."""
+    if render is not from_error:
+        response = render(error, request_id)
+        content_type = response.headers.get("Content-Type", PROBLEM_JSON)
+        return {
+            "statusCode": response.status_code,
+            "headers": {"Content-Type": content_type},
+            "body": response.body,
+        }
     return {
         "statusCode": error.status,
         "headers": {"Content-Type": PROBLEM_JSON},
@@ -51,14 +63,13 @@ def problem_result(error: ApiError, request_id: str | None) -> dict[str, Any]:
     }
 
 
-def validation_problem(errors: list[dict[str, Any]], request_id: str | None) -> "Response[str]":
+def validation_error(errors: list[dict[str, Any]]) -> ApiError:
     """Powertools/pydantic validation errors → 400 validation_error (or invalid_json) with field errors."""
     if any(error.get("type") == "json_invalid" for error in errors):
-        return problem(400, "invalid_json", "Invalid JSON", "The request body is not valid JSON.", request_id)
+        return InvalidJson("The request body is not valid JSON.")
     fields = [_field_error(error) for error in errors]
     first = fields[0] if fields else {"field": "body", "message": "is invalid"}
-    detail = f"{first['field']} {first['message']}"
-    return problem(400, "validation_error", "Validation error", detail, request_id, errors=fields)
+    return ValidationFailed(f"{first['field']} {first['message']}", fields)
 
 
 def _field_error(error: dict[str, Any]) -> dict[str, str]:

@@ -24,6 +24,7 @@ from runs_core.api.routes import (
     runs,
     threads,
 )
+from runs_core.dialects import appstrate, kognitos, roe, tr, ziet
 
 ROUTERS = (
     docs.router,
@@ -34,6 +35,11 @@ ROUTERS = (
     account.router,
     admin.router,
     files.router,
+    tr.router,
+    ziet.router,
+    kognitos.router,
+    roe.router,
+    appstrate.router,
 )
 DESCRIPTION = """Durable, observable, controllable agent runs. Errors are RFC 9457 problem+json. An unknown
 path is 404 `not_found`; a method a known path does not serve is 405 `method_not_allowed`, with an `Allow`
@@ -64,7 +70,15 @@ same port). Connect with the API key (`?api_key=<key>` or the usual headers), th
 `{"action": "subscribe", "run_id": "run_…", "after_seq": 0}` to receive the backlog after `after_seq` and then
 every new event envelope `{"seq", "type", "run_id", "data", "created_at"}` as it happens;
 `{"action": "unsubscribe", "run_id": "run_…"}` stops them. Each event is also put on the stack's EventBridge
-bus (`source: runs-api`, `detail-type: <event type>`)."""
+bus (`source: runs-api`, `detail-type: <event type>`).
+
+## Dialects
+
+The seed run APIs' own wire formats, for their clients (change only the base URL and the key), under
+`/dialects/<name>`, each under its tag `Dialect: <name>` with the seed's schemas: threads/runs
+(`/dialects/tr/v1`), Ziet (`/dialects/ziet/v1`), Kognitos (`/dialects/kognitos/v2`), Roe AI
+(`/dialects/roe`) and Appstrate (`/dialects/appstrate`). They are the same runs as `/v1`, with the same
+auth, tenancy, idempotency and rate limits; each answers errors in its seed's error body."""
 
 
 def resolver_with_every_router() -> Any:
@@ -160,13 +174,14 @@ def _document_multipart(schema: dict[str, Any]) -> None:
         upload["requestBody"] = files.MULTIPART_UPLOAD_BODY
     for path, operations in paths.items():
         operation = operations.get("post")
-        if operation is None or not path.endswith("/runs"):
+        v1_run = path.startswith("/v1/") and path.endswith("/runs")
+        if operation is None or not (v1_run or path.startswith(f"{appstrate.BASE}/")):
             continue
         content = operation.get("requestBody", {}).get("content", {})
         if "application/json" in content:
             run_body = (
                 {"input": {"name": "Ada"}}
-                if "{agent}" in path
+                if "{agent}" in path or "{scope}" in path
                 else {"agent": "demo", "input": {"name": "Ada"}}
             )
             content["multipart/form-data"] = {

@@ -29,6 +29,12 @@ _RUN_CREATION_RESOURCES = frozenset(
         "/v1/agents/{agent}/runs",
         "/v1/agents/{agent}/run",
         "/v1/threads/{thread_id}/runs",
+        # the dialects' run creations (runs_core.dialects)
+        "/dialects/tr/v1/threads/{thread_id}/runs",
+        "/dialects/ziet/v1/runs",
+        "/dialects/kognitos/v2/runs",
+        "/dialects/roe/v1/agents/run/{agent_id}",
+        "/dialects/appstrate/api/agents/{scope}/{name}/run",
     }
 )
 _RUN_CREATION_PATH = re.compile(r"^/v1/(runs|agents/[^/]+/runs?|threads/[^/]+/runs)/?$")

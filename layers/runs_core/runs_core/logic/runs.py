@@ -121,6 +121,7 @@ def create_run(
         "max_steps": max_steps,
         "max_tokens": max_tokens,
         "metadata": request.metadata,
+        "external_ids": request.external_ids,
         "trace_id": _trace_id(),
         "created_by": {"api_key_id": caller.api_key_id, "end_user_id": caller.end_user_id},
         "created_at": created_at,
@@ -229,7 +230,9 @@ def list_runs(
     end_user: str | None = None,
     created_after: str | None = None,
     created_before: str | None = None,
+    before_id: str | None = None,
 ) -> Page[Run]:
+    """`before_id`: only runs older than this run id (a dialect's `before`; `cursor` wins if both)."""
     statuses = sorted({part.strip() for part in status.split(",") if part.strip()}) if status else []
     unknown = [value for value in statuses if value not in RUN_STATUSES]
     if unknown:
@@ -247,7 +250,7 @@ def list_runs(
         "created_after": created_after,
         "created_before": created_before,
     }
-    before_id = decode_cursor(cursor, caller.org_id, "runs", query) if cursor else None
+    before_id = decode_cursor(cursor, caller.org_id, "runs", query) if cursor else before_id
 
     org = caller.org_id
     agent_id = None

@@ -4,7 +4,7 @@ from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
-from runs_core.models.common import SLUG_PATTERN, NonNegativeInt, RequestModel, ResponseModel
+from runs_core.models.common import AGENT_NAME_PATTERN, NonNegativeInt, RequestModel, ResponseModel
 
 SEMVER_PATTERN = (
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -177,7 +177,11 @@ class CreateAgent(RequestModel):
         }
     )
 
-    name: str = Field(pattern=SLUG_PATTERN, description="Unique per org; usable in paths instead of the id.")
+    name: str = Field(
+        pattern=AGENT_NAME_PATTERN,
+        max_length=64,
+        description="Unique per org; usable in paths instead of the id. May carry a scope: `@scope/name`.",
+    )
     description: str | None = Field(None, max_length=4096)
     version: str = Field("0.1.0", pattern=SEMVER_PATTERN, max_length=128)
     definition: Definition

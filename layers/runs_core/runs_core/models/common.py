@@ -2,7 +2,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+# An agent's name: a slug, optionally in a scope (`@scope/name`, as Appstrate names agents); ≤ 64 in all.
+AGENT_NAME_PATTERN = r"^(@[a-z0-9][a-z0-9-]{0,61}/)?[a-z0-9][a-z0-9-]{0,62}$"
 
 # Every integer a request carries (query, path or body) is at most this: exact in every JSON parser
 # (JavaScript's Number.MAX_SAFE_INTEGER) and far inside DynamoDB's 38 digits, so no integer a client

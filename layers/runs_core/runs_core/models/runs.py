@@ -41,6 +41,11 @@ class RunOptions(RequestModel):
     max_steps: PositiveInt | None = Field(None, description="May only lower the agent's limit.")
     max_tokens: PositiveInt | None = Field(None, description="May only lower the agent's limit.")
     metadata: Metadata = Field(default_factory=dict, max_length=50)
+    external_ids: Metadata = Field(
+        default_factory=dict,
+        max_length=10,
+        description="The caller's own ids for this run (e.g. a dialect's foreign agent id), kept and echoed.",
+    )
     start: bool = Field(
         True, description="false: the run is `created` and waits for POST /v1/runs/{id}/invoke."
     )
@@ -155,6 +160,7 @@ class Run(ResponseModel):
     pending: Pending | None = None
     error: RunError | None = None
     metadata: Metadata = Field(default_factory=dict)
+    external_ids: Metadata = Field(default_factory=dict)
     trace_id: str | None = None
     created_by: CreatedBy = Field(default_factory=CreatedBy)
     created_at: str

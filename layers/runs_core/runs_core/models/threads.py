@@ -14,6 +14,13 @@ class CreateThread(RequestModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"metadata": {"user": "u_123"}}]})
 
     metadata: Metadata = Field(default_factory=dict, max_length=50)
+    agent: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="Agent id or name: the thread's agent, for runs created in it without one (the "
+        "threads/runs dialect's runs name no agent).",
+    )
 
 
 class Thread(ResponseModel):
@@ -25,6 +32,7 @@ class Thread(ResponseModel):
         default_factory=list, description="Runs waiting for the thread, in the order they will start."
     )
     metadata: Metadata = Field(default_factory=dict)
+    agent_id: str | None = Field(None, description="The thread's agent, if it was created with one.")
     created_at: str
 
 

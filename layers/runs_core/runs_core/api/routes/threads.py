@@ -22,7 +22,7 @@ Cursor = Annotated[str | None, Query(max_length=4096)]
 TAGS = ["Threads"]
 
 
-@router.post("/v1/threads", status_code=201, tags=TAGS, responses=errors(413, 415))
+@router.post("/v1/threads", status_code=201, tags=TAGS, responses=errors(404, 413, 415))
 def create_thread(caller: OrgCaller, body: Annotated[CreateThread | None, Body()] = None) -> Thread:
     """Create a thread: a conversation its runs take turns in."""
     return threads.create_thread(caller, body or CreateThread())

@@ -85,7 +85,8 @@ def asks_after_steps(api) -> str:
 
 def waiting_in_a_continued_execution(api, machine: str) -> tuple[dict, str]:
     """A run that waits for input in its second or later execution, and that execution's name, once the
-    hand-over is over: the one execution left running is the one the run recorded (Adopt)."""
+    hand-over is over: the one execution left running is the one the run recorded (Adopt), parked in its wait
+    (else, on a loaded machine, it could still be in the step that sees the cancel and ends SUCCEEDED)."""
     run = start(api, asks_after_steps(api))
     assert settle(api, run["id"], ("waiting_for_input",))["status"] == "waiting_for_input"
     runs_table = boto3.client("dynamodb", region_name=REGION)
@@ -94,7 +95,10 @@ def waiting_in_a_continued_execution(api, machine: str) -> tuple[dict, str]:
         running = {n: e for n, e in executions_of(machine, run["id"]).items() if e["status"] == "RUNNING"}
         record = runs_table.get_item(TableName=os.environ["RUNS_TABLE"], Key={"id": {"S": run["id"]}})["Item"]
         adopted = record.get("execution_arn", {}).get("S")
-        if len(running) == 1 and next(iter(running.values()))["executionArn"] == adopted:
+        parked = bool(
+            record.get("task_token", {}).get("S")
+        )  # the current execution is in its wait, not in a step that ends it
+        if len(running) == 1 and next(iter(running.values()))["executionArn"] == adopted and parked:
             return run, next(iter(running))
         assert time.monotonic() < deadline, (sorted(running), adopted)
         time.sleep(0.05)

@@ -321,6 +321,28 @@ CASES: dict[tuple[str, str], list[Case]] = {
         Case("/dialects/kognitos/v2/runs/{completed}"),
         Case("/dialects/kognitos/v2/runs/{completed_ulid}"),
     ],
+    # OpenAI Responses (/dialects/openai/v1): 404 {error: {message, type, param, code}}
+    ("POST", "/dialects/openai/v1/responses"): [
+        Case("/dialects/openai/v1/responses", body={"model": "{agent}", "input": "hi"}),
+        Case(
+            "/dialects/openai/v1/responses",
+            body={"model": "{b_agent}", "input": "hi", "previous_response_id": "{completed}"},
+        ),
+        Case(
+            "/dialects/openai/v1/responses",
+            body={"model": "{b_agent}", "input": "approve", "previous_response_id": "{approval}"},
+        ),
+    ],
+    ("GET", "/dialects/openai/v1/responses/{response_id}"): [
+        Case("/dialects/openai/v1/responses/{completed}"),
+        Case("/dialects/openai/v1/responses/{approval}", query={"stream": "true", "starting_after": "1"}),
+    ],
+    ("DELETE", "/dialects/openai/v1/responses/{response_id}"): [
+        Case("/dialects/openai/v1/responses/{" + name + "}") for name in ("completed", "input")
+    ],
+    ("POST", "/dialects/openai/v1/responses/{response_id}/cancel"): [
+        Case("/dialects/openai/v1/responses/{approval}/cancel")
+    ],
 }
 # Last: after it, B has an agent of its own under A's agent's name (so `agent_name` then resolves to B's).
 CASES[("POST", "/v1/agents")] = CASES.pop(("POST", "/v1/agents"))
@@ -330,6 +352,7 @@ CASES[("POST", "/v1/agents")] = CASES.pop(("POST", "/v1/agents"))
 DIALECT_ERROR_CODES: dict[str, Callable[[Any], str]] = {
     "/dialects/ziet/": lambda body: body["error"],
     "/dialects/kognitos/": lambda body: next(d["value"] for d in body["details"] if d["name"] == "code"),
+    "/dialects/openai/": lambda body: body["error"]["code"],
 }
 
 

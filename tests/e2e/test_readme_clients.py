@@ -31,3 +31,4 @@ def test_readme_client_example(local_stack, index):
 def test_the_examples_cover_both_clients():
     text = "\n".join(blocks())
     assert "from openai import OpenAI" in text
+    assert "from langgraph_sdk import get_sync_client" in text

@@ -18,7 +18,7 @@ from runs_core.api import (
     routes_threads,
 )
 from runs_core.api.problems import Render, from_error
-from runs_core.dialects import kognitos, openai_responses, tr, ziet
+from runs_core.dialects import kognitos, langgraph, openai_responses, tr, ziet
 
 ROUTERS = (
     routes_docs.router,
@@ -33,10 +33,12 @@ ROUTERS = (
     ziet.router,
     kognitos.router,
     openai_responses.router,
+    langgraph.router,
 )
 # The dialects that render their own error bodies (tr's are /v1's problem+json).
 DIALECT_RENDERS: dict[str, Render] = {ziet.BASE: ziet.RENDER, kognitos.BASE: kognitos.RENDER}
 DIALECT_RENDERS[openai_responses.BASE] = openai_responses.RENDER
+DIALECT_RENDERS[langgraph.BASE] = langgraph.RENDER
 
 
 def render_for(path: str) -> Render:

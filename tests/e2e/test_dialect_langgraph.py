@@ -3,15 +3,12 @@
 background create + join and join_stream, cancel, an interrupt resumed with Command(resume=…), and
 another org's ids (404)."""
 
-import uuid
-
 import httpx
 import pytest
-import requests
 from langgraph_sdk import get_sync_client
 
 from tests.e2e.dialects import until
-from tests.e2e.live import ASK_SCRIPT, TIMEOUT, auth, other_org_key
+from tests.e2e.live import ASK_SCRIPT, other_org_key, scripted_agent
 
 BASE = "/dialects/langgraph"
 HI = {"messages": [{"role": "user", "content": "Hi, I am Ada."}]}
@@ -27,20 +24,7 @@ def client(local_stack):
 
 
 def agent(local_stack, script: list[dict], actions: list[dict] | None = None) -> str:
-    name = f"lg-{uuid.uuid4().hex[:8]}"
-    definition = {
-        "instructions": "Answer.",
-        "model": {"provider": "scripted", "script": script},
-        "actions": actions or [],
-    }
-    created = requests.post(
-        local_stack.base_url + "/agents",
-        json={"name": name, "definition": definition},
-        headers=auth(local_stack.dev_key),
-        timeout=TIMEOUT,
-    )
-    assert created.status_code == 201, created.text
-    return name
+    return scripted_agent(local_stack.base_url, local_stack.dev_key, script, actions)
 
 
 def test_assistants_are_agents(client):

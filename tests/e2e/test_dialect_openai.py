@@ -3,13 +3,12 @@ client (pinned in requirements.lock): background + poll, stream, resume with `st
 delete, an approval answered through `previous_response_id`, and another org's ids (404)."""
 
 import time
-import uuid
 
 import openai
 import pytest
 import requests
 
-from tests.e2e.live import ASK_SCRIPT, TIMEOUT, auth, other_org_key
+from tests.e2e.live import ASK_SCRIPT, TIMEOUT, auth, other_org_key, scripted_agent
 
 BASE = "/dialects/openai/v1"
 SLOW_SCRIPT = [
@@ -32,20 +31,7 @@ def client(local_stack) -> openai.OpenAI:
 
 
 def agent(local_stack, script: list[dict], actions: list[dict] | None = None) -> str:
-    name = f"oai-{uuid.uuid4().hex[:8]}"
-    definition = {
-        "instructions": "Answer.",
-        "model": {"provider": "scripted", "script": script},
-        "actions": actions or [],
-    }
-    created = requests.post(
-        local_stack.base_url + "/agents",
-        json={"name": name, "definition": definition},
-        headers=auth(local_stack.dev_key),
-        timeout=TIMEOUT,
-    )
-    assert created.status_code == 201, created.text
-    return name
+    return scripted_agent(local_stack.base_url, local_stack.dev_key, script, actions)
 
 
 def poll(client: openai.OpenAI, response_id: str, until: set[str]) -> openai.types.responses.Response:

@@ -51,6 +51,7 @@ def _integer_query_parameters() -> list[tuple[str, str, str]]:
 
 
 INTEGER_QUERY_PARAMETERS = _integer_query_parameters()
+OWN_ERROR_BODIES = ("/dialects/openai/", "/dialects/langgraph/")
 
 
 def test_the_sweep_covers_the_known_integer_parameters():
@@ -64,7 +65,10 @@ def test_every_integer_query_parameter_is_bounded(api, run_id, method, path, nam
     concrete = path.replace("{run_id}", run_id).replace("{thread_id}", thread_id).replace("{agent}", "demo")
     before = ok(api.get("/v1/runs", query={"agent": "demo", "limit": "100"}))["items"]
     response = api.request(method, concrete, query={name: HUGE}, json={} if method == "POST" else None)
-    assert name in problem_fields(problem_of(response, 400, "validation_error"))
+    if path.startswith(OWN_ERROR_BODIES):  # a dialect's own error body: a 400 that names the parameter
+        assert response.status == 400 and name in response.text, response.text
+    else:
+        assert name in problem_fields(problem_of(response, 400, "validation_error"))
     assert ok(api.get("/v1/runs", query={"agent": "demo", "limit": "100"}))["items"] == before
 
 

@@ -17,6 +17,8 @@ TAGS = {
     "kognitos": "Dialect: Kognitos",
     "roe": "Dialect: Roe AI",
     "appstrate": "Dialect: Appstrate",
+    "openai": "Dialect: OpenAI Responses",
+    "langgraph": "Dialect: Agent Protocol (LangGraph)",
 }
 # (method, path, status) → (dialect, the seed's schema it must agree with)
 DOCUMENTED = {

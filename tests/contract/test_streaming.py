@@ -47,6 +47,29 @@ def transformed(template: dict[str, Any]) -> dict[str, Any]:
     return transform_template(template)
 
 
+OPENAI_DIALECT_ROUTES = {
+    ("post", "/dialects/openai/v1/responses"),
+    ("get", "/dialects/openai/v1/responses/{response_id}"),
+    ("delete", "/dialects/openai/v1/responses/{response_id}"),
+    ("post", "/dialects/openai/v1/responses/{response_id}/cancel"),
+}
+LANGGRAPH_DIALECT_ROUTES = {
+    ("post", "/dialects/langgraph/assistants/search"),
+    ("get", "/dialects/langgraph/assistants/{assistant_id}"),
+    ("post", "/dialects/langgraph/threads"),
+    ("get", "/dialects/langgraph/threads/{thread_id}"),
+    ("get", "/dialects/langgraph/threads/{thread_id}/state"),
+    ("post", "/dialects/langgraph/threads/{thread_id}/runs"),
+    ("get", "/dialects/langgraph/threads/{thread_id}/runs"),
+    ("post", "/dialects/langgraph/threads/{thread_id}/runs/wait"),
+    ("post", "/dialects/langgraph/threads/{thread_id}/runs/stream"),
+    ("get", "/dialects/langgraph/threads/{thread_id}/runs/{run_id}"),
+    ("post", "/dialects/langgraph/threads/{thread_id}/runs/{run_id}/cancel"),
+    ("get", "/dialects/langgraph/threads/{thread_id}/runs/{run_id}/join"),
+    ("get", "/dialects/langgraph/threads/{thread_id}/runs/{run_id}/stream"),
+}
+
+
 def _integrations(transformed: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     paths = transformed["Resources"]["RunsApi"]["Properties"]["Body"]["paths"]
     return {
@@ -84,9 +107,10 @@ def test_sam_makes_a_stream_mode_integration_behind_the_authorizer(transformed: 
     # InvokeWithResponseStream, not Invoke (2015-03-31/…/invocations)
     assert uri.endswith(":path/2021-11-15/functions/${EventsFunction.Arn}/response-streaming-invocations")
     assert operation["security"] == [{"ApiKeyAuthorizer": []}]
-    # The only streamed route: every other integration stays buffered (InvokeFunction).
-    streamed = [key for key, op in integrations.items() if "responseTransferMode" in _integration(op)]
-    assert streamed == [("get", ROUTE)]
+    # The streamed routes: this one and the OpenAI Responses and LangGraph dialects' (a function behind the
+    # web adapter streams all its routes); every other integration stays buffered (InvokeFunction).
+    streamed = {key for key, op in integrations.items() if "responseTransferMode" in _integration(op)}
+    assert streamed == {("get", ROUTE), *OPENAI_DIALECT_ROUTES, *LANGGRAPH_DIALECT_ROUTES}
     permission = transformed["Resources"]["EventsFunctionListRunEventsPermissionStage"]["Properties"]
     assert permission["Action"] == "lambda:InvokeFunction"  # what InvokeWithResponseStream requires
     assert permission["Principal"] == "apigateway.amazonaws.com"

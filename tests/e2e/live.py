@@ -18,6 +18,22 @@ def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+def scripted_agent(
+    base_url: str, key: str, script: list[dict[str, Any]], actions: list[Any] | None = None
+) -> str:
+    """A new agent with a scripted model (offline): its name."""
+    name = f"scripted-{uuid.uuid4().hex[:10]}"
+    definition = {"instructions": "Answer.", "model": {"provider": "scripted", "script": script}}
+    created = requests.post(
+        f"{base_url}/agents",
+        json={"name": name, "definition": {**definition, "actions": actions or []}},
+        headers=auth(key),
+        timeout=TIMEOUT,
+    )
+    assert created.status_code == 201, created.text
+    return name
+
+
 def asking_run(base_url: str, key: str) -> str:
     """A run of an agent that waits for input, so its events can be watched before the input arrives."""
     definition = {

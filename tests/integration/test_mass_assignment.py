@@ -141,7 +141,28 @@ OTHER_BODY_ROUTES = {
     ("POST", "/v1/files"),  # multipart part `file`; no JSON fields
     ("POST", "/v1/runs/{run_id}/invoke"),  # no body
     ("POST", "/v1/runs/{run_id}/wait"),  # no body
+    # OpenAI Responses: an unknown field is a 400 in OpenAI's error body (the test below)
+    ("POST", "/dialects/openai/v1/responses"),
+    ("POST", "/dialects/openai/v1/responses/{response_id}/cancel"),  # no body
+    # Agent Protocol: the SDK sends every option it has, so fields the dialect does not use are dropped
+    # (never stored); the cancel has no body
+    ("POST", "/dialects/langgraph/assistants/search"),
+    ("POST", "/dialects/langgraph/threads"),
+    ("POST", "/dialects/langgraph/threads/{thread_id}/runs"),
+    ("POST", "/dialects/langgraph/threads/{thread_id}/runs/wait"),
+    ("POST", "/dialects/langgraph/threads/{thread_id}/runs/stream"),
+    ("POST", "/dialects/langgraph/threads/{thread_id}/runs/{run_id}/cancel"),
 }
+
+
+def test_openai_dialect_refuses_fields_it_does_not_know(stack):
+    api = new_org(stack)
+    for field in ("id", "status", "usage", "output", "created_at"):
+        response = api.post("/dialects/openai/v1/responses", json={"model": "demo", "input": "hi", field: 1})
+        assert response.status == 400, response.text
+        error = response.json()["error"]
+        assert error["code"] == "validation_error" and error["param"] == field, error
+    assert ok(api.get("/v1/runs"))["items"] == []
 
 
 def test_every_body_route_has_a_case():

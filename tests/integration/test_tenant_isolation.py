@@ -337,6 +337,65 @@ CASES: dict[tuple[str, str], list[Case]] = {
         Case("/dialects/appstrate/api/agents/@b/{b_scoped_agent}/run", body={"thread_id": "{thread}"}),
         Case("/dialects/appstrate/api/agents/@b/{b_scoped_agent}/run", body={"file_ids": ["{file}"]}),
     ],
+    # OpenAI Responses (/dialects/openai/v1): 404 {error: {message, type, param, code}}
+    ("POST", "/dialects/openai/v1/responses"): [
+        Case("/dialects/openai/v1/responses", body={"model": "{agent}", "input": "hi"}),
+        Case(
+            "/dialects/openai/v1/responses",
+            body={"model": "{b_agent}", "input": "hi", "previous_response_id": "{completed}"},
+        ),
+        Case(
+            "/dialects/openai/v1/responses",
+            body={"model": "{b_agent}", "input": "approve", "previous_response_id": "{approval}"},
+        ),
+    ],
+    ("GET", "/dialects/openai/v1/responses/{response_id}"): [
+        Case("/dialects/openai/v1/responses/{completed}"),
+        Case("/dialects/openai/v1/responses/{approval}", query={"stream": "true", "starting_after": "1"}),
+    ],
+    ("DELETE", "/dialects/openai/v1/responses/{response_id}"): [
+        Case("/dialects/openai/v1/responses/{" + name + "}") for name in ("completed", "input")
+    ],
+    ("POST", "/dialects/openai/v1/responses/{response_id}/cancel"): [
+        Case("/dialects/openai/v1/responses/{approval}/cancel")
+    ],
+    # Agent Protocol / LangGraph (/dialects/langgraph): 404 {detail, code}
+    ("POST", "/dialects/langgraph/assistants/search"): [
+        Case("/dialects/langgraph/assistants/search", 200, body={"graph_id": "{agent_name}"})
+    ],
+    ("GET", "/dialects/langgraph/assistants/{assistant_id}"): [
+        Case("/dialects/langgraph/assistants/{agent}")
+    ],
+    ("POST", "/dialects/langgraph/threads"): [Case("/dialects/langgraph/threads", 200, body={})],
+    ("GET", "/dialects/langgraph/threads/{thread_id}"): [Case("/dialects/langgraph/threads/{thread}")],
+    ("GET", "/dialects/langgraph/threads/{thread_id}/state"): [
+        Case("/dialects/langgraph/threads/{thread}/state")
+    ],
+    ("POST", "/dialects/langgraph/threads/{thread_id}/runs"): [
+        Case("/dialects/langgraph/threads/{thread}/runs", body={"assistant_id": "{b_agent}"}),
+        Case("/dialects/langgraph/threads/{thread}/runs", body={"command": {"resume": True}}),
+    ],
+    ("GET", "/dialects/langgraph/threads/{thread_id}/runs"): [
+        Case("/dialects/langgraph/threads/{thread}/runs")
+    ],
+    ("POST", "/dialects/langgraph/threads/{thread_id}/runs/wait"): [
+        Case("/dialects/langgraph/threads/{thread}/runs/wait", body={"assistant_id": "{b_agent}"})
+    ],
+    ("POST", "/dialects/langgraph/threads/{thread_id}/runs/stream"): [
+        Case("/dialects/langgraph/threads/{thread}/runs/stream", body={"assistant_id": "{b_agent}"})
+    ],
+    ("GET", "/dialects/langgraph/threads/{thread_id}/runs/{run_id}"): [
+        Case("/dialects/langgraph/threads/{thread}/runs/{thread_run}")
+    ],
+    ("POST", "/dialects/langgraph/threads/{thread_id}/runs/{run_id}/cancel"): [
+        Case("/dialects/langgraph/threads/{thread}/runs/{thread_run}/cancel")
+    ],
+    ("GET", "/dialects/langgraph/threads/{thread_id}/runs/{run_id}/join"): [
+        Case("/dialects/langgraph/threads/{thread}/runs/{thread_run}/join")
+    ],
+    ("GET", "/dialects/langgraph/threads/{thread_id}/runs/{run_id}/stream"): [
+        Case("/dialects/langgraph/threads/{thread}/runs/{thread_run}/stream")
+    ],
 }
 # Last: after it, B has an agent of its own under A's agent's name (so `agent_name` then resolves to B's).
 CASES[("POST", "/v1/agents")] = CASES.pop(("POST", "/v1/agents"))
@@ -349,6 +408,8 @@ DIALECT_ERROR_CODES: dict[str, Callable[[Any], str]] = {
     # Roe's bodies carry no code (only the status says it): a body of exactly {message} stands for it.
     "/dialects/roe/": lambda body: "not_found" if list(body) == ["message"] else str(body),
     "/dialects/appstrate/": lambda body: body["code"],
+    "/dialects/openai/": lambda body: body["error"]["code"],
+    "/dialects/langgraph/": lambda body: body["code"],
 }
 
 

@@ -24,7 +24,7 @@ from runs_core.api.routes import (
     runs,
     threads,
 )
-from runs_core.dialects import appstrate, kognitos, roe, tr, ziet
+from runs_core.dialects import appstrate, kognitos, langgraph, openai_responses, roe, tr, ziet
 
 ROUTERS = (
     docs.router,
@@ -40,6 +40,8 @@ ROUTERS = (
     kognitos.router,
     roe.router,
     appstrate.router,
+    openai_responses.router,
+    langgraph.router,
 )
 DESCRIPTION = """Durable, observable, controllable agent runs. Errors are RFC 9457 problem+json. An unknown
 path is 404 `not_found`; a method a known path does not serve is 405 `method_not_allowed`, with an `Allow`

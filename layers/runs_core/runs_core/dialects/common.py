@@ -44,6 +44,11 @@ def renderer(body_of: Callable[[ApiError, str | None], dict[str, Any]], content_
     return render
 
 
+def field_errors(error: ApiError) -> list[dict[str, str]]:
+    """The field errors a validation error carries (`errors`), for dialects that list them."""
+    return list(error.extra.get("errors") or [])
+
+
 def status_map(ours_to_seed: Mapping[str, str]) -> Callable[[str], list[str]]:
     """The reverse of a status mapping: a seed status → our statuses (for list filters)."""
     reverse: dict[str, list[str]] = {}

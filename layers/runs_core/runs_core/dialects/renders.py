@@ -14,6 +14,8 @@ DIALECT_MODULES = {
     "/dialects/kognitos/v2": "kognitos",
     "/dialects/roe": "roe",
     "/dialects/appstrate": "appstrate",
+    "/dialects/openai/v1": "openai_responses",
+    "/dialects/langgraph": "langgraph",
 }
 
 

@@ -55,8 +55,9 @@ def load_event(name: str) -> dict[str, Any]:
 
 
 def function_of(event_file: Path, template: Template) -> str:
-    """The logical id of the function whose CodeUri is functions/<the file's prefix>/."""
-    directory = event_file.name.split(".", 1)[0]
+    """The logical id of the function whose CodeUri is functions/<the file's prefix>/ (`-` for `/`:
+    dialects-ziet.… is functions/dialects/ziet/)."""
+    directory = event_file.name.split(".", 1)[0].replace("-", "/")
     for logical_id in template.resources_of(FUNCTION_TYPE):
         if str(template.function_properties(logical_id)["CodeUri"]).rstrip("/") == f"functions/{directory}":
             return logical_id
@@ -237,6 +238,13 @@ REST_EVENTS = {
     "files_api.create_upload": (201, {"file": ..., "upload_url": ..., "expires_at": ...}),
     "files_api.get_file": (200, {"id": SAMPLE["file"], "status": "uploaded"}),
     "method_not_allowed.delete_runs": (405, {"code": "method_not_allowed"}),
+    "dialects-tr.get_run": (200, {"run_id": SAMPLE["run"], "status": "queued"}),
+    "dialects-ziet.get_run": (200, {"id": SAMPLE["run"]}),
+    "dialects-kognitos.get_run": (200, {"status": "Created"}),
+    "dialects-roe.other_organization": (403, {"message": ...}),
+    "dialects-appstrate.unknown_agent": (404, {"code": "not_found", "requestId": ...}),
+    "dialects-openai.get_response": (200, {"id": SAMPLE["run"], "object": "response", "status": "queued"}),
+    "dialects-langgraph.get_assistant": (200, {"assistant_id": SAMPLE["agent"], "graph_id": "demo"}),
 }
 
 

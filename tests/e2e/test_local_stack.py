@@ -54,7 +54,9 @@ def test_seeded_dev_org_and_demo_agent(base_url, dev_key):
     auth = {"Authorization": f"Bearer {dev_key}"}
     org = requests.get(f"{base_url}/org", headers=auth, timeout=TIMEOUT)
     assert org.status_code == 200
-    assert org.json()["name"] == "dev" and org.json()["credits_balance"] == 1_000_000
+    # Seeded with 1,000,000 credits; the e2e tests before this one (README and dialect examples) run the
+    # priced demo agent with the dev key on the same server, so some may be spent already.
+    assert org.json()["name"] == "dev" and 0 < org.json()["credits_balance"] <= 1_000_000
     demo = requests.get(f"{base_url}/agents/demo", headers=auth, timeout=TIMEOUT)
     assert demo.status_code == 200 and demo.json()["name"] == "demo"
 

@@ -12,7 +12,7 @@ from typing import Any
 import requests
 from jsonschema import Draft202012Validator
 
-from runs_core.local_seed import DEMO_AGENT
+from devstack.seed import DEMO_AGENT
 from tests.e2e.live import ASK_SCRIPT, TIMEOUT, auth
 
 GENEROUS_RATE_LIMITS = {"runs_per_minute": 100_000, "requests_per_minute": 1_000_000}

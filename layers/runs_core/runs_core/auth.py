@@ -9,7 +9,7 @@ import hmac
 import time
 from typing import Any
 
-from runs_core.logic.accounts import hash_key, org_for_key
+from runs_core.logic.api_keys import hash_key, org_for_key
 from runs_core.models.account import RateLimits
 from runs_core.settings import get_settings
 from runs_core.stores import get_stores

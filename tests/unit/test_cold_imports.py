@@ -1,0 +1,37 @@
+"""What a function's cold start imports: modules a handler must not pull in before it needs them.
+
+Speed is measured by bench.imports (wall time); these check the structure that keeps it low, so a new
+import at module level cannot quietly bring a heavy package back into a function's init.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+LAYER = REPO / "layers" / "runs_core"
+
+# function directory → top-level packages its handler module must not import.
+NOT_IMPORTED = {
+    # Runs before every request: an API key's hash, one GetItem, a cached principal. No models.
+    "authorizer": {"pydantic"},
+}
+
+
+def imported_packages(function: str) -> set[str]:
+    code = REPO / "functions" / function
+    script = "import sys; import app; print('\\n'.join(sorted({name.split('.')[0] for name in sys.modules})))"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env.update({"PYTHONPATH": os.pathsep.join([str(code), str(LAYER)]), "AWS_DEFAULT_REGION": "us-east-1"})
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=code, env=env, capture_output=True, text=True, check=True
+    )
+    return set(done.stdout.split())
+
+
+@pytest.mark.parametrize("function", sorted(NOT_IMPORTED))
+def test_handler_does_not_import(function: str) -> None:
+    assert not imported_packages(function) & NOT_IMPORTED[function]

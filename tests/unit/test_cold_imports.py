@@ -18,6 +18,8 @@ LAYER = REPO / "layers" / "runs_core"
 NOT_IMPORTED = {
     # Runs before every request: an API key's hash, one GetItem, a cached principal. No models.
     "authorizer": {"pydantic"},
+    # Finishes presigned uploads: hash, move, one conditional update. No models.
+    "file_uploaded": {"pydantic"},
 }
 
 

@@ -4,10 +4,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from runs_core.logic import files
+from runs_core.logic import uploads
 from runs_core.observability import observed
 
 
 @observed()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return {"finished": files.handle_s3_event(event)}
+    return {"finished": uploads.handle_s3_event(event)}

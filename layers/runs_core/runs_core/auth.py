@@ -9,8 +9,8 @@ import hmac
 import time
 from typing import Any
 
-from runs_core.logic.accounts import hash_key, org_for_key
-from runs_core.models.account import RateLimits
+from runs_core.logic.api_keys import hash_key, org_for_key
+from runs_core.logic.rate_limits import DEFAULT_LIMITS
 from runs_core.settings import get_settings
 from runs_core.stores import get_stores
 
@@ -70,13 +70,11 @@ def principal_for(secret: str) -> dict[str, str] | None:
 
 def _rate_limits(org_id: str) -> dict[str, str]:
     """The org's rate limits for the context (docs/api.md §7): cached with the principal, so an operator's
-    change applies within CACHE_SECONDS. One GetItem on the org per cache miss."""
+    change applies within CACHE_SECONDS. One GetItem on the org per cache miss. The stored limits were
+    validated when written (RateLimits): read as they are, without pydantic (cold start)."""
     org = get_stores().orgs.get(org_id) or {}
-    limits = RateLimits(**(org.get("rate_limits") or {}))
-    return {
-        "runs_per_minute": str(limits.runs_per_minute),
-        "requests_per_minute": str(limits.requests_per_minute),
-    }
+    limits = {**DEFAULT_LIMITS, **(org.get("rate_limits") or {})}
+    return {name: str(int(limits[name])) for name in DEFAULT_LIMITS}
 
 
 def authorize(event: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from runs_core.execution.metering import call_usage, step_usage, usage_change
 from runs_core.execution.outputs import complete
 from runs_core.execution.prompt import model_request
 from runs_core.execution.unit import MAX_WRITE_ATTEMPTS, Progress, load
-from runs_core.logic import threads
+from runs_core.logic import conversation
 from runs_core.logic.run_writes import commit
 from runs_core.observability import COUNT, NO_UNIT, put_metrics, traced
 from runs_core.run_status import (
@@ -38,7 +38,7 @@ def decide(
     if breach:
         return fail(run, *breach), True
     # the thread's conversation before this run: read only when the model is asked
-    request = model_request(run, definition, progress.steps, threads.history(run))
+    request = model_request(run, definition, progress.steps, conversation.history(run))
     opening = Change()
     step_id, index, started_at = ids.new_id("stp"), run.get("step_count", 0), clock.now_iso()
     opening.event("step.started", step_id=step_id, index=index, type="decision")

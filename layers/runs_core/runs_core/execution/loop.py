@@ -11,7 +11,7 @@ from runs_core.execution.prompt import user_turn
 from runs_core.execution.tool_calls import resolve_calls
 from runs_core.execution.unit import Progress, definition_of, done, load
 from runs_core.execution.waits import wait_result
-from runs_core.logic import threads
+from runs_core.logic import conversation
 from runs_core.logic.run_writes import commit
 from runs_core.observability import bind, traced
 from runs_core.run_status import QUEUED, RUNNING, TERMINAL_STATUSES, is_waiting
@@ -34,7 +34,7 @@ def step(run_id: str) -> dict[str, Any]:
         start = Change({"status": RUNNING, "started_at": clock.now_iso()})
         start.event("run.started", status=RUNNING)
         if run.get("thread_id"):  # the user's turn joins the thread's conversation as the run starts
-            start.messages.append(threads.message_record(run, "user", user_turn(run)))
+            start.messages.append(conversation.message_record(run, "user", user_turn(run)))
         run = commit(run, start)
 
     definition = definition_of(run)

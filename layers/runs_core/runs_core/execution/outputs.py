@@ -6,7 +6,7 @@ from runs_core import clock
 from runs_core.changes import Change
 from runs_core.execution.ending import duration_ms
 from runs_core.execution.metering import run_finished
-from runs_core.logic import threads
+from runs_core.logic import conversation
 from runs_core.logic.run_writes import commit
 from runs_core.run_status import COMPLETED
 
@@ -49,7 +49,7 @@ def complete(
     )
     change.event("run.completed", status=COMPLETED, output=change.changes["output"])
     if run.get("thread_id"):  # the answer joins the thread's conversation
-        change.messages.append(threads.message_record(run, "assistant", text))
+        change.messages.append(conversation.message_record(run, "assistant", text))
     written = commit(run, change)
     run_finished("RunsCompleted", {**run, **change.changes})
     return written

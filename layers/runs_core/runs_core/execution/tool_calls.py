@@ -10,7 +10,7 @@ from runs_core.execution.limits import limit_breach
 from runs_core.execution.prompt import builtin_name
 from runs_core.execution.unit import Progress, new_step
 from runs_core.execution.waits import pause
-from runs_core.logic import threads
+from runs_core.logic import conversation
 from runs_core.logic.run_writes import commit
 from runs_core.observability import traced
 from runs_core.run_status import STEP_COMPLETED, STEP_FAILED, STEP_RESULTS
@@ -112,7 +112,7 @@ class RunMemory:
     """The run's memory for builtins (`memory_get` / `memory_set`): the thread's for a run in a thread."""
 
     def __init__(self, run: dict[str, Any]) -> None:
-        self.scope = threads.memory_scope(run)
+        self.scope = conversation.memory_scope(run)
 
     def get(self, key: str) -> Any:
         return get_stores().memory.get(self.scope, key)

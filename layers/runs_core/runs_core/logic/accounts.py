@@ -1,22 +1,17 @@
 """Orgs, API keys and who a key belongs to (docs/api.md §1, §7)."""
 
-import hashlib
 import secrets
 from typing import Any
 
 from runs_core import clock, ids
 from runs_core.context import Caller
 from runs_core.errors import NotFound
+from runs_core.logic.api_keys import hash_key
 from runs_core.models.account import ApiKey, CreatedApiKey, CreatedOrg, CreateOrg, Org, RateLimits, UpdateOrg
 from runs_core.models.common import Page
 from runs_core.pages import decode_cursor, encode_cursor
 from runs_core.settings import get_settings
 from runs_core.stores import get_stores
-
-
-def hash_key(secret: str) -> str:
-    # Keys carry 192 bits of randomness, so a fast hash is enough (no password-style stretching).
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def new_secret() -> str:
@@ -97,16 +92,3 @@ def revoke_api_key(caller: Caller, key_id: str) -> ApiKey:
     if key is None:
         raise NotFound(f"No API key {key_id!r}.")
     return ApiKey(**store.revoke(key["key_hash"], clock.now_iso()))
-
-
-def org_for_key(secret: str, consistent: bool = False) -> dict[str, Any] | None:
-    """The active key record for a presented secret, or None (unknown or revoked)."""
-    return active_key(hash_key(secret), consistent)
-
-
-def active_key(key_hash: str, consistent: bool = False) -> dict[str, Any] | None:
-    """The key record with this hash unless it is unknown or revoked (one GetItem)."""
-    record = get_stores().api_keys.get_by_hash(key_hash, consistent)
-    if record is None or record.get("revoked_at"):
-        return None
-    return record

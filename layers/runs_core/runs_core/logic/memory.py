@@ -7,7 +7,7 @@ from typing import Any, Literal
 from runs_core import clock
 from runs_core.context import Caller
 from runs_core.errors import NotFound, ValidationFailed
-from runs_core.logic import threads
+from runs_core.logic import conversation, threads
 from runs_core.logic.run_writes import load_run
 from runs_core.models.runs import MemoryEntry, MemoryItems
 from runs_core.stores import get_stores
@@ -21,7 +21,7 @@ def memory_scope(caller: Caller, owner: MemoryOwner, owner_id: str) -> str:
     """The memory a route addresses: a run's (a thread's, for a run in a thread) or a thread's."""
     if owner == "thread":
         return f"thread#{threads.load_thread(caller, owner_id)['id']}"
-    return threads.memory_scope(load_run(caller, owner_id))
+    return conversation.memory_scope(load_run(caller, owner_id))
 
 
 def get_memory(caller: Caller, owner: MemoryOwner, owner_id: str) -> MemoryItems:

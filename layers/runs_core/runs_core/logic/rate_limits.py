@@ -21,6 +21,8 @@ TTL_GRACE_SECONDS = 120
 
 REQUESTS = "requests"
 RUNS = "runs"
+# An org's limits unless an operator set others (runs_core.models.account.RateLimits' defaults).
+DEFAULT_LIMITS = {"runs_per_minute": 20, "requests_per_minute": 600}
 
 # Routes that create a run (method POST), by API Gateway resource or by the actual path.
 _RUN_CREATION_RESOURCES = frozenset(

@@ -24,7 +24,6 @@ from runs_core.storage.dynamo import KeyRange
 from runs_core.stores import get_stores
 
 Strategy = Literal["enqueue", "reject"]
-HISTORY_MESSAGES = 50  # what a new run of a thread is shown of the conversation so far
 MAX_HAND_OVERS = 25  # runs cancelled while queued are skipped; bounded so a bad queue cannot spin
 
 
@@ -117,27 +116,6 @@ def hand_over(org_id: str, thread_id: str, finished_run_id: str) -> None:
 # ------------------------------------------------------------------------------ messages
 
 
-def message_record(run: dict[str, Any], role: str, content: str) -> dict[str, Any]:
-    message_id, created_at = ids.new_id_at("msg")
-    return {
-        "id": message_id,
-        "thread_id": run["thread_id"],
-        "org_id": run["org_id"],
-        "run_id": run["id"],
-        "role": role,
-        "content": content,
-        "created_at": created_at,
-    }
-
-
-def history(run: dict[str, Any]) -> list[dict[str, Any]]:
-    """The thread's conversation before this run (its last HISTORY_MESSAGES messages), oldest first."""
-    if not run.get("thread_id"):
-        return []
-    recent = get_stores().threads.recent_messages(run["thread_id"], HISTORY_MESSAGES)
-    return [message for message in recent if message["run_id"] != run["id"]]
-
-
 def list_messages(caller: Caller, thread_id: str, limit: int, cursor: str | None) -> Page[Message]:
     load_thread(caller, thread_id)
     scope = f"messages:{thread_id}"
@@ -146,8 +124,3 @@ def list_messages(caller: Caller, thread_id: str, limit: int, cursor: str | None
     page = items[:limit]
     next_cursor = encode_cursor(caller.org_id, scope, {}, page[-1]["id"]) if len(items) > limit else None
     return Page[Message](items=[Message.model_validate(item) for item in page], next_cursor=next_cursor)
-
-
-def memory_scope(run: dict[str, Any]) -> str:
-    """A run in a thread reads and writes the thread's memory; any other run has its own."""
-    return f"thread#{run['thread_id']}" if run.get("thread_id") else f"run#{run['id']}"

@@ -4,16 +4,15 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
+from runs_core.logic.rate_limits import DEFAULT_LIMITS
 from runs_core.models.common import RequestModel, ResponseModel
 
 
 class RateLimits(RequestModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"runs_per_minute": 20, "requests_per_minute": 600}]}
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [dict(DEFAULT_LIMITS)]})
 
-    runs_per_minute: int = Field(20, ge=0, le=1_000_000)
-    requests_per_minute: int = Field(600, ge=0, le=10_000_000)
+    runs_per_minute: int = Field(DEFAULT_LIMITS["runs_per_minute"], ge=0, le=1_000_000)
+    requests_per_minute: int = Field(DEFAULT_LIMITS["requests_per_minute"], ge=0, le=10_000_000)
 
 
 class Org(ResponseModel):

@@ -44,7 +44,7 @@ from typing import Any, Protocol
 from runs_core.auth import key_from_headers
 from runs_core.context import Caller
 from runs_core.errors import NotFound
-from runs_core.logic.accounts import active_key, org_for_key
+from runs_core.logic.api_keys import active_key, org_for_key
 from runs_core.logic.events import envelope, event_log
 from runs_core.logic.runs import load_run
 from runs_core.models.common import MAX_INTEGER

@@ -151,7 +151,7 @@ def _seed(stack: DevStack) -> None:
     renames[stored["id"]] = SAMPLE["file"]
     upload = {"name": "notes.txt", "content_type": "text/plain", "size_bytes": len(UPLOAD_BODY)}
     renames[_call(stack, "POST", "/v1/files/uploads", key, upload)["file"]["id"]] = SAMPLE["upload"]
-    from runs_core.logic.accounts import hash_key  # importable once the stack put the layer on the path
+    from runs_core.logic.api_keys import hash_key  # importable once the stack put the layer on the path
 
     # The sample key replaces the dev key (whose org the authorizer has cached under its old id).
     renames[hash_key(key)] = hash_key(SAMPLE_KEY)

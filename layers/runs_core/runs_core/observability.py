@@ -18,6 +18,7 @@ may carry its own low-cardinality dimension such as Provider or ErrorCode).
 """
 
 import functools
+import logging
 import os
 from collections.abc import Callable
 from typing import Any
@@ -42,7 +43,21 @@ def _make_tracer() -> Any:
         from aws_lambda_powertools import Tracer
 
         _tracer = Tracer(service=SERVICE)
+        logging.getLogger("aws_lambda_powertools.tracing.tracer").addFilter(_answers_are_not_errors)
     return _tracer
+
+
+def _answers_are_not_errors(record: logging.LogRecord) -> bool:
+    """Powertools' tracer logs every exception a traced method raises at ERROR, with its traceback. A
+    refused request (ApiError: 404, 402, 409…), a lost race that is retried (StaleRun) and a model call
+    stopped by a cancel (ModelCancelled) are answers, not failures: they stay on the X-Ray subsegment
+    but out of the error log. Anything else is still logged."""
+    from runs_core.changes import StaleRun
+    from runs_core.errors import ApiError
+    from runs_core.providers.base import ModelCancelled
+
+    error = record.exc_info[1] if record.exc_info else None
+    return not isinstance(error, ApiError | StaleRun | ModelCancelled)
 
 
 def _namespace() -> str:

@@ -41,7 +41,7 @@ from runs_core.errors import ApiError, InvalidState, NotFound, ValidationFailed
 from runs_core.logic import agents, answers, events, runs, threads, waiting
 from runs_core.models.runs import RunOptions, SubmitApproval, SubmitInput
 from runs_core.models.threads import CreateThread
-from runs_core.run_status import TERMINAL_STATUSES
+from runs_core.run_status import FAILED, TERMINAL_STATUSES, WAITING_STATUSES
 
 BASE = "/dialects/langgraph"
 TAGS = ["Dialect: Agent Protocol (LangGraph)"]
@@ -55,7 +55,6 @@ RUN_STATUSES = {
     "failed": "error",
     "cancelled": "interrupted",
 }
-WAITING = ("waiting_for_input", "waiting_approval")
 NODE = "agent"  # the one graph node an agent's steps are reported as
 MODE_EVENTS = {"values": "values", "messages-tuple": "messages", "updates": "updates", "events": "events"}
 APPROVE, REJECT = {True, "approve", "approved", "yes", "y", "ok"}, {False, "reject", "rejected", "no", "n"}
@@ -267,7 +266,7 @@ def _thread_run(caller: Caller, thread: dict[str, Any]) -> dict[str, Any] | None
 def _thread(caller: Caller, thread_id: str) -> dict[str, Any]:
     thread = threads.load_thread(caller, thread_id, consistent=True)
     active = _thread_run(caller, thread)
-    waiting = active is not None and active["status"] in WAITING
+    waiting = active is not None and active["status"] in WAITING_STATUSES
     return {
         "thread_id": thread["id"],
         "created_at": thread["created_at"],
@@ -297,9 +296,9 @@ def _run(run: Any) -> dict[str, Any]:
 def _values(caller: Caller, thread_id: str, run: dict[str, Any]) -> dict[str, Any]:
     """What `wait` and `join` answer: the thread's values, with `__interrupt__` or `__error__`."""
     values: dict[str, Any] = {"messages": _messages(caller, thread_id)}
-    if run["status"] in WAITING:
+    if run["status"] in WAITING_STATUSES:
         values["__interrupt__"] = [_interrupt(run)]
-    elif run["status"] == "failed":
+    elif run["status"] == FAILED:
         error = run.get("error") or {}
         values["__error__"] = {"error": error.get("code"), "message": error.get("message")}
     return values
@@ -394,7 +393,7 @@ def _invalid(field: str, message: str) -> ValidationFailed:
 
 def _resume(caller: Caller, thread: dict[str, Any], answer: Any) -> tuple[str, int]:
     run = _thread_run(caller, thread)
-    if run is None or run["status"] not in WAITING:
+    if run is None or run["status"] not in WAITING_STATUSES:
         raise InvalidState("Nothing to resume: no run of the thread waits for an approval or input.")
     after = int(run["last_event_seq"])
     if run["status"] == "waiting_approval":
@@ -453,7 +452,7 @@ def _settle(caller: Caller, run_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + budget
     while True:
         run = waiting.wait_for_run(caller, run_id, max(1, min(25, int(deadline - time.monotonic()))))
-        if run.status in TERMINAL_STATUSES or run.status in WAITING or time.monotonic() >= deadline:
+        if run.status in TERMINAL_STATUSES or run.status in WAITING_STATUSES or time.monotonic() >= deadline:
             return runs.load_run(caller, run_id, consistent=True)
 
 

@@ -33,7 +33,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import ConfigDict, Field
 
-from runs_core import clock
+from runs_core import clock, run_status
 from runs_core.api import sse
 from runs_core.api.caller import OrgCaller
 from runs_core.api.openapi import Router
@@ -60,6 +60,8 @@ STATUSES = {
     "failed": "failed",
     "cancelled": "cancelled",
 }
+# The OpenAI statuses of a run that has ended (`incomplete` is not one: the run waits for someone).
+ENDED = frozenset(STATUSES[status] for status in run_status.TERMINAL_STATUSES)
 SYNC_WAIT_SECONDS = 25  # a plain POST waits at most this long (API Gateway's 29 s integration timeout)
 DELETED = "openai_deleted_at"  # the run record's mark of a response deleted through this dialect
 
@@ -245,7 +247,7 @@ def _snapshot(run: dict[str, Any]) -> Any:
     def snapshot(
         status: str, output: list[dict[str, Any]], incomplete: dict[str, Any] | None
     ) -> dict[str, Any]:
-        ended = status in ("completed", "failed", "cancelled")
+        ended = status in ENDED
         error = run.get("error") if status == "failed" else None
         body = ResponseObject(
             id=run["id"],
@@ -472,7 +474,7 @@ def cancel_response(response_id: ResponseId, caller: OrgCaller) -> ResponseObjec
 def delete_response(response_id: ResponseId, caller: OrgCaller) -> DeletedResponse:
     """Delete a response from this dialect (a live one is cancelled first); /v1 keeps the run."""
     run = _load(caller, response_id, consistent=True)
-    if run["status"] not in ("completed", "failed", "cancelled"):
+    if not run_status.is_terminal(run["status"]):
         runs.cancel_run(caller, response_id, "deleted through the OpenAI Responses dialect")
 
     def mark(run: dict[str, Any]) -> Change | None:

@@ -13,8 +13,13 @@ router's batches queued behind each other (measured: half of the router's time w
 The moto lock is a LiveFirstLock: a thread marked live (`live_thread()`: the stream pollers, and SSE
 readers when they take a mark) gets it before the others waiting. Live threads hold it for a small part
 of the time (one request at a time), so the others still get it between their requests.
+
+And a thread that lets go of the GIL waits to get it back, up to the switch interval (5 ms) when other
+threads are busy: botocore's per-call invocation id (uuid4, os.urandom, which lets go of the GIL) was a
+fifth of the router's time beside busy runs. Locally it is a counter (`install()`).
 """
 
+import itertools
 import threading
 from typing import Any
 
@@ -119,11 +124,25 @@ class StreamWakeups:
         wait(int(mark), timeout)
 
 
+_invocation_ids = itertools.count(1)
+
+
+def _local_invocation_id(context: dict[str, Any] | None = None, **_: Any) -> None:
+    """botocore's `before-call`: the retries context's amz-sdk-invocation-id, set before botocore makes
+    a uuid4 of it (botocore.endpoint keeps one that is there). It never leaves the process."""
+    if context is not None:
+        context.setdefault("retries", {}).setdefault("invocation-id", f"local-{next(_invocation_ids)}")
+
+
 def install() -> None:
-    """Wrap moto's StreamShard.add (idempotent). A moto that renames it fails tests/local wake-up test."""
+    """Wrap moto's StreamShard.add and set botocore's invocation ids (idempotent). A moto that renames
+    StreamShard.add fails tests/emulator/test_wakeups.py."""
     global _installed
     if _installed:
         return
+    from devstack.aws import register_before_call  # devstack.aws uses this module's lock
+
+    register_before_call("before-call", _local_invocation_id)
     from moto.dynamodb.models.table import StreamShard
 
     add = StreamShard.add

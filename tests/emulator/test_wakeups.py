@@ -97,3 +97,14 @@ def test_an_sse_reader_is_live_once_it_takes_a_mark():
         thread.start()
         thread.join(30)
     assert seen == [False, True]
+
+
+def test_botocore_calls_of_the_local_stack_carry_a_local_invocation_id(stack):
+    client = boto3.client("dynamodb", region_name=REGION)
+    ids: list[str] = []
+    client.meta.events.register(
+        "before-send.dynamodb.ListTables",
+        lambda request, **_: ids.append(str(request.headers["amz-sdk-invocation-id"])),
+    )
+    client.list_tables()
+    assert ids and "local-" in ids[0]  # not a uuid4: os.urandom lets go of the GIL

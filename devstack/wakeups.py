@@ -10,8 +10,10 @@ another table (or a transaction that was rolled back) only costs the reader one 
 Live threads go first. The stack is one interpreter: while other runs execute beside a watched one,
 every moto request of a live reader waited for the moto lock (devstack.aws) behind theirs, and the
 router's batches queued behind each other (measured: half of the router's time went to that wait).
-The moto lock is a LiveFirstLock: a thread marked live (`live_thread()`: the stream pollers, and SSE
-readers when they take a mark) gets it before the others waiting. Live threads hold it for a small part
+The moto lock is a LiveFirstLock: a live thread gets it before the others waiting. Live are the threads
+marked so (`live_thread()`: the stream pollers, and SSE readers when they take a mark) and the flushers
+of live model output (runs_core.execution.live, threads named "live-<step id>": their writes are the
+events the readers wait for). Live threads hold it for a small part
 of the time (one request at a time), so the others still get it between their requests.
 
 And a thread that lets go of the GIL waits to get it back, up to the switch interval (5 ms) when other
@@ -34,8 +36,13 @@ def live_thread() -> None:
     _local.live = True
 
 
+LIVE_FLUSHER_PREFIX = "live-"  # runs_core.execution.live.LiveMessage's thread
+
+
 def is_live() -> bool:
-    return bool(getattr(_local, "live", False))
+    return bool(getattr(_local, "live", False)) or threading.current_thread().name.startswith(
+        LIVE_FLUSHER_PREFIX
+    )
 
 
 class LiveFirstLock:

@@ -99,6 +99,19 @@ def test_an_sse_reader_is_live_once_it_takes_a_mark():
     assert seen == [False, True]
 
 
+def test_flushers_of_live_model_output_are_live():
+    from runs_core.execution.live import LiveMessage
+
+    message = LiveMessage(
+        {}, "stp_1", commit=lambda run, new: run, load=lambda _: None, over_limit=lambda *_: None
+    )
+    seen: list[bool] = []
+    flusher = threading.Thread(target=lambda: seen.append(wakeups.is_live()), name=message._thread.name)
+    flusher.start()
+    flusher.join(30)
+    assert seen == [True]
+
+
 def test_botocore_calls_of_the_local_stack_carry_a_local_invocation_id(stack):
     client = boto3.client("dynamodb", region_name=REGION)
     ids: list[str] = []

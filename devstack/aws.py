@@ -23,6 +23,7 @@ from botocore.handlers import BUILTIN_HANDLERS
 
 from devstack import dynamodb_responses, query_index, retention
 from devstack.template import REGION
+from devstack.wakeups import LiveFirstLock
 
 if TYPE_CHECKING:
     from moto.core.config import DefaultConfig
@@ -41,8 +42,9 @@ _REAL_AWS_ENV_PREFIXES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_UR
 # moto's documented switch for running executions instead of returning static data.
 MOTO_CONFIG: "DefaultConfig" = {"stepfunctions": {"execute_state_machine": True}}
 
-# Re-entrant: a moto backend that itself calls boto3 on the same thread must not deadlock.
-_MOTO_LOCK = threading.RLock()
+# Re-entrant: a moto backend that itself calls boto3 on the same thread must not deadlock. Live readers
+# (stream pollers, SSE) get it first (devstack.wakeups).
+_MOTO_LOCK = LiveFirstLock()
 _patched = False
 _REGISTRY_LOCK = threading.Lock()
 
@@ -81,7 +83,7 @@ def _make_moto_requests_atomic() -> None:
         _patched = True
 
 
-def moto_lock() -> threading.RLock:
+def moto_lock() -> LiveFirstLock:
     """The lock every moto request is processed under; hold it to change moto's state directly."""
     return _MOTO_LOCK
 

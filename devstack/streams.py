@@ -190,6 +190,7 @@ class StreamPoller(threading.Thread):
         # Records are read from moto's shard directly (devstack.retention.read_stream), by sequence number,
         # not through GetShardIterator/GetRecords: moto's response serializer made those reads a tenth
         # of the local stack's CPU, and every read left an iterator behind.
+        wakeups.live_thread()  # its handler's requests go first on the moto lock (devstack.wakeups)
         try:
             self.streams.describe_stream(StreamArn=self.stream_arn)  # the stream exists
             with moto_lock():

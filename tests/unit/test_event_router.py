@@ -158,3 +158,24 @@ def test_a_whole_failed_call_fails_its_records():
     response = EventRouter(bus).handle({"Records": [record(1), record(2)]})
     assert response == {"batchItemFailures": [{"itemIdentifier": "1001"}, {"itemIdentifier": "1002"}]}
     assert len(bus.calls) == 2  # the call and its one inline retry
+
+
+def test_each_record_is_read_once_for_the_push_the_bus_and_the_follow_up(monkeypatch):
+    from runs_core.stream import event_router
+
+    reads: list[dict[str, Any]] = []
+    deserialize = event_router.dynamo.deserialize
+
+    def counted(image: dict[str, Any]) -> dict[str, Any]:
+        reads.append(image)
+        return deserialize(image)
+
+    monkeypatch.setattr(event_router.dynamo, "deserialize", counted)
+    pushed: list[dict[str, Any]] = []
+    followed: list[dict[str, Any]] = []
+    bus = FakeBus()
+    router = EventRouter(bus, FakeMarkers(), pusher=pushed.extend, follow_up=followed.append)
+    assert router.handle({"Records": [record(1), record(2)]}) == {"batchItemFailures": []}
+    assert len(reads) == 2 and seqs_put(bus) == [1, 2]
+    assert [item["seq"] for item in pushed] == [1, 2]
+    assert [id(item) for item in followed] == [id(item) for item in pushed]

@@ -56,7 +56,10 @@ class RoutedEvent:
 
 def bus_event(new_image: dict[str, Any]) -> RoutedEvent:
     """A stream record's NewImage (DynamoDB JSON) → the bus entry of its event."""
-    item = dynamo.deserialize(new_image)
+    return _routed(dynamo.deserialize(new_image))
+
+
+def _routed(item: dict[str, Any]) -> RoutedEvent:
     run_id, seq, event_type = str(item["run_id"]), int(item["seq"]), str(item["type"])
     event_id = f"{run_id}:{seq}"
     detail = {
@@ -70,6 +73,30 @@ def bus_event(new_image: dict[str, Any]) -> RoutedEvent:
         "event_id": event_id,
     }
     return RoutedEvent(event_id, BusEntry(SOURCE, event_type, json.dumps(detail, separators=(",", ":"))))
+
+
+@dataclass(frozen=True)
+class ParsedRecord:
+    """A well-formed INSERT record of the batch, read once for the bus, the push and the follow-up."""
+
+    sequence_number: str
+    item: dict[str, Any]
+    routed: RoutedEvent
+
+
+def parse_records(records: Sequence[dict[str, Any]]) -> list[ParsedRecord]:
+    """The batch's INSERT records whose NewImage is an event, in order (the others are left out: the
+    record handler fails a malformed one)."""
+    parsed = []
+    for record in records:
+        if not _is_insert(record):
+            continue
+        try:
+            item = dynamo.deserialize(record["dynamodb"]["NewImage"])
+            parsed.append(ParsedRecord(str(record["dynamodb"]["SequenceNumber"]), item, _routed(item)))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return parsed
 
 
 def _is_insert(record: dict[str, Any]) -> bool:
@@ -93,17 +120,22 @@ class EventRouter:
 
     def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """The Lambda response: {"batchItemFailures": [{"itemIdentifier": <sequence number>}, ...]}."""
-        failed = self.deliver(event.get("Records") or [])
+        parsed = parse_records(event.get("Records") or [])
+        failed = self.deliver(parsed)
+        items = {record.sequence_number: record.item for record in parsed}
 
         def record_handler(record: DynamoDBRecord) -> None:
             if not _is_insert(record.raw_event):
                 return  # MODIFY (TTL bookkeeping) / REMOVE (expiry): not events
-            image = record.raw_event["dynamodb"]["NewImage"]
-            bus_event(image)  # a malformed record fails here
-            if record.dynamodb is not None and record.dynamodb.sequence_number in failed:
-                raise DeliveryFailed(f"sequence number {record.dynamodb.sequence_number}")
+            sequence_number = str(record.raw_event["dynamodb"].get("SequenceNumber"))
+            item = items.get(sequence_number)
+            if item is None:  # malformed: fails here
+                item = dynamo.deserialize(record.raw_event["dynamodb"]["NewImage"])
+                _routed(item)
+            if sequence_number in failed:
+                raise DeliveryFailed(f"sequence number {sequence_number}")
             if self.follow_up is not None:
-                self.follow_up(dynamo.deserialize(image))
+                self.follow_up(item)
 
         processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
         response = process_partial_response(
@@ -111,22 +143,17 @@ class EventRouter:
         )
         return dict(response)
 
-    def deliver(self, records: Sequence[dict[str, Any]]) -> set[str]:
-        """Put the records' events on the bus; returns the sequence numbers of records that failed."""
+    def deliver(self, records: Sequence[ParsedRecord]) -> set[str]:
+        """Push the records' events, then put them on the bus; returns the sequence numbers of records
+        that failed."""
         by_id: dict[str, RoutedEvent] = {}
         sequence_numbers: dict[str, list[str]] = {}
         for record in records:
-            if not _is_insert(record):
-                continue
-            try:
-                routed = bus_event(record["dynamodb"]["NewImage"])
-            except (KeyError, TypeError, ValueError):
-                continue  # reported by the record handler
-            by_id.setdefault(routed.event_id, routed)
-            sequence_numbers.setdefault(routed.event_id, []).append(str(record["dynamodb"]["SequenceNumber"]))
+            by_id.setdefault(record.routed.event_id, record.routed)
+            sequence_numbers.setdefault(record.routed.event_id, []).append(record.sequence_number)
         if not by_id:
             return set()
-        self._push([record["dynamodb"]["NewImage"] for record in records if _is_insert(record)])
+        self._push([record.item for record in records])
         already = self.markers.delivered(by_id) if self.markers is not None else set()
         pending = [routed for event_id, routed in by_id.items() if event_id not in already]
         if already:
@@ -146,16 +173,10 @@ class EventRouter:
             logger.warning("events not accepted by EventBridge", extra={"event_ids": sorted(failed_ids)})
         return {number for event_id in failed_ids for number in sequence_numbers[event_id]}
 
-    def _push(self, new_images: list[dict[str, Any]]) -> None:
+    def _push(self, items: list[dict[str, Any]]) -> None:
         if self.pusher is None:
             return
         try:
-            items = []
-            for image in new_images:
-                try:
-                    items.append(dynamo.deserialize(image))
-                except (KeyError, TypeError, ValueError):
-                    continue
             self.pusher(items)
         except Exception:  # WebSocket push is best effort: the bus half must not fail because of it
             logger.exception("WebSocket push failed")

@@ -1,0 +1,35 @@
+"""devstack.overhead: what moto redid per request is done once. These fail if a moto upgrade breaks a
+patch's assumptions (install() also refuses to start then)."""
+
+from typing import Any
+
+import boto3
+import moto.core.responses as responses
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.utils import boto_client
+
+from devstack.template import REGION
+from tests.integration.helpers import ECHO, agent_with, execution_done, run_to_end, start
+
+
+def test_handler_method_names_are_listed_once_per_class(stack: Any) -> None:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.list_tables()
+    before = responses.method_names_from_class.cache_info()  # type: ignore[attr-defined]
+    dynamodb.list_tables()
+    dynamodb.describe_table(TableName=stack.tables[0])
+    after = responses.method_names_from_class.cache_info()  # type: ignore[attr-defined]
+    assert after.hits == before.hits + 2
+    assert after.misses == before.misses
+
+
+def test_lambda_tasks_share_one_client_and_still_run_the_handlers(stack: Any, api: Any) -> None:
+    assert lambda_eval_utils.boto_client_for is boto_client.boto_client_for
+    first = boto_client.boto_client_for(region=REGION, service="lambda", state_credentials=None)
+    assert boto_client.boto_client_for(region=REGION, service="lambda", state_credentials=object()) is first
+
+    agent = agent_with(api, [{"tool_calls": [{"name": "echo", "arguments": {}}]}, {"text": "ok"}], [ECHO])
+    for _ in range(2):  # each run's Lambda tasks go through the shared client to the real handlers
+        run = start(api, agent)
+        assert run_to_end(api, run["id"])["status"] == "completed"
+        assert execution_done(run["id"]) == "SUCCEEDED"

@@ -5,11 +5,14 @@ from typing import Any
 
 import boto3
 import moto.core.responses as responses
+import pytest
+from botocore.exceptions import ClientError
+from moto.dynamodb.models.dynamo_type import LimitedSizeDict
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.utils import boto_client
 
 from devstack.template import REGION
-from tests.integration.helpers import ECHO, agent_with, execution_done, run_to_end, start
+from tests.integration.helpers import ECHO, agent_with, execution_done, run_to_end, scratch_table, start
 
 
 def test_handler_method_names_are_listed_once_per_class(stack: Any) -> None:
@@ -33,3 +36,31 @@ def test_lambda_tasks_share_one_client_and_still_run_the_handlers(stack: Any, ap
         run = start(api, agent)
         assert run_to_end(api, run["id"])["status"] == "completed"
         assert execution_done(run["id"]) == "SUCCEEDED"
+
+
+def test_an_item_is_size_checked_once_with_dynamodbs_limit(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    key = {"pk": {"S": "size"}, "sk": {"N": "1"}}
+    sets = []
+    setitem = LimitedSizeDict.__setitem__
+
+    def counted(self: Any, name: str, value: Any) -> None:
+        sets.append(name)
+        setitem(self, name, value)
+
+    monkeypatch.setattr(LimitedSizeDict, "__setitem__", counted)
+    many = {f"a{i}": {"S": "x"} for i in range(30)}
+    with scratch_table("Size") as table:
+        dynamodb.put_item(TableName=table, Item={**key, **many})
+        assert sets == []  # built, then its size checked once (moto: a walk over the item per attribute)
+
+        near = 400_000  # DynamoDB's limit is 400 KB, moto's 405,000 bytes (names and values)
+        dynamodb.put_item(TableName=table, Item={**key, "big": {"S": "x" * near}})
+        with pytest.raises(ClientError) as raised:
+            dynamodb.put_item(TableName=table, Item={**key, "big": {"S": "x" * (near + 6_000)}})
+        error = raised.value.response["Error"]
+        assert error["Code"] == "ValidationException"
+        assert "Item size has exceeded the maximum allowed size" in error["Message"]
+        assert dynamodb.get_item(TableName=table, Key=key)["Item"]["big"]["S"] == "x" * near  # kept

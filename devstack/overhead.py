@@ -17,6 +17,8 @@ it is work whose answer never changes within a process:
    attributes costs O(n²) size walks (a run item, 28 attributes: ~5 ms per PutItem, and bench.scale
    could seed 22,000 runs in its 55 s). A new Item is now built first and its size checked once,
    against the same limit, raising the same error; later single-attribute sets keep moto's check.
+   Its attribute names are interned: each item would otherwise keep its own copy of every name
+   decoded from its request (~1.5 KB for a run item), kept as long as the item.
 
 Nothing here changes what a request does or answers. Each patch checks what it relies on and fails
 loudly at start if a moto upgrade changed it; tests/emulator/test_overhead.py fails if one is gone.
@@ -24,6 +26,7 @@ loudly at start if a moto upgrade changed it; tests/emulator/test_overhead.py fa
 
 import dis
 import functools
+import sys
 import threading
 from typing import Any
 
@@ -123,7 +126,7 @@ def _check_item_size_once() -> None:
         self.range_key = range_key
         checked = limited()
         for key, value in attrs.items():
-            dict.__setitem__(checked, key, dynamo(value))
+            dict.__setitem__(checked, sys.intern(key) if type(key) is str else key, dynamo(value))
         if sum(bytesize(key) + value.size() for key, value in checked.items()) > limit:
             raise too_large
         self.attrs = checked

@@ -7,11 +7,12 @@ import boto3
 import moto.core.responses as responses
 import pytest
 from botocore.exceptions import ClientError
-from moto.dynamodb.models.dynamo_type import LimitedSizeDict
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.utils import boto_client
 
-from devstack.template import REGION
+from devstack.template import MOTO_ACCOUNT_ID, REGION
 from tests.integration.helpers import ECHO, agent_with, execution_done, run_to_end, scratch_table, start
 
 
@@ -64,3 +65,18 @@ def test_an_item_is_size_checked_once_with_dynamodbs_limit(
         assert error["Code"] == "ValidationException"
         assert "Item size has exceeded the maximum allowed size" in error["Message"]
         assert dynamodb.get_item(TableName=table, Key=key)["Item"]["big"]["S"] == "x" * near  # kept
+
+
+def test_items_share_their_attribute_names(stack: Any) -> None:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    with scratch_table("Names") as table:
+        for sk in (1, 2):
+            dynamodb.put_item(
+                TableName=table, Item={"pk": {"S": "n"}, "sk": {"N": str(sk)}, "status": {"S": "x"}}
+            )
+        items = dynamodb_backends[MOTO_ACCOUNT_ID][REGION].tables[table].items
+        first, second = (
+            next(name for name in item.attrs if name == "status")
+            for item in items[DynamoType({"S": "n"})].values()
+        )
+        assert first is second  # one string, not one per item

@@ -80,3 +80,17 @@ def test_items_share_their_attribute_names(stack: Any) -> None:
             for item in items[DynamoType({"S": "n"})].values()
         )
         assert first is second  # one string, not one per item
+
+
+def test_user_agent_components_are_sanitized_once(stack: Any) -> None:
+    from botocore import useragent
+
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.list_tables()
+    before = useragent.sanitize_user_agent_string_component.cache_info()  # type: ignore[attr-defined]
+    response = dynamodb.list_tables()
+    after = useragent.sanitize_user_agent_string_component.cache_info()  # type: ignore[attr-defined]
+    assert after.hits > before.hits and after.misses == before.misses
+    assert useragent.sanitize_user_agent_string_component("a b#c", False) == "a-b-c"
+    assert useragent.sanitize_user_agent_string_component("a b#c", True) == "a-b#c"
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 200

@@ -1,4 +1,4 @@
-"""Per-request work moto repeats that the local stack does not need: moto patched to do it once.
+"""Per-request work moto and botocore repeat that the local stack does not need: done once instead.
 
 Measured with bench.soak (three-decision runs, 4 client threads; CPU per run, every thread, by
 component with time.thread_time): moto's request handling was about half of a run's CPU, and part of

@@ -3,7 +3,9 @@ wait for it to finish, again and again, for a bounded time (closed loop). The or
 raised first so they do not cap it; a burst of creations in a new org (created without rate_limits,
 so it gets the defaults) shows where the limiter cuts in; the row reports the limits the org
 creation response gave it.
-Completion is read from the Runs table directly (no API polling that would count against the limits).
+Completion is read from the Runs table directly: from moto's table in this process, without a request
+(no API polling that would count against the limits, and no AWS request whose cost would be counted as
+the stack's).
 """
 
 import json
@@ -11,8 +13,6 @@ import os
 import threading
 import time
 from typing import Any
-
-import boto3
 
 from bench.endpoints import HIGH_LIMITS
 from devstack.stack import DevStack
@@ -26,7 +26,6 @@ TERMINAL = {"completed", "failed", "cancelled"}
 
 def _pass(stack: DevStack, key: str, duration: float) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    dynamodb = boto3.client("dynamodb", region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
     table = os.environ["RUNS_TABLE"]
     lock = threading.Lock()
     totals = {"started": 0, "completed": 0, "other_terminal": 0, "rate_limited": 0, "unfinished": 0}
@@ -46,7 +45,7 @@ def _pass(stack: DevStack, key: str, duration: float) -> dict[str, Any]:
             run_id = json.loads(payload)["id"]
             with lock:
                 totals["started"] += 1
-            state = wait_for_run(dynamodb, table, run_id, stop_at, 0.1)
+            state = wait_for_run(table, run_id, stop_at, 0.1)
             with lock:
                 if state == "completed":
                     totals["completed"] += 1
@@ -65,17 +64,24 @@ def _pass(stack: DevStack, key: str, duration: float) -> dict[str, Any]:
     return {**totals, "elapsed_s": elapsed, "per_minute": totals["completed"] * 60 / elapsed}
 
 
-def wait_for_run(dynamodb: Any, table: str, run_id: str, until: float, poll_s: float) -> str:
-    """The run's status once terminal, or at `until` (monotonic): a GetItem of the Runs table per poll."""
+def run_status(table: str, run_id: str) -> str:
+    """The run's status in the Runs table, read from moto's table under the moto lock (no request)."""
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    from devstack.aws import moto_lock
+    from devstack.template import MOTO_ACCOUNT_ID, REGION
+
+    with moto_lock():
+        item = dynamodb_backends[MOTO_ACCOUNT_ID][REGION].get_table(table).get_item(DynamoType({"S": run_id}))
+        return str(item.attrs["status"].value)
+
+
+def wait_for_run(table: str, run_id: str, until: float, poll_s: float) -> str:
+    """The run's status once terminal, or at `until` (monotonic), read every `poll_s`."""
     state = "queued"
     while time.monotonic() < until:
-        item = dynamodb.get_item(
-            TableName=table,
-            Key={"id": {"S": run_id}},
-            ProjectionExpression="#s",
-            ExpressionAttributeNames={"#s": "status"},
-        )["Item"]
-        state = str(item["status"]["S"])
+        state = run_status(table, run_id)
         if state in TERMINAL:
             break
         time.sleep(poll_s)

@@ -21,7 +21,9 @@ so moto's walk over it stops where its walk over the whole table would have.
   `Table.put_item` (PutItem, BatchWriteItem, transactions, PartiQL, UpdateItem of a new item),
   `Table.delete_item`, `DynamoDBBackend.update_item` (which changes an item in place) and
   devstack.retention's transaction rollback (`reindex`).
-- Each partition's sorted order is cached until a write touches that partition.
+- Each partition's sorted order is cached until a write touches that partition, for the
+  SORTED_PARTITIONS partitions per table read last (a run's events are a partition: an unbounded
+  cache would keep a sorted copy of every run's log ever read).
 
 A Query this does not handle exactly (no hash key, a legacy QueryFilter, several range key conditions,
 a key condition on something other than the first sort attribute, a start key missing an attribute)
@@ -35,8 +37,11 @@ import contextlib
 import inspect
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
+
+SORTED_PARTITIONS = 512  # sorted partitions cached per table, the most recently read
 
 _installed = False
 _install_lock = threading.Lock()
@@ -295,7 +300,7 @@ class _TableIndex:
         self.specs: dict[str, _IndexSpec | None] = {}
         self.members: dict[str, dict[Any, dict[Any, Any]]] = {}  # index → partition → key → item
         self.where: dict[str, dict[Any, Any]] = {}  # index → item key → partition
-        self.sorted: dict[tuple[str | None, Any], tuple[list[Any], list[Any]]] = {}
+        self.sorted: OrderedDict[tuple[str | None, Any], tuple[list[Any], list[Any]]] = OrderedDict()
 
     def spec(self, index_name: str) -> _IndexSpec | None:
         table = self.owner()
@@ -322,7 +327,9 @@ class _TableIndex:
         self, index_name: str | None, partition: Any, sort_attrs: list[str]
     ) -> tuple[list[Any], list[Any]]:
         cached = self.sorted.get((index_name, partition))
-        if cached is None:
+        if cached is not None:
+            self.sorted.move_to_end((index_name, partition))
+        else:
             if index_name:
                 items = list(self.members[index_name].get(partition, {}).values())
             else:
@@ -336,6 +343,8 @@ class _TableIndex:
             )
             cached = ([item for _, item in keyed], [key for key, _ in keyed])
             self.sorted[(index_name, partition)] = cached
+            while len(self.sorted) > SORTED_PARTITIONS:
+                self.sorted.popitem(last=False)
         return cached
 
     def reindex(self, hash_key: Any, range_key: Any) -> None:

@@ -218,3 +218,25 @@ def test_a_query_reads_its_page_not_the_table(table: str) -> None:
         assert [item["sk"]["N"] for item in second["Items"]] == [str(i) for i in range(1_979, 1_959, -1)]
         assert query_index.stats["windowed"] == before["windowed"] + 1
         assert query_index.stats["window_items"] - before["window_items"] <= 21  # the page and one more
+
+
+def test_sorted_partitions_kept_are_bounded(table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.dynamodb.models import dynamodb_backends
+
+    from devstack.template import MOTO_ACCOUNT_ID
+
+    monkeypatch.setattr(query_index, "SORTED_PARTITIONS", 4)
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    for run in range(10):  # like a run's event log: a partition of its own, read once
+        dynamodb.put_item(TableName=table, Item={"pk": {"S": f"run{run}"}, "sk": {"N": "1"}})
+        dynamodb.query(
+            TableName=table,
+            KeyConditionExpression="pk = :k",
+            ExpressionAttributeValues={":k": {"S": f"run{run}"}},
+        )
+    index = dynamodb_backends[MOTO_ACCOUNT_ID][REGION].tables[table].__dict__["_runs_api_query_index"]
+    assert len(index.sorted) == 4
+    again = dynamodb.query(  # one no longer cached is sorted again
+        TableName=table, KeyConditionExpression="pk = :k", ExpressionAttributeValues={":k": {"S": "run0"}}
+    )
+    assert [item["pk"]["S"] for item in again["Items"]] == ["run0"]

@@ -1,0 +1,161 @@
+"""Per-request work moto and botocore repeat that the local stack does not need: done once instead.
+
+Measured with bench.soak (three-decision runs, 4 client threads; CPU per run, every thread, by
+component with time.thread_time): moto's request handling was about half of a run's CPU, and part of
+it is work whose answer never changes within a process:
+
+1. `BaseResponse.call_action` lists the handler class's methods with `inspect.getmembers` on every
+   request (to check the action is one of them): a walk over the few hundred attributes of, e.g.,
+   DynamoHandler per call. The methods of a class do not change: cached per class.
+2. The Step Functions interpreter makes a new boto3 client (`boto_client_for`) for every Lambda task
+   it runs: a client is built from botocore's service model and event hooks each time (several ms).
+   Clients are safe to share between threads (boto3's documentation), and moto's clients do not
+   depend on the task's credentials (it signs with fixed fake keys): one per region and service is
+   kept and reused.
+3. An Item's attributes live in a `LimitedSizeDict`, which checks DynamoDB's item size limit on every
+   attribute set by summing the size of every attribute already there: building an item of n
+   attributes costs O(n²) size walks (a run item, 28 attributes: ~5 ms per PutItem, and bench.scale
+   could seed 22,000 runs in its 55 s). A new Item is now built first and its size checked once,
+   against the same limit, raising the same error; later single-attribute sets keep moto's check.
+   Its attribute names are interned: each item would otherwise keep its own copy of every name
+   decoded from its request (~1.5 KB for a run item), kept as long as the item.
+4. botocore (the handlers' side) rebuilds the User-Agent header twice per request, passing each of its
+   ~50 components through `sanitize_user_agent_string_component`, a character-by-character walk:
+   ~10% of a GetItem's client-side CPU here. It is a pure function of its two arguments: memoized.
+
+Nothing here changes what a request does or answers. Each patch checks what it relies on and fails
+loudly at start if a moto upgrade changed it; tests/emulator/test_overhead.py fails if one is gone.
+"""
+
+import dis
+import functools
+import sys
+import threading
+from typing import Any
+
+_installed = False
+_install_lock = threading.Lock()
+
+
+def install() -> None:
+    """Apply every patch (idempotent)."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        _cache_method_names()
+        _reuse_step_functions_clients()
+        _check_item_size_once()
+        _memoize_user_agent_components()
+        _installed = True
+
+
+# ---------------------------------------------------------------------- 1. handler method names
+
+
+def _cache_method_names() -> None:
+    import moto.core.responses as responses
+
+    if (
+        getattr(responses, "method_names_from_class", None) is None
+        or "method_names_from_class" not in responses.BaseResponse.call_action.__code__.co_names
+    ):
+        raise RuntimeError(
+            "moto's BaseResponse.call_action no longer calls method_names_from_class: "
+            "revisit devstack.overhead"
+        )
+    uncached = responses.method_names_from_class
+    responses.method_names_from_class = functools.cache(uncached)
+
+
+# ---------------------------------------------------------------------- 2. Step Functions' clients
+
+
+def _reuse_step_functions_clients() -> None:
+    import moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils as lambda_eval
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    code = boto_client.boto_client_for.__code__
+    reads = {i.argval for i in dis.get_instructions(code) if i.opname.startswith("LOAD_FAST")}
+    if (
+        getattr(lambda_eval, "boto_client_for", None) is not boto_client.boto_client_for
+        or code.co_varnames[:3] != ("region", "service", "state_credentials")
+        or "state_credentials" in reads  # the client would depend on the task's credentials
+    ):
+        raise RuntimeError(
+            "moto's Lambda tasks no longer get their client from boto_client_for: revisit devstack.overhead"
+        )
+    new_client = boto_client.boto_client_for
+    clients: dict[tuple[str, str, bool], Any] = {}
+    lock = threading.Lock()
+
+    def shared_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        from moto.core.models import botocore_stubber
+
+        key = (region, service, bool(botocore_stubber.enabled))  # moto's endpoint differs in server mode
+        with lock:
+            client = clients.get(key)
+            if client is None:
+                client = clients[key] = new_client(region, service, state_credentials)
+        return client
+
+    boto_client.boto_client_for = shared_client_for
+    lambda_eval.boto_client_for = shared_client_for
+
+
+# ---------------------------------------------------------------------- 3. item size
+
+
+def _check_item_size_once() -> None:
+    from moto.dynamodb.models import dynamo_type
+    from moto.dynamodb.models.utilities import bytesize
+
+    item_type, limited, dynamo = dynamo_type.Item, dynamo_type.LimitedSizeDict, dynamo_type.DynamoType
+    setitem = limited.__setitem__.__code__
+    limits = [value for value in setitem.co_consts if isinstance(value, int) and value > 100_000]
+    if (
+        len(limits) != 1
+        or "ItemSizeTooLarge" not in setitem.co_names
+        or item_type.__init__.__code__.co_varnames[:4] != ("self", "hash_key", "range_key", "attrs")
+        or "LimitedSizeDict" not in item_type.__init__.__code__.co_names
+    ):
+        raise RuntimeError(
+            "moto's Item no longer checks its size in LimitedSizeDict: revisit devstack.overhead"
+        )
+    limit = limits[0]
+    too_large = dynamo_type.ItemSizeTooLarge
+
+    def item_init_checked_once(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        self.hash_key = hash_key
+        self.range_key = range_key
+        checked = limited()
+        for key, value in attrs.items():
+            dict.__setitem__(checked, sys.intern(key) if type(key) is str else key, dynamo(value))
+        if sum(bytesize(key) + value.size() for key, value in checked.items()) > limit:
+            raise too_large
+        self.attrs = checked
+
+    item_type.__init__ = item_init_checked_once
+
+
+# ---------------------------------------------------------------------- 4. botocore's User-Agent
+
+
+def _memoize_user_agent_components() -> None:
+    from botocore import useragent
+
+    sanitize = useragent.sanitize_user_agent_string_component
+    if sanitize.__code__.co_varnames[:2] != ("raw_str", "allow_hash"):
+        raise RuntimeError(
+            "botocore's sanitize_user_agent_string_component changed: revisit devstack.overhead"
+        )
+    memoized = functools.lru_cache(maxsize=4096)(sanitize)
+
+    def sanitized(raw_str: Any, allow_hash: Any) -> Any:
+        try:
+            return memoized(raw_str, allow_hash)
+        except TypeError:  # unhashable: as botocore would
+            return sanitize(raw_str, allow_hash)
+
+    sanitized.cache_info = memoized.cache_info  # type: ignore[attr-defined]
+    useragent.sanitize_user_agent_string_component = sanitized

@@ -1,0 +1,96 @@
+"""devstack.overhead: what moto redid per request is done once. These fail if a moto upgrade breaks a
+patch's assumptions (install() also refuses to start then)."""
+
+from typing import Any
+
+import boto3
+import moto.core.responses as responses
+import pytest
+from botocore.exceptions import ClientError
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.utils import boto_client
+
+from devstack.template import MOTO_ACCOUNT_ID, REGION
+from tests.integration.helpers import ECHO, agent_with, execution_done, run_to_end, scratch_table, start
+
+
+def test_handler_method_names_are_listed_once_per_class(stack: Any) -> None:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.list_tables()
+    before = responses.method_names_from_class.cache_info()  # type: ignore[attr-defined]
+    dynamodb.list_tables()
+    dynamodb.describe_table(TableName=stack.tables[0])
+    after = responses.method_names_from_class.cache_info()  # type: ignore[attr-defined]
+    assert after.hits == before.hits + 2
+    assert after.misses == before.misses
+
+
+def test_lambda_tasks_share_one_client_and_still_run_the_handlers(stack: Any, api: Any) -> None:
+    assert lambda_eval_utils.boto_client_for is boto_client.boto_client_for
+    first = boto_client.boto_client_for(region=REGION, service="lambda", state_credentials=None)
+    assert boto_client.boto_client_for(region=REGION, service="lambda", state_credentials=object()) is first
+
+    agent = agent_with(api, [{"tool_calls": [{"name": "echo", "arguments": {}}]}, {"text": "ok"}], [ECHO])
+    for _ in range(2):  # each run's Lambda tasks go through the shared client to the real handlers
+        run = start(api, agent)
+        assert run_to_end(api, run["id"])["status"] == "completed"
+        assert execution_done(run["id"]) == "SUCCEEDED"
+
+
+def test_an_item_is_size_checked_once_with_dynamodbs_limit(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    key = {"pk": {"S": "size"}, "sk": {"N": "1"}}
+    sets = []
+    setitem = LimitedSizeDict.__setitem__
+
+    def counted(self: Any, name: str, value: Any) -> None:
+        sets.append(name)
+        setitem(self, name, value)
+
+    monkeypatch.setattr(LimitedSizeDict, "__setitem__", counted)
+    many = {f"a{i}": {"S": "x"} for i in range(30)}
+    with scratch_table("Size") as table:
+        dynamodb.put_item(TableName=table, Item={**key, **many})
+        assert sets == []  # built, then its size checked once (moto: a walk over the item per attribute)
+
+        near = 400_000  # DynamoDB's limit is 400 KB, moto's 405,000 bytes (names and values)
+        dynamodb.put_item(TableName=table, Item={**key, "big": {"S": "x" * near}})
+        with pytest.raises(ClientError) as raised:
+            dynamodb.put_item(TableName=table, Item={**key, "big": {"S": "x" * (near + 6_000)}})
+        error = raised.value.response["Error"]
+        assert error["Code"] == "ValidationException"
+        assert "Item size has exceeded the maximum allowed size" in error["Message"]
+        assert dynamodb.get_item(TableName=table, Key=key)["Item"]["big"]["S"] == "x" * near  # kept
+
+
+def test_items_share_their_attribute_names(stack: Any) -> None:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    with scratch_table("Names") as table:
+        for sk in (1, 2):
+            dynamodb.put_item(
+                TableName=table, Item={"pk": {"S": "n"}, "sk": {"N": str(sk)}, "status": {"S": "x"}}
+            )
+        items = dynamodb_backends[MOTO_ACCOUNT_ID][REGION].tables[table].items
+        first, second = (
+            next(name for name in item.attrs if name == "status")
+            for item in items[DynamoType({"S": "n"})].values()
+        )
+        assert first is second  # one string, not one per item
+
+
+def test_user_agent_components_are_sanitized_once(stack: Any) -> None:
+    from botocore import useragent
+
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.list_tables()
+    before = useragent.sanitize_user_agent_string_component.cache_info()  # type: ignore[attr-defined]
+    response = dynamodb.list_tables()
+    after = useragent.sanitize_user_agent_string_component.cache_info()  # type: ignore[attr-defined]
+    assert after.hits > before.hits and after.misses == before.misses
+    assert useragent.sanitize_user_agent_string_component("a b#c", False) == "a-b-c"
+    assert useragent.sanitize_user_agent_string_component("a b#c", True) == "a-b#c"
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 200

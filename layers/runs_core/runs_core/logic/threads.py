@@ -13,7 +13,6 @@ from runs_core import ids
 from runs_core.changes import StaleThread, ThreadTurn
 from runs_core.context import Caller
 from runs_core.errors import NotFound, ThreadBusy
-from runs_core.logic.agents import load_agent
 from runs_core.logic.run_writes import start_execution
 from runs_core.models.common import Page
 from runs_core.models.threads import CreateThread, Message, Thread
@@ -43,6 +42,8 @@ def create_thread(caller: Caller, request: CreateThread) -> Thread:
         "created_at": created_at,
     }
     if request.agent is not None:
+        from runs_core.logic.agents import load_agent  # lazy, for cold start: the agent models
+
         thread["agent_id"] = load_agent(caller, request.agent)["id"]
     return view(get_stores().threads.create(thread))
 

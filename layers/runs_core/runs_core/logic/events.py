@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from runs_core.context import Caller
 from runs_core.errors import ValidationFailed
 from runs_core.logic.run_writes import load_run
-from runs_core.models.common import MAX_INTEGER
+from runs_core.models.bounds import MAX_INTEGER
 from runs_core.models.events import Event, EventPage
 from runs_core.run_status import TERMINAL_STATUSES
 from runs_core.settings import get_settings

@@ -38,7 +38,7 @@ from runs_core.api.problems import Render
 from runs_core.context import Caller
 from runs_core.dialects.common import error_responses, json_response, renderer, success
 from runs_core.errors import ApiError, InvalidState, NotFound, ValidationFailed
-from runs_core.logic import agents, answers, events, runs, threads, waiting
+from runs_core.logic import answers, events, runs, threads, waiting
 from runs_core.models.runs import RunOptions, SubmitApproval, SubmitInput
 from runs_core.models.threads import CreateThread
 from runs_core.run_status import TERMINAL_STATUSES
@@ -311,6 +311,8 @@ def _values(caller: Caller, thread_id: str, run: dict[str, Any]) -> dict[str, An
 @router.post(f"{BASE}/assistants/search", tags=TAGS, responses=ok(list[LgAssistant], "The assistants", 422))
 def search_assistants(caller: OrgCaller, body: Annotated[AssistantSearch | None, Body()] = None) -> Any:
     """The org's agents as assistants (filtered by `graph_id` or `name`: the agent's name)."""
+    from runs_core.logic import agents  # lazy, for cold start: only the assistants routes need agents
+
     body = body or AssistantSearch()
     wanted = body.graph_id or body.name
     found: list[dict[str, Any]] = []
@@ -327,6 +329,8 @@ def search_assistants(caller: OrgCaller, body: Annotated[AssistantSearch | None,
 @router.get(f"{BASE}/assistants/<assistant_id>", tags=TAGS, responses=ok(LgAssistant, "The assistant", 404))
 def get_assistant(assistant_id: Id, caller: OrgCaller) -> Any:
     """One assistant: the agent of that id (or name)."""
+    from runs_core.logic import agents  # lazy, for cold start (as search_assistants)
+
     return json_response(200, _assistant(agents.get_agent(caller, assistant_id)))
 
 

@@ -14,6 +14,23 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 LAYER = REPO / "layers" / "runs_core"
 
+# Modules only some routes need (imported where they are used, "lazy, for cold start").
+AGENT_MODELS = {"runs_core.models.agents", "runs_core.logic.agents", "nodesemver"}
+ACCOUNT_MODELS = {"runs_core.models.account"}
+# Never at a cold start of an API function: the agent loop's providers, run creation's JSON Schema
+# validator, the build-time OpenAPI generator, the dialects (but a dialect function's own).
+NO_API_FUNCTION = {"runs_core.providers", "jsonschema", "runs_core.api.spec", "runs_core.execution"}
+DIALECTS = {
+    f"runs_core.dialects.{name}"
+    for name in ("appstrate", "kognitos", "langgraph", "openai_responses", "roe", "tr", "ziet")
+}
+
+
+def _api(*needed: str, also: frozenset[str] = frozenset()) -> set[str]:
+    """What an API function must not import: all of the above but its own `needed` modules."""
+    return (AGENT_MODELS | ACCOUNT_MODELS | NO_API_FUNCTION | DIALECTS | also) - set(needed)
+
+
 # function directory → packages (top-level or runs_core.*) its handler module must not import.
 NOT_IMPORTED = {
     # Runs before every request: an API key's hash, one GetItem, a cached principal. No models.
@@ -22,6 +39,26 @@ NOT_IMPORTED = {
     "file_uploaded": {"pydantic"},
     # The agent loop: providers and actions load on the first model call or tool call.
     "run_step": {"pydantic", "runs_core.providers", "runs_core.actions"},
+    # $connect and $disconnect read keys and connections only; subscribe's event envelopes load the
+    # event model on first use.
+    "websocket": {"pydantic", "runs_core.logic.runs", "runs_core.models.events"},
+    # The Allow header comes from the generated document; a dialect's renderer loads with its first 405.
+    "method_not_allowed": {"pydantic", "runs_core.api.app", *DIALECTS},
+    "docs_api": _api(also=frozenset({"runs_core.models.common", "runs_core.logic.runs"})),
+    "runs_api": _api(),
+    "threads_api": _api(),
+    "events_api": _api(also=frozenset({"runs_core.logic.runs", "runs_core.models.runs"})),
+    "files_api": _api(),
+    "agents_api": _api(*AGENT_MODELS),
+    "account_api": _api(*ACCOUNT_MODELS),
+    "admin_api": _api(*ACCOUNT_MODELS),
+    "dialects/appstrate": _api("runs_core.dialects.appstrate"),
+    "dialects/kognitos": _api("runs_core.dialects.kognitos"),
+    "dialects/langgraph": _api("runs_core.dialects.langgraph"),
+    "dialects/openai": _api("runs_core.dialects.openai_responses"),
+    "dialects/roe": _api("runs_core.dialects.roe"),
+    "dialects/tr": _api("runs_core.dialects.tr"),
+    "dialects/ziet": _api("runs_core.dialects.ziet"),
 }
 
 

@@ -17,6 +17,7 @@ LAYER = REPO / "layers" / "runs_core"
 # Modules only some routes need (imported where they are used, "lazy, for cold start").
 AGENT_MODELS = {"runs_core.models.agents", "runs_core.logic.agents", "nodesemver"}
 ACCOUNT_MODELS = {"runs_core.models.account"}
+THREAD_MODELS = {"runs_core.models.threads"}
 # Never at a cold start of an API function: the agent loop's providers, run creation's JSON Schema
 # validator, the build-time OpenAPI generator, the dialects (but a dialect function's own).
 NO_API_FUNCTION = {"runs_core.providers", "jsonschema", "runs_core.api.spec", "runs_core.execution"}
@@ -28,7 +29,7 @@ DIALECTS = {
 
 def _api(*needed: str, also: frozenset[str] = frozenset()) -> set[str]:
     """What an API function must not import: all of the above but its own `needed` modules."""
-    return (AGENT_MODELS | ACCOUNT_MODELS | NO_API_FUNCTION | DIALECTS | also) - set(needed)
+    return (AGENT_MODELS | ACCOUNT_MODELS | THREAD_MODELS | NO_API_FUNCTION | DIALECTS | also) - set(needed)
 
 
 # function directory → packages (top-level or runs_core.*) its handler module must not import.
@@ -46,7 +47,7 @@ NOT_IMPORTED = {
     "method_not_allowed": {"pydantic", "runs_core.api.app", *DIALECTS},
     "docs_api": _api(also=frozenset({"runs_core.models.common", "runs_core.logic.runs"})),
     "runs_api": _api(),
-    "threads_api": _api(),
+    "threads_api": _api(*THREAD_MODELS),
     "events_api": _api(also=frozenset({"runs_core.logic.runs", "runs_core.models.runs"})),
     "files_api": _api(),
     "agents_api": _api(*AGENT_MODELS),
@@ -54,8 +55,8 @@ NOT_IMPORTED = {
     "admin_api": _api(*ACCOUNT_MODELS),
     "dialects/appstrate": _api("runs_core.dialects.appstrate"),
     "dialects/kognitos": _api("runs_core.dialects.kognitos"),
-    "dialects/langgraph": _api("runs_core.dialects.langgraph"),
-    "dialects/openai": _api("runs_core.dialects.openai_responses"),
+    "dialects/langgraph": _api("runs_core.dialects.langgraph", *THREAD_MODELS),
+    "dialects/openai": _api("runs_core.dialects.openai_responses", *THREAD_MODELS),
     "dialects/roe": _api("runs_core.dialects.roe"),
     "dialects/tr": _api("runs_core.dialects.tr"),
     "dialects/ziet": _api("runs_core.dialects.ziet"),

@@ -70,6 +70,8 @@ def _error_body(error: ApiError, request_id: str | None) -> dict[str, Any]:
 
 
 class LangGraphError(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
+
     detail: str
     code: str = Field(description="runs-api's error code.", examples=["not_found"])
 
@@ -121,7 +123,7 @@ def _streamed(*statuses: int) -> dict[int, Any]:
 class _Loose(BaseModel):
     """The SDK sends every option it knows (most with defaults): what this dialect does not use is ignored."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)  # built on first use, not at a cold start
 
 
 class AssistantSearch(_Loose):
@@ -161,6 +163,8 @@ class RunCreate(_Loose):
 
 
 class LgAssistant(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
+
     assistant_id: str = Field(description="The agent's id.")
     graph_id: str = Field(description="The agent's name.")
     name: str
@@ -174,6 +178,8 @@ class LgAssistant(BaseModel):
 
 
 class LgThread(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
+
     thread_id: str
     created_at: str
     updated_at: str
@@ -184,6 +190,8 @@ class LgThread(BaseModel):
 
 
 class LgThreadState(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
+
     values: dict[str, Any]
     next: list[str]
     checkpoint: dict[str, Any]
@@ -196,6 +204,8 @@ class LgThreadState(BaseModel):
 
 class LgRun(BaseModel):
     """A run (its `kwargs` member, always `{}`, is left out of this schema)."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
 
     run_id: str
     thread_id: str
@@ -210,7 +220,7 @@ class LgRun(BaseModel):
 class LgValues(BaseModel):
     """The thread's values: `messages`, plus `__interrupt__` (interrupted) or `__error__` (failed)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     messages: list[dict[str, Any]]
 

@@ -45,7 +45,7 @@ def _trace_id() -> str:
 def _validate_input(schema: dict[str, Any] | None, value: dict[str, Any]) -> None:
     if not schema:
         return
-    from jsonschema import Draft202012Validator  # lazy: only run creation needs it
+    from jsonschema import Draft202012Validator  # lazy, for cold start: only run creation needs it
 
     errors = sorted(Draft202012Validator(schema).iter_errors(value), key=lambda error: list(error.path))
     if errors:

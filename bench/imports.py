@@ -9,6 +9,10 @@ of REPEATS fresh interpreters. A function started by a script (EventsFunction: `
 Adapter's server) is timed on the module its server imports (STARTED_BY_SCRIPT).
 
 `python -X importtime` shows where the time goes; `modules` counts the modules imported after boto3.
+FLOOR is what every API function pays before any runs-api code (pydantic, Powertools' resolver with
+validation), timed the same way, so a run on a loaded machine still shows how far above it each is.
+
+`python -m bench.imports` prints the per-function table alone.
 """
 
 import os
@@ -17,6 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.table import Table
 from devstack.template import FUNCTION_TYPE, Template, Unresolvable
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,9 +40,15 @@ TIMER = """import sys, time
 import boto3
 before = len(sys.modules)
 began = time.perf_counter()
-import {module}
+{statement}
 print(f"{{(time.perf_counter() - began) * 1000:.3f}} {{len(sys.modules) - before}}")
 """
+
+
+# The framework every API function imports before any runs-api code: the validating resolver's floor.
+FLOOR = """from pydantic import BaseModel, Field
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+APIGatewayRestResolver(enable_validation=True)"""
 
 
 def parse_timer(stdout: str) -> tuple[float, int]:
@@ -63,6 +74,27 @@ def handler_module(handler: str) -> str:
     return STARTED_BY_SCRIPT.get(handler) or handler.rpartition(".")[0]
 
 
+def _time(script: str, cwd: str, env: dict[str, str]) -> tuple[float, int, str]:
+    """(median ms, modules, error) of REPEATS fresh interpreters running `script` (a TIMER)."""
+    samples: list[float] = []
+    modules = 0
+    for _ in range(REPEATS):
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            return float("nan"), 0, (done.stderr.strip().splitlines() or ["failed"])[-1][:120]
+        ms, modules = parse_timer(done.stdout)
+        samples.append(ms)
+    return statistics.median(samples), modules, ""
+
+
 def measure(template_path: Path = REPO / "template.yaml") -> list[tuple[str, str, float, int, str]]:
     """[(function, handler module, median ms, modules, error)] for every function in the template."""
     template = Template(template_path)
@@ -73,24 +105,36 @@ def measure(template_path: Path = REPO / "template.yaml") -> list[tuple[str, str
         code_dir = str((template.root / str(properties["CodeUri"])).resolve())
         module = handler_module(str(properties["Handler"]))
         env = {**_environment(template, properties), "PYTHONPATH": os.pathsep.join([code_dir, layer])}
-        samples: list[float] = []
-        modules, error = 0, ""
-        for _ in range(REPEATS):
-            done = subprocess.run(
-                [sys.executable, "-c", TIMER.format(module=module)],
-                cwd=code_dir,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
-            if done.returncode != 0:
-                error = (done.stderr.strip().splitlines() or ["failed"])[-1][:120]
-                break
-            ms, modules = parse_timer(done.stdout)
-            samples.append(ms)
-        median = statistics.median(samples) if samples else float("nan")
+        median, modules, error = _time(TIMER.format(statement=f"import {module}"), code_dir, env)
         shown = module.rpartition(", ")[2]  # run.sh: the function's own module
         results.append((logical_id, f"{properties['CodeUri']}{shown}.py", median, modules, error))
     return results
+
+
+def measure_floor() -> tuple[float, int, str]:
+    """(median ms, modules, error) of FLOOR alone after boto3, timed as a handler is."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env.update(ENV_DEFAULTS)
+    return _time(TIMER.format(statement=FLOOR), str(REPO), env)
+
+
+def table(results: list[tuple[str, str, float, int, str]], floor: tuple[float, int, str]) -> Table:
+    """The per-function rows as bench prints them, after the floor's row."""
+    rows = Table()
+    floor_ms, floor_modules, floor_error = floor
+    if floor_error:
+        rows.add("cold import", "framework floor", "failed", floor_error)
+    else:
+        detail = f"pydantic + APIGatewayRestResolver(enable_validation=True): {floor_modules} modules"
+        rows.add("cold import", "framework floor", f"{floor_ms:.0f} ms", detail)
+    for function, module, ms, modules, error in results:
+        if error:
+            rows.add("cold import", function, "failed", error)
+        else:
+            rows.add("cold import", function, f"{ms:.0f} ms", f"{module}: {modules} modules after boto3")
+    return rows
+
+
+if __name__ == "__main__":
+    print(f"Wall time of each handler's import after boto3, median of {REPEATS} fresh interpreters:")
+    print(table(measure(), measure_floor()).render())

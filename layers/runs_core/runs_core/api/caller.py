@@ -51,7 +51,7 @@ def key_manager_caller(request: Request) -> Caller:
     consistent), not trusted from the authorizer's cache, so a key revoked a moment ago cannot mint a
     new one during the up to 60 s its cached principal lives."""
     caller = org_caller(request)
-    from runs_core.auth import key_from_headers  # lazy: only key management pays for it
+    from runs_core.auth import key_from_headers  # lazy, for cold start: only key management pays for it
     from runs_core.logic.api_keys import org_for_key
 
     secret = key_from_headers(dict(request.resolved_event.headers))

@@ -12,8 +12,7 @@ from typing import Any
 
 from runs_core.errors import RateLimited
 from runs_core.logic import rate_limits
-from runs_core.logic.rate_limits import Decision
-from runs_core.models.account import RateLimits
+from runs_core.logic.rate_limits import DEFAULT_LIMITS, Decision
 from runs_core.observability import logger
 from runs_core.settings import get_settings
 from runs_core.storage.rate_limits import RateLimitStore
@@ -47,11 +46,14 @@ class Quota:
         org_id = context.get("org_id")
         if context.get("role") != "org" or not org_id:
             return None
-        defaults = RateLimits()
+        # The defaults as a dict, not models.account.RateLimits: no API function imports the account
+        # models for it (cold start).
         return cls(
             org_id=str(org_id),
-            requests_per_minute=_limit(context.get("requests_per_minute"), defaults.requests_per_minute),
-            runs_per_minute=_limit(context.get("runs_per_minute"), defaults.runs_per_minute),
+            requests_per_minute=_limit(
+                context.get("requests_per_minute"), DEFAULT_LIMITS["requests_per_minute"]
+            ),
+            runs_per_minute=_limit(context.get("runs_per_minute"), DEFAULT_LIMITS["runs_per_minute"]),
         )
 
     def take(self, bucket: str) -> RateLimited | None:

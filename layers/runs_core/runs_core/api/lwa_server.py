@@ -302,7 +302,7 @@ class StreamingServer(ThreadingHTTPServer):
         return f"http://{host!s}:{port}"
 
     def log_exception(self, message: str) -> None:
-        from runs_core.observability import logger
+        from runs_core.observability import logger  # lazy: the server imports nothing of runs_core itself
 
         logger.exception(message)
 

@@ -137,7 +137,7 @@ def multipart_to_json(event: dict[str, Any]) -> dict[str, Any]:
     as a file of the caller's org and its id appended to `file_ids`. A non-multipart event is returned
     as it is.
     """
-    from runs_core.logic.files import store_file  # lazy: only multipart requests need S3
+    from runs_core.logic.files import store_file  # lazy, for cold start: only multipart requests need S3
     from runs_core.models.files import MAX_DIRECT_UPLOAD_BYTES
 
     headers = event.get("headers") or {}

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Request, Response
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from runs_core.api.caller import MAX_END_USER_LENGTH, org_caller
 from runs_core.api.openapi import Router
@@ -37,12 +37,16 @@ router = Router()
 
 
 class AppstrateFieldError(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
+
     field: str
     code: str
     message: str
 
 
 class AppstrateProblem(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
+
     type: str
     title: str
     status: int
@@ -98,6 +102,8 @@ def appstrate_caller(request: Request) -> Caller:
 
 
 class RunStarted(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
+
     runId: str
 
 

@@ -24,7 +24,6 @@ from runs_core.api.problems import Render
 from runs_core.dialects.common import error_responses, renderer
 from runs_core.errors import ApiError
 from runs_core.logic import runs
-from runs_core.logic.agents import load_agent
 from runs_core.models.common import MAX_INTEGER, RequestModel, ResponseModel
 from runs_core.models.runs import NamedInput, Run, RunOptions
 
@@ -194,6 +193,8 @@ def list_runs(
     continuation_token: Annotated[str | None, Query(max_length=4096)] = None,
 ) -> ListResponse:
     """The runs of a process and agent, newest first."""
+    from runs_core.logic.agents import load_agent  # lazy, for cold start: only this route needs agents
+
     agent = load_agent(caller, process_id)  # an unknown process is 404
     page = runs.list_runs(caller, limit, continuation_token, agent=agent["id"])
     items = [view(run) for run in page.items if _matches(run, agent_id, stage)]

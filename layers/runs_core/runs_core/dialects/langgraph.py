@@ -38,7 +38,7 @@ from runs_core.api.problems import Render
 from runs_core.context import Caller
 from runs_core.dialects.common import error_responses, json_response, renderer, success
 from runs_core.errors import ApiError, InvalidState, NotFound, ValidationFailed
-from runs_core.logic import agents, answers, events, runs, threads, waiting
+from runs_core.logic import answers, events, runs, threads, waiting
 from runs_core.models.runs import RunOptions, SubmitApproval, SubmitInput
 from runs_core.models.threads import CreateThread
 from runs_core.run_status import FAILED, TERMINAL_STATUSES, WAITING_STATUSES
@@ -69,6 +69,8 @@ def _error_body(error: ApiError, request_id: str | None) -> dict[str, Any]:
 
 
 class LangGraphError(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
+
     detail: str
     code: str = Field(description="runs-api's error code.", examples=["not_found"])
 
@@ -120,7 +122,7 @@ def _streamed(*statuses: int) -> dict[int, Any]:
 class _Loose(BaseModel):
     """The SDK sends every option it knows (most with defaults): what this dialect does not use is ignored."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)  # built on first use, not at a cold start
 
 
 class AssistantSearch(_Loose):
@@ -160,6 +162,8 @@ class RunCreate(_Loose):
 
 
 class LgAssistant(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
+
     assistant_id: str = Field(description="The agent's id.")
     graph_id: str = Field(description="The agent's name.")
     name: str
@@ -173,6 +177,8 @@ class LgAssistant(BaseModel):
 
 
 class LgThread(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
+
     thread_id: str
     created_at: str
     updated_at: str
@@ -183,6 +189,8 @@ class LgThread(BaseModel):
 
 
 class LgThreadState(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
+
     values: dict[str, Any]
     next: list[str]
     checkpoint: dict[str, Any]
@@ -195,6 +203,8 @@ class LgThreadState(BaseModel):
 
 class LgRun(BaseModel):
     """A run (its `kwargs` member, always `{}`, is left out of this schema)."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
 
     run_id: str
     thread_id: str
@@ -209,7 +219,7 @@ class LgRun(BaseModel):
 class LgValues(BaseModel):
     """The thread's values: `messages`, plus `__interrupt__` (interrupted) or `__error__` (failed)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     messages: list[dict[str, Any]]
 
@@ -310,6 +320,8 @@ def _values(caller: Caller, thread_id: str, run: dict[str, Any]) -> dict[str, An
 @router.post(f"{BASE}/assistants/search", tags=TAGS, responses=ok(list[LgAssistant], "The assistants", 422))
 def search_assistants(caller: OrgCaller, body: Annotated[AssistantSearch | None, Body()] = None) -> Any:
     """The org's agents as assistants (filtered by `graph_id` or `name`: the agent's name)."""
+    from runs_core.logic import agents  # lazy, for cold start: only the assistants routes need agents
+
     body = body or AssistantSearch()
     wanted = body.graph_id or body.name
     found: list[dict[str, Any]] = []
@@ -326,6 +338,8 @@ def search_assistants(caller: OrgCaller, body: Annotated[AssistantSearch | None,
 @router.get(f"{BASE}/assistants/<assistant_id>", tags=TAGS, responses=ok(LgAssistant, "The assistant", 404))
 def get_assistant(assistant_id: Id, caller: OrgCaller) -> Any:
     """One assistant: the agent of that id (or name)."""
+    from runs_core.logic import agents  # lazy, for cold start (as search_assistants)
+
     return json_response(200, _assistant(agents.get_agent(caller, assistant_id)))
 
 

@@ -32,6 +32,8 @@ router = Router()
 
 
 class RoeErrorResponse(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
+
     message: str = Field(description="Error message")
 
 
@@ -60,6 +62,7 @@ class AgentExecutionRequest(BaseModel):
     """The agent's inputs as top-level keys (or wrapped as `inputs`), and `metadata`."""
 
     model_config = ConfigDict(
+        defer_build=True,  # built on first use, not at a cold start
         extra="allow",
         json_schema_extra={
             "examples": [{"inputs": {"name": "Ada"}}, {"name": "Ada", "metadata": {"job": "j-1"}}]
@@ -72,6 +75,8 @@ class AgentExecutionRequest(BaseModel):
 
 
 class AgentDatum(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
+
     key: str = Field(description="The key of the output")
     description: str | None = Field(None, description="The description of the output")
     data_type: str = Field(description="The MIME data type of the output")

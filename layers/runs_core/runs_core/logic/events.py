@@ -9,16 +9,18 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from functools import cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runs_core.context import Caller
 from runs_core.errors import ValidationFailed
 from runs_core.logic.run_writes import load_run
-from runs_core.models.common import MAX_INTEGER
-from runs_core.models.events import Event, EventPage
+from runs_core.models.bounds import MAX_INTEGER
 from runs_core.run_status import TERMINAL_STATUSES
 from runs_core.settings import get_settings
 from runs_core.storage.events import EventLog
+
+if TYPE_CHECKING:
+    from runs_core.models.events import EventPage
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -90,15 +92,20 @@ def resume_point(after_seq: int | None, starting_after: int | None, last_event_i
 
 
 def envelope(item: dict[str, Any]) -> dict[str, Any]:
+    # lazy, for cold start: the WebSocket function's $connect and $disconnect need no pydantic
+    from runs_core.models.events import Event
+
     return Event.model_validate(item).model_dump()
 
 
-def list_events(caller: Caller, run_id: str, after_seq: int, limit: int) -> EventPage:
+def list_events(caller: Caller, run_id: str, after_seq: int, limit: int) -> "EventPage":
     """Up to `limit` events after `after_seq`, oldest first; 404 unless the run is the caller's org's."""
     if not 1 <= limit <= MAX_LIMIT:
         raise _invalid("limit", f"must be 1 to {MAX_LIMIT}")
     if after_seq < 0:
         raise _invalid("after_seq", "must be ≥ 0")
+    from runs_core.models.events import Event, EventPage  # lazy, for cold start (as envelope)
+
     # Read the run first: its status is then never ahead of the events returned after it.
     run = load_run(caller, run_id, consistent=True)
     items = event_log().after(run_id, after_seq, limit)

@@ -9,16 +9,18 @@ notification finishes it (runs_core.logic.uploads).
 import hashlib
 from datetime import timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runs_core import clock, ids
 from runs_core.context import Caller
 from runs_core.errors import InvalidState, NotFound, PayloadTooLarge
 from runs_core.models.files import MAX_DIRECT_UPLOAD_BYTES, CreateUpload, File, FileWithUrl, Upload
 from runs_core.observability import logger
-from runs_core.providers.base import Attachment
 from runs_core.storage.files import object_key, pending_key
 from runs_core.stores import get_stores
+
+if TYPE_CHECKING:
+    from runs_core.providers.base import Attachment
 
 UPLOAD_URL_SECONDS = 3600
 DOWNLOAD_URL_SECONDS = 900
@@ -122,14 +124,16 @@ def require_uploaded(org_id: str, file_ids: list[str]) -> None:
             raise InvalidState(f"File {file_id!r} is {record['status']}, not uploaded.")
 
 
-def run_attachments(run: dict[str, Any]) -> tuple[Attachment, ...]:
+def run_attachments(run: dict[str, Any]) -> tuple["Attachment", ...]:
     """The run's files for its model, in file_ids order, at most MAX_RUN_ATTACHMENT_BYTES in all."""
     file_ids = tuple(run.get("file_ids") or ())
     return _attachments(run["org_id"], file_ids) if file_ids else ()
 
 
 @lru_cache(maxsize=4)  # uploaded files never change: a warm step function reads a run's files once
-def _attachments(org_id: str, file_ids: tuple[str, ...]) -> tuple[Attachment, ...]:
+def _attachments(org_id: str, file_ids: tuple[str, ...]) -> tuple["Attachment", ...]:
+    from runs_core.providers.base import Attachment  # lazy, for cold start: only the agent loop needs it
+
     stores = get_stores()
     records = stores.files.get_many(org_id, list(file_ids))
     attachments: list[Attachment] = []

@@ -13,8 +13,6 @@ from runs_core.changes import Change, NewEvent, StaleRun, StaleThread
 from runs_core.context import Caller
 from runs_core.errors import InsufficientCredits, InvalidState, NotFound, ValidationFailed
 from runs_core.logic import threads
-from runs_core.logic.agents import load_agent, resolve_version
-from runs_core.logic.files import require_uploaded
 from runs_core.logic.run_writes import (
     MAX_WRITE_ATTEMPTS,
     cancellation,
@@ -47,7 +45,7 @@ def _trace_id() -> str:
 def _validate_input(schema: dict[str, Any] | None, value: dict[str, Any]) -> None:
     if not schema:
         return
-    from jsonschema import Draft202012Validator  # lazy: only run creation needs it
+    from jsonschema import Draft202012Validator  # lazy, for cold start: only run creation needs it
 
     errors = sorted(Draft202012Validator(schema).iter_errors(value), key=lambda error: list(error.path))
     if errors:
@@ -81,6 +79,10 @@ def create_run(
 ) -> Run:
     """Create a run (and start it unless `start=false`). In a thread, the run takes the thread if it is
     idle, else waits behind the thread's current run (`enqueue`) or is refused (`reject`: 409)."""
+    # lazy, for cold start: only run creation needs the agent and file models (a run's reads do not)
+    from runs_core.logic.agents import load_agent, resolve_version
+    from runs_core.logic.files import require_uploaded
+
     stores = get_stores()
     agent = load_agent(caller, agent_ref)
     version = resolve_version(caller, agent, request.version, request.stage)
@@ -255,6 +257,8 @@ def list_runs(
     org = caller.org_id
     agent_id = None
     if agent is not None:
+        from runs_core.logic.agents import load_agent  # lazy, for cold start: only this filter needs it
+
         try:
             agent_id = load_agent(caller, agent)["id"]
         except NotFound:

@@ -7,34 +7,38 @@ execution yet. When the holding run ends, the event router (which sees every ter
 thread is conditional on its `rev` and written with the run change it belongs to.
 """
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from runs_core import ids
 from runs_core.changes import StaleThread, ThreadTurn
 from runs_core.context import Caller
 from runs_core.errors import NotFound, ThreadBusy
-from runs_core.logic.agents import load_agent
 from runs_core.logic.run_writes import start_execution
-from runs_core.models.common import Page
-from runs_core.models.threads import CreateThread, Message, Thread
 from runs_core.observability import logger
 from runs_core.pages import decode_cursor, encode_cursor
 from runs_core.run_status import QUEUED, TERMINAL_STATUSES
 from runs_core.storage.dynamo import KeyRange
 from runs_core.stores import get_stores
 
+if TYPE_CHECKING:
+    from runs_core.models.common import Page
+    from runs_core.models.threads import CreateThread, Message, Thread
+
 Strategy = Literal["enqueue", "reject"]
 MAX_HAND_OVERS = 25  # runs cancelled while queued are skipped; bounded so a bad queue cannot spin
 
 
-def view(thread: dict[str, Any]) -> Thread:
+def view(thread: dict[str, Any]) -> "Thread":
+    # lazy, for cold start: the thread models are for the threads routes; runs take turns without them
+    from runs_core.models.threads import Thread
+
     active = thread.get("active_run_id")
     return Thread.model_validate(
         {**thread, "status": "busy" if active else "idle", "queued_run_ids": thread.get("queue") or []}
     )
 
 
-def create_thread(caller: Caller, request: CreateThread) -> Thread:
+def create_thread(caller: Caller, request: "CreateThread") -> "Thread":
     thread_id, created_at = ids.new_id_at("thr")
     thread = {
         "id": thread_id,
@@ -43,6 +47,8 @@ def create_thread(caller: Caller, request: CreateThread) -> Thread:
         "created_at": created_at,
     }
     if request.agent is not None:
+        from runs_core.logic.agents import load_agent  # lazy, for cold start: the agent models
+
         thread["agent_id"] = load_agent(caller, request.agent)["id"]
     return view(get_stores().threads.create(thread))
 
@@ -59,11 +65,14 @@ def load_thread(caller: Caller, thread_id: str, consistent: bool = False) -> dic
     return record
 
 
-def get_thread(caller: Caller, thread_id: str) -> Thread:
+def get_thread(caller: Caller, thread_id: str) -> "Thread":
     return view(load_thread(caller, thread_id))
 
 
-def list_threads(caller: Caller, limit: int, cursor: str | None) -> Page[Thread]:
+def list_threads(caller: Caller, limit: int, cursor: str | None) -> "Page[Thread]":
+    from runs_core.models.common import Page  # lazy, for cold start (as view)
+    from runs_core.models.threads import Thread
+
     before = decode_cursor(cursor, caller.org_id, "threads", {}) if cursor else None
     key_range = KeyRange("id", "thr_", before or "thr_~", exclusive_high=before is not None)
     items = get_stores().threads.page(caller.org_id, key_range, limit + 1)
@@ -116,7 +125,10 @@ def hand_over(org_id: str, thread_id: str, finished_run_id: str) -> None:
 # ------------------------------------------------------------------------------ messages
 
 
-def list_messages(caller: Caller, thread_id: str, limit: int, cursor: str | None) -> Page[Message]:
+def list_messages(caller: Caller, thread_id: str, limit: int, cursor: str | None) -> "Page[Message]":
+    from runs_core.models.common import Page  # lazy, for cold start (as view)
+    from runs_core.models.threads import Message
+
     load_thread(caller, thread_id)
     scope = f"messages:{thread_id}"
     after = decode_cursor(cursor, caller.org_id, scope, {}) if cursor else None

@@ -139,7 +139,8 @@ class Definition(RequestModel):
         if len(keys) != len(set(keys)):
             raise ValueError("output keys must be unique")
         if self.input_schema is not None:
-            from jsonschema import Draft202012Validator, SchemaError  # lazy: only agent writes need it
+            # lazy, for cold start: only agent writes need it
+            from jsonschema import Draft202012Validator, SchemaError
 
             try:
                 Draft202012Validator.check_schema(self.input_schema)

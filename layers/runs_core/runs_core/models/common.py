@@ -2,14 +2,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from runs_core.models.bounds import MAX_INTEGER  # re-exported: the models' integers are bounded by it
+
 # An agent's name: a slug, optionally in a scope (`@scope/name`, as Appstrate names agents); ≤ 64 in all.
 AGENT_NAME_PATTERN = r"^(@[a-z0-9][a-z0-9-]{0,61}/)?[a-z0-9][a-z0-9-]{0,62}$"
 
-# Every integer a request carries (query, path or body) is at most this: exact in every JSON parser
-# (JavaScript's Number.MAX_SAFE_INTEGER) and far inside DynamoDB's 38 digits, so no integer a client
-# sends can fail a write, a query or a conversion deeper in (a 500). NonNegativeInt and PositiveInt carry
-# the bound into validation and the published spec; a tighter bound (Field(le=…)) narrows it.
-MAX_INTEGER = 2**53 - 1
 NonNegativeInt = Annotated[int, Field(ge=0, le=MAX_INTEGER)]
 PositiveInt = Annotated[int, Field(ge=1, le=MAX_INTEGER)]
 

@@ -46,8 +46,8 @@ from runs_core.context import Caller
 from runs_core.errors import NotFound
 from runs_core.logic.api_keys import active_key, org_for_key
 from runs_core.logic.events import envelope, event_log
-from runs_core.logic.runs import load_run
-from runs_core.models.common import MAX_INTEGER
+from runs_core.logic.run_writes import load_run
+from runs_core.models.bounds import MAX_INTEGER
 from runs_core.observability import logger
 from runs_core.settings import get_settings
 from runs_core.storage.connections import CONNECTION_TTL_S, Connections, Subscriber

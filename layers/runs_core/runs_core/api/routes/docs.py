@@ -8,7 +8,7 @@ from importlib import resources
 from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from runs_core.api.document import DOCS_PATH, openapi_document
 from runs_core.api.openapi import Router
@@ -18,6 +18,8 @@ SWAGGER_UI_ASSETS = "aws_lambda_powertools.event_handler.openapi.swagger_ui"
 
 
 class Health(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
+
     status: Literal["ok"] = "ok"
 
 

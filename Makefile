@@ -10,10 +10,17 @@ export AWS_DEFAULT_REGION ?= us-east-1
 .PHONY: dev test test-contract test-in-process-and-e2e unit integration emulator e2e contract lint openapi build \
 	bench lock lock-checkov checkov clean
 
+# pip installs the lock's own uv (its hashed lines only), then uv installs the whole lock, in under half
+# the time pip takes for it. Compiled at install, as pip does: with PYTHONDONTWRITEBYTECODE set nothing
+# else caches them, and every process (devstack, sam, the fuzzer) would compile its imports again.
 $(BIN)/.installed: requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
-	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	@awk '/^uv==/ {take = 1; print; next} take && /^ / {print; next} {take = 0}' requirements.lock \
+		> $(VENV)/uv.lock.txt
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(VENV)/uv.lock.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python pip==25.3
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes --no-deps --compile-bytecode \
+		-r requirements.lock
 	@touch $@
 
 venv: $(BIN)/.installed

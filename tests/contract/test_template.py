@@ -91,14 +91,10 @@ def _api_events(*, catch_all: bool = False) -> list[tuple[str, str, str, dict[st
 # ------------------------------------------------------------------------------ sam CLI
 
 
-def test_sam_validate_lint() -> None:
-    result = _run_sam("validate", "--lint", "--template-file", str(TEMPLATE), timeout=300)
-    assert result.returncode == 0, f"sam validate --lint failed:\n{result.stdout}\n{result.stderr}"
-
-
 def test_cfn_lint_every_rule_is_clean() -> None:
     """cfn-lint with the experimental and informational rules (.cfnlintrc.yaml; each skipped rule has its
-    reason there). `sam validate --lint` runs the default rules only."""
+    reason there). `sam validate --lint` is the same cfn-lint with the default rules only: a template clean
+    here is clean there, so it is not run as well (it took as long as this)."""
     config = (ROOT / ".cfnlintrc.yaml").read_text(encoding="utf-8")
     assert "include_experimental: true" in config
     result = subprocess.run(

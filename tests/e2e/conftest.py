@@ -1,7 +1,8 @@
 """E2E tier: real HTTP against `python -m devstack` (what `make dev` runs), started once per session.
 
 `local_stack` yields a LocalServer (base_url = http://127.0.0.1:<port>/v1, dev_key, admin_key);
-`start_local_server` starts another, private instance (e.g. to test how it shuts down).
+`loopback_stack` another, shared, that may call servers on 127.0.0.1; `start_local_server` starts a private
+instance (e.g. to test how it shuts down).
 """
 
 import os
@@ -120,11 +121,11 @@ def _start_server(**extra_env: str) -> LocalServer:
 
 
 @contextmanager
-def running_server() -> Iterator[LocalServer]:
+def running_server(**extra_env: str) -> Iterator[LocalServer]:
     """A local stack for the duration of the block, stopped by its process id afterwards. The block fails
     if the server denied any AWS call: it logs each call a function's template policy does not allow
     (devstack.iam), and code that fails open would otherwise hide it from the test that made it."""
-    server = start_server()
+    server = start_server(**extra_env)
     try:
         yield server
         denied = [
@@ -140,6 +141,14 @@ def running_server() -> Iterator[LocalServer]:
 @pytest.fixture(scope="session")
 def local_stack() -> Iterator[LocalServer]:
     with running_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def loopback_stack() -> Iterator[LocalServer]:
+    """A second stack whose http actions and model calls may reach 127.0.0.1 (RUNS_API_HTTP_ALLOWLIST), for
+    the tests that serve a receiver or a model there; each makes its own agent, so they share only it."""
+    with running_server(RUNS_API_HTTP_ALLOWLIST="127.0.0.1") as server:
         yield server
 
 

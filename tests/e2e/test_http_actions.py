@@ -84,8 +84,8 @@ def test_an_http_action_to_loopback_is_refused_by_default(base_url, dev_key, rec
     assert receiver.deliveries == []
 
 
-def test_an_allow_listed_receiver_verifies_the_printed_webhook_key(start_local_server, receiver):
-    server = start_local_server(RUNS_API_HTTP_ALLOWLIST="127.0.0.1")
+def test_an_allow_listed_receiver_verifies_the_printed_webhook_key(loopback_stack, receiver):
+    server = loopback_stack
     printed = re.search(r"webhook key\s+(whsec_\S+)", server.output())
     assert printed, server.output()
 

@@ -34,8 +34,8 @@ def start_run(base_url: str, key: str, agent: str) -> str:
     return str(response.json()["id"])
 
 
-def test_words_reach_sse_and_websocket_clients_while_the_model_streams(start_local_server):
-    server = start_local_server(RUNS_API_HTTP_ALLOWLIST="127.0.0.1")  # the model server is on loopback
+def test_words_reach_sse_and_websocket_clients_while_the_model_streams(loopback_stack):
+    server = loopback_stack  # the model server is on loopback
     with serving(ModelServer(chunks=CHUNKS, interval_s=0.2)) as model:
         agent = create_agent(
             server.base_url, server.dev_key, {"provider": "openai", "id": "slow", "base_url": model.base_url}

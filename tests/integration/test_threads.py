@@ -199,3 +199,31 @@ def test_runs_carry_a_trace_id_and_thread_runs_return_it(api):
     assert api.get(f"/v1/runs/{created['id']}").json()["trace_id"] == created["trace_id"]
     direct = api.post("/v1/runs", json={"agent": "demo"}).json()
     assert direct["trace_id"] and direct["trace_id"] != created["trace_id"]
+
+
+def test_a_run_queues_on_a_thread_however_many_others_queue_first(api, monkeypatch):
+    """A failed turn write means another run took its turn first (progress), so a creation keeps trying:
+    here more runs than MAX_WRITE_ATTEMPTS queue on the thread, each just before this one writes."""
+    from runs_core.changes import ThreadTurn
+    from runs_core.logic.run_writes import MAX_WRITE_ATTEMPTS
+    from runs_core.stores import get_stores
+
+    thread, holder = held_thread(api, asker_agent(api))
+    org_id = api.get("/v1/org").json()["id"]
+    stores = get_stores()
+    real_create = stores.runs.create
+    others = [f"run_other{n}" for n in range(MAX_WRITE_ATTEMPTS + 2)]
+    pending = list(others)
+
+    def others_queue_first(run, change, *args):
+        if change.turn is not None and pending:  # another creation's turn lands just before this one's
+            current = stores.threads.get(org_id, thread["id"], consistent=True)
+            stores.threads.set_turn(ThreadTurn(current, holder["id"], [*current["queue"], pending.pop(0)]))
+        return real_create(run, change, *args)
+
+    monkeypatch.setattr(stores.runs, "create", others_queue_first)
+    response = thread_run(api, thread["id"], asker_agent(api))
+    assert response.status == 201, response.json()
+    after = stores.threads.get(org_id, thread["id"], consistent=True)
+    assert after["active_run_id"] == holder["id"]
+    assert after["queue"] == [*others, response.json()["id"]]

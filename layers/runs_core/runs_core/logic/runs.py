@@ -14,7 +14,6 @@ from runs_core.context import Caller
 from runs_core.errors import InsufficientCredits, InvalidState, NotFound, ValidationFailed
 from runs_core.logic import threads
 from runs_core.logic.run_writes import (
-    MAX_WRITE_ATTEMPTS,
     cancellation,
     change_run,
     event_expiry,
@@ -132,7 +131,7 @@ def create_run(
     events = [NewEvent("run.created", {"status": CREATED})]
     if request.start:
         events.append(NewEvent("run.queued", {"status": QUEUED}))
-    for _ in range(MAX_WRITE_ATTEMPTS):
+    for attempt in range(threads.MAX_TURN_ATTEMPTS):
         starts, first = request.start, Change(events=events)
         if thread is not None and request.start:
             first.turn, starts = threads.take_turn(thread, run_id, strategy)
@@ -141,6 +140,7 @@ def create_run(
             break
         except StaleThread:
             assert thread is not None
+            threads.pause_after_stale_turn(attempt)
             thread = threads.load_thread(caller, thread["id"], consistent=True)  # it changed: decide again
     else:
         raise StaleRun(f"thread {request.thread_id} kept changing")

@@ -7,6 +7,8 @@ execution yet. When the holding run ends, the event router (which sees every ter
 thread is conditional on its `rev` and written with the run change it belongs to.
 """
 
+import random
+import time
 from typing import TYPE_CHECKING, Any, Literal
 
 from runs_core import ids
@@ -26,6 +28,11 @@ if TYPE_CHECKING:
 
 Strategy = Literal["enqueue", "reject"]
 MAX_HAND_OVERS = 25  # runs cancelled while queued are skipped; bounded so a bad queue cannot spin
+# A run's creation on a busy thread retries while other runs take their turns first: each stale turn
+# means one of them succeeded (progress, not a stuck writer), so the bound is how many runs may queue on
+# one thread at the same instant, not MAX_WRITE_ATTEMPTS. A small growing jitter spreads the retries.
+MAX_TURN_ATTEMPTS = 50
+TURN_RETRY_JITTER_S = 0.005
 
 
 def view(thread: dict[str, Any]) -> "Thread":
@@ -93,6 +100,10 @@ def take_turn(thread: dict[str, Any], run_id: str, strategy: Strategy) -> tuple[
     if strategy == "reject":
         raise ThreadBusy(f"Thread {thread['id']} is busy with run {thread['active_run_id']}.")
     return ThreadTurn(thread, thread["active_run_id"], [*queue, run_id]), False
+
+
+def pause_after_stale_turn(attempt: int) -> None:
+    time.sleep(random.uniform(0, TURN_RETRY_JITTER_S * min(attempt + 1, 10)))
 
 
 def hand_over(org_id: str, thread_id: str, finished_run_id: str) -> None:

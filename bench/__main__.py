@@ -67,8 +67,9 @@ def notes(info: dict[str, str]) -> list[str]:
         "It is a closed loop (each thread starts a run and "
         f"waits for it), so it is bounded by one run's latency on {cores} cores, not by the API.",
         "Event latency: created_at of each event vs its arrival at a client on the same machine, over the "
-        "events written after both clients had subscribed; the local SSE stream polls the log every 0.5 s; "
-        "WebSocket pushes come from the stream router via the local DynamoDB stream poller.",
+        "events written after both clients had subscribed; local SSE readers are woken by each write to "
+        "the log; WebSocket pushes come from the stream router via the local DynamoDB stream poller; the "
+        "moto lock lets these live threads go first (devstack.wakeups).",
     ]
 
 

@@ -18,15 +18,13 @@ and a catalogue of item shapes with it on, and fails if a moto upgrade changes w
 """
 
 import json
-import threading
 from enum import Enum
 from typing import Any
 
+from devstack.once import installs_once
+
 VERIFY = False  # also serialize with moto and compare (tests)
 stats = {"fast": 0, "moto": 0, "verified": 0}
-
-_installed = False
-_install_lock = threading.Lock()
 
 
 def _mirrored() -> dict[str, Any]:
@@ -49,35 +47,30 @@ class _MotoSerializes(Exception):
     """This result is left to moto's serializer."""
 
 
+@installs_once
 def install() -> None:
     """Give moto's DynamoDB handler the plain-data serializer (idempotent)."""
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
-        from moto.core.responses import BaseResponse
-        from moto.core.serialize import BaseJSONSerializer, JSONSerializer, ResponseSerializer
-        from moto.dynamodb.responses import DynamoHandler
+    from moto.core.responses import BaseResponse
+    from moto.core.serialize import BaseJSONSerializer, JSONSerializer, ResponseSerializer
+    from moto.dynamodb.responses import DynamoHandler
 
-        if (
-            DynamoHandler.serialized is not BaseResponse.serialized
-            or getattr(DynamoHandler, "RESPONSE_KEY_PATH_TO_TRANSFORMER", None)
-            or JSONSerializer._serialize_type_structure is not BaseJSONSerializer._serialize_type_structure
-            or JSONSerializer._serialize_body is not BaseJSONSerializer._serialize_body
-            or not hasattr(ResponseSerializer, "_base64")
-            or ResponseSerializer.DEFAULT_ENCODING != _Base64Self.DEFAULT_ENCODING
-            or hasattr(JSONSerializer, "_serialize_type_boolean")  # booleans: moto's default, as-is
-            or any(
-                getattr(JSONSerializer, f"_serialize_type_{kind}")
-                is not getattr(base, f"_serialize_type_{kind}")
-                for kind, base in _mirrored().items()
-            )
-        ):
-            raise RuntimeError(
-                "moto's DynamoDB response serialization changed: revisit devstack.dynamodb_responses"
-            )
-        DynamoHandler.serialized = _serialized  # type: ignore[method-assign]
-        _installed = True
+    if (
+        DynamoHandler.serialized is not BaseResponse.serialized
+        or getattr(DynamoHandler, "RESPONSE_KEY_PATH_TO_TRANSFORMER", None)
+        or JSONSerializer._serialize_type_structure is not BaseJSONSerializer._serialize_type_structure
+        or JSONSerializer._serialize_body is not BaseJSONSerializer._serialize_body
+        or not hasattr(ResponseSerializer, "_base64")
+        or ResponseSerializer.DEFAULT_ENCODING != _Base64Self.DEFAULT_ENCODING
+        or hasattr(JSONSerializer, "_serialize_type_boolean")  # booleans: moto's default, as-is
+        or any(
+            getattr(JSONSerializer, f"_serialize_type_{kind}") is not getattr(base, f"_serialize_type_{kind}")
+            for kind, base in _mirrored().items()
+        )
+    ):
+        raise RuntimeError(
+            "moto's DynamoDB response serialization changed: revisit devstack.dynamodb_responses"
+        )
+    DynamoHandler.serialized = _serialized  # type: ignore[method-assign]
 
 
 def _serialized(self: Any, action_result: Any) -> Any:

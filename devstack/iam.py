@@ -36,6 +36,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
+from devstack.once import installs_once
 from devstack.template import ACCOUNT_ID, MOTO_ACCOUNT_ID, REGION, Template, Unresolvable
 
 log = logging.getLogger("devstack.iam")
@@ -598,61 +599,54 @@ def check(
 
 # ---------------------------------------------------------------------- installation
 
-_install_lock = threading.Lock()
-_installed = False
 
-
+@installs_once
 def install() -> None:
     """Check every botocore call a principal's thread makes (BaseClient._make_api_call), and carry the
     principal into ThreadPoolExecutor tasks submitted on it. Idempotent."""
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
-        from botocore.client import BaseClient
+    from botocore.client import BaseClient
 
-        make_api_call = BaseClient._make_api_call
+    make_api_call = BaseClient._make_api_call
 
-        def checked_make_api_call(self: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
-            principal = current_principal()
-            if principal is None:
-                return make_api_call(self, operation_name, api_params)
-            service = self.meta.service_model.service_id.hyphenize()
-            permissions = required_permissions(
-                service,
-                operation_name,
-                api_params,
-                region=self.meta.region_name or REGION,
-                endpoint=self.meta.endpoint_url,
-            )
-            error = (
-                unmapped(principal, service, operation_name)
-                if permissions is None
-                else check(principal, service, operation_name, permissions)
-            )
-            if error is not None:
-                raise self.exceptions.from_code(error["Error"]["Code"])(error, operation_name)
-            with acting_as(
-                None
-            ):  # what AWS does for the call (moto, a local function it invokes) is not the caller's
-                return make_api_call(self, operation_name, api_params)
+    def checked_make_api_call(self: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
+        principal = current_principal()
+        if principal is None:
+            return make_api_call(self, operation_name, api_params)
+        service = self.meta.service_model.service_id.hyphenize()
+        permissions = required_permissions(
+            service,
+            operation_name,
+            api_params,
+            region=self.meta.region_name or REGION,
+            endpoint=self.meta.endpoint_url,
+        )
+        error = (
+            unmapped(principal, service, operation_name)
+            if permissions is None
+            else check(principal, service, operation_name, permissions)
+        )
+        if error is not None:
+            raise self.exceptions.from_code(error["Error"]["Code"])(error, operation_name)
+        with acting_as(
+            None
+        ):  # what AWS does for the call (moto, a local function it invokes) is not the caller's
+            return make_api_call(self, operation_name, api_params)
 
-        BaseClient._make_api_call = checked_make_api_call  # type: ignore[method-assign]
+    BaseClient._make_api_call = checked_make_api_call  # type: ignore[method-assign]
 
-        submit = concurrent.futures.ThreadPoolExecutor.submit
+    submit = concurrent.futures.ThreadPoolExecutor.submit
 
-        def submit_as_principal(
-            self: concurrent.futures.ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
-        ) -> concurrent.futures.Future[Any]:
-            principal = current_principal()
-            if principal is None:
-                return submit(self, fn, *args, **kwargs)
+    def submit_as_principal(
+        self: concurrent.futures.ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[Any]:
+        principal = current_principal()
+        if principal is None:
+            return submit(self, fn, *args, **kwargs)
 
-            def as_principal(*a: Any, **k: Any) -> Any:
-                with acting_as(principal):
-                    return fn(*a, **k)
+        def as_principal(*a: Any, **k: Any) -> Any:
+            with acting_as(principal):
+                return fn(*a, **k)
 
-            return submit(self, as_principal, *args, **kwargs)
+        return submit(self, as_principal, *args, **kwargs)
 
-        concurrent.futures.ThreadPoolExecutor.submit = submit_as_principal  # type: ignore[method-assign]
-        _installed = True
+    concurrent.futures.ThreadPoolExecutor.submit = submit_as_principal  # type: ignore[method-assign]

@@ -33,21 +33,16 @@ import sys
 import threading
 from typing import Any
 
-_installed = False
-_install_lock = threading.Lock()
+from devstack.once import installs_once
 
 
+@installs_once
 def install() -> None:
     """Apply every patch (idempotent)."""
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
-        _cache_method_names()
-        _reuse_step_functions_clients()
-        _check_item_size_once()
-        _memoize_user_agent_components()
-        _installed = True
+    _cache_method_names()
+    _reuse_step_functions_clients()
+    _check_item_size_once()
+    _memoize_user_agent_components()
 
 
 # ---------------------------------------------------------------------- 1. handler method names

@@ -41,10 +41,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from devstack.once import installs_once
+
 SORTED_PARTITIONS = 512  # sorted partitions cached per table, the most recently read
 
-_installed = False
-_install_lock = threading.Lock()
 _narrowed = threading.local()  # .table, .items: what all_items() returns inside a patched query
 # Queries answered from a window / from the whole table, and the items their windows held.
 stats = {"windowed": 0, "whole_table": 0, "window_items": 0}
@@ -67,19 +67,15 @@ _QUERY_PARAMETERS = [
 ]
 
 
+@installs_once
 def install() -> None:
     """Patch moto's Table.query and the write paths that keep the partitions current (idempotent)."""
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
-        from moto.dynamodb.models import DynamoDBBackend
-        from moto.dynamodb.models.table import Table
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
 
-        _check_moto(Table, DynamoDBBackend)
-        _patch_reads(Table)
-        _patch_writes(Table, DynamoDBBackend)
-        _installed = True
+    _check_moto(Table, DynamoDBBackend)
+    _patch_reads(Table)
+    _patch_writes(Table, DynamoDBBackend)
 
 
 def _check_moto(table_type: type, backend_type: type) -> None:

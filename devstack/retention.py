@@ -32,28 +32,22 @@ tests/emulator/test_retention.py fails if the behaviour is gone.
 """
 
 import copy as _copy
-import threading
 from collections import OrderedDict
 from typing import Any
+
+from devstack.once import installs_once
 
 SHARD_ITERATORS = 10_000  # the newest shard iterators moto keeps (each ~1 KB)
 FINISHED_EXECUTIONS = 100  # finished executions kept per state machine (~35 KB each: histories, clones)
 
-_installed = False
-_install_lock = threading.Lock()
 
-
+@installs_once
 def install() -> None:
     """Apply every patch (idempotent). Before moto starts: backends created afterwards are bounded."""
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
-        _stop_tracking_instances()
-        _roll_back_items_not_tables()
-        _bound_shard_iterators()
-        _bound_finished_executions()
-        _installed = True
+    _stop_tracking_instances()
+    _roll_back_items_not_tables()
+    _bound_shard_iterators()
+    _bound_finished_executions()
 
 
 # ---------------------------------------------------------------------- 2. instance registry

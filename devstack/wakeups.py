@@ -25,9 +25,10 @@ import itertools
 import threading
 from typing import Any
 
+from devstack.once import installs_once
+
 _condition = threading.Condition()
 _generation = 0
-_installed = False
 _local = threading.local()
 
 
@@ -141,12 +142,10 @@ def _local_invocation_id(context: dict[str, Any] | None = None, **_: Any) -> Non
         context.setdefault("retries", {}).setdefault("invocation-id", f"local-{next(_invocation_ids)}")
 
 
+@installs_once
 def install() -> None:
     """Wrap moto's StreamShard.add and set botocore's invocation ids (idempotent). A moto that renames
     StreamShard.add fails tests/emulator/test_wakeups.py."""
-    global _installed
-    if _installed:
-        return
     from devstack.aws import register_before_call  # devstack.aws uses this module's lock
 
     register_before_call("before-call", _local_invocation_id)
@@ -161,4 +160,3 @@ def install() -> None:
             written()
 
     StreamShard.add = add_and_wake  # type: ignore[method-assign]
-    _installed = True

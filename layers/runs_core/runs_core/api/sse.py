@@ -29,6 +29,15 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 DEADLINE_MARGIN_SECONDS = 5
 
 
+def frame_schema(data_description: str | None = None, **fields: dict[str, Any]) -> dict[str, Any]:
+    """One frame of a text/event-stream, as OpenAPI 3.1 documents a stream (a schema per event): the frame's
+    `fields` (id, event, retry) and its `data`, a JSON document."""
+    data: dict[str, Any] = {"type": "string", "contentMediaType": "application/json"}
+    if data_description is not None:
+        data["description"] = data_description
+    return {"type": "object", "properties": {**fields, "data": data}}
+
+
 class _Slot:
     frames: Iterator[str] | None = None
     deadline: float | None = None  # time.monotonic() by which the stream must have ended

@@ -102,16 +102,9 @@ def ok(model: Any, description: str, *statuses: int) -> dict[int, Any]:
 
 def _streamed(*statuses: int) -> dict[int, Any]:
     """`responses=` of a streaming route: Server-Sent Events (OpenAPI 3.1: a schema per event)."""
-    part = {
-        "type": "object",
-        "properties": {
-            "event": {
-                "type": "string",
-                "description": "metadata, values, messages, updates, events or error",
-            },
-            "data": {"type": "string", "contentMediaType": "application/json"},
-        },
-    }
+    part = sse.frame_schema(
+        event={"type": "string", "description": "metadata, values, messages, updates, events or error"}
+    )
     return {
         200: {"description": "Server-Sent Events: `event: <mode>`, `data: <part>`.",
               "content": {sse.EVENT_STREAM: {"schema": part}}},

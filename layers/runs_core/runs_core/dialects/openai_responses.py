@@ -209,18 +209,10 @@ class DeletedResponse(ResponseModel):
     deleted: bool = True
 
 
-# One event of a stream, as OpenAPI 3.1 documents a text/event-stream (a schema per event).
-SSE_EVENT = {
-    "type": "object",
-    "properties": {
-        "event": {"type": "string", "description": "The event's `type`, e.g. `response.output_text.delta`."},
-        "data": {
-            "type": "string",
-            "contentMediaType": "application/json",
-            "description": "The event: `{type, sequence_number, …}` as the openai SDK's types define it.",
-        },
-    },
-}
+SSE_EVENT = sse.frame_schema(
+    "The event: `{type, sequence_number, …}` as the openai SDK's types define it.",
+    event={"type": "string", "description": "The event's `type`, e.g. `response.output_text.delta`."},
+)
 
 
 def _epoch(iso: str | None) -> int | None:

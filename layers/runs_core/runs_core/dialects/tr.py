@@ -262,19 +262,11 @@ def _frames(frames: Iterator[str]) -> Iterator[str]:
         yield f"id: {event['seq']}\ndata: {json.dumps(data, separators=(',', ':'), ensure_ascii=False)}\n\n"
 
 
-# One event of the stream, as OpenAPI 3.1 documents a text/event-stream (a schema per event).
-SSE_EVENT = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "string", "description": "The event's seq."},
-        "data": {
-            "type": "string",
-            "contentMediaType": "application/json",
-            "description": "`{seq, type, data, created_at}`",
-        },
-        "retry": {"type": "integer"},
-    },
-}
+SSE_EVENT = sse.frame_schema(
+    "`{seq, type, data, created_at}`",
+    id={"type": "string", "description": "The event's seq."},
+    retry={"type": "integer"},
+)
 
 
 def _event_responses() -> dict[int, Any]:

@@ -15,7 +15,7 @@ import sys
 import threading
 
 from devstack.server import DEFAULT_HOST, LocalApiServer
-from devstack.stack import DEFAULT_PORT, DEV_ORG_CREDITS, DEV_ORG_NAME, DevStack
+from devstack.stack import DEFAULT_PORT, DEV_ORG_CREDITS, DEV_ORG_NAME, DevStack, freeze_start_up
 
 
 def main() -> int:
@@ -50,6 +50,7 @@ def main() -> int:
     try:
         stack.start()
         stack.seed()
+        freeze_start_up()  # full garbage collections skip start-up's objects (devstack.stack)
         serving = threading.Thread(target=server.serve_forever, name="local-http", daemon=True)
         serving.start()
         _print_banner(stack, f"{server.url}/v1")

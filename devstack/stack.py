@@ -14,6 +14,7 @@ imported and keep module state (settings, the authorizer's key cache), as they d
 """
 
 import base64
+import gc
 import logging
 import os
 import secrets
@@ -384,6 +385,21 @@ class DevStack:
             directory = str((template.root / str(content_uri)).resolve())
             if directory not in sys.path:
                 sys.path.insert(0, directory)
+
+
+def freeze_start_up() -> int:
+    """Leave what start-up made (modules, botocore's and moto's models, the handlers, the seed) out of
+    the garbage collector's full collections; returns how many objects that is.
+
+    The local stack is one interpreter, and a full (generation 2) collection stops all of it. After
+    start-up ~300,000 long-lived objects are in the heap; each full collection walked them all: 140-205
+    ms of CPU each (gc.callbacks, `make bench` section 8 beside three runs), the largest pauses a live
+    client saw. Frozen, a full collection walks only what was made since: 27-57 ms. Collected first, so
+    no cyclic garbage is frozen (frozen objects are still freed when their last reference goes; only a
+    cycle among them would stay). Called once, by `python -m devstack`, after the stack is seeded."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def _env_string(value: Any) -> str:

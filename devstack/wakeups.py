@@ -7,6 +7,12 @@ seam). A reader takes `mark()` before it reads and `wait(mark, timeout)` returns
 written since, or at the timeout, so no write between the read and the wait is missed. A wake-up for
 another table (or a transaction that was rolled back) only costs the reader one more read.
 
+An SSE reader waits for its run only: its mark (StreamWakeups.mark(run_id)) is set by a record whose
+item's hash key is the run's id (an event of the run; its run item too, which only costs a read). Woken
+by every write, a reader beside three busy runs read the log ~20 times a second for nothing, each read a
+Query under the moto lock, ahead of the others (it is live). A write whose key is not known (stop())
+sets every mark.
+
 Live threads go first. The stack is one interpreter: while other runs execute beside a watched one,
 every moto request of a live reader waited for the moto lock (devstack.aws) behind theirs, and the
 router's batches queued behind each other (measured: half of the router's time went to that wait).
@@ -21,8 +27,10 @@ threads are busy: botocore's per-call invocation id (uuid4, os.urandom, which le
 fifth of the router's time beside busy runs. Locally it is a counter (`install()`).
 """
 
+import inspect
 import itertools
 import threading
+import weakref
 from typing import Any
 
 from devstack.once import installs_once
@@ -114,22 +122,50 @@ def wait(since: int, timeout: float) -> bool:
         return _condition.wait_for(lambda: _generation != since, timeout=max(0.0, timeout))
 
 
-def written() -> None:
+class RunMark:
+    """A reader's mark for one run: set once a record of the run is written after it was taken."""
+
+    __slots__ = ("__weakref__", "_set", "run_id")
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self._set = threading.Event()
+
+    def wait(self, timeout: float) -> bool:
+        return self._set.wait(max(0.0, timeout))
+
+
+_run_marks: "weakref.WeakSet[RunMark]" = weakref.WeakSet()  # a reader drops its old mark: it goes
+
+
+def mark_run(run_id: str) -> RunMark:
+    run_mark = RunMark(run_id)
+    with _condition:
+        _run_marks.add(run_mark)
+    return run_mark
+
+
+def written(key: Any = None) -> None:
+    """A record was written whose item's hash key is `key` (None: not known, every run mark is set)."""
     global _generation
     with _condition:
         _generation += 1
+        for run_mark in list(_run_marks):
+            if key is None or run_mark.run_id == key:
+                run_mark._set.set()
+                _run_marks.discard(run_mark)
         _condition.notify_all()
 
 
 class StreamWakeups:
     """runs_core.logic.events.NewEvents for the local stack."""
 
-    def mark(self) -> int:
+    def mark(self, run_id: str) -> RunMark:
         live_thread()  # an SSE reader's thread: its reads go first from now on
-        return mark()
+        return mark_run(run_id)
 
     def wait(self, mark: Any, timeout: float) -> None:
-        wait(int(mark), timeout)
+        mark.wait(timeout)
 
 
 _invocation_ids = itertools.count(1)
@@ -142,6 +178,11 @@ def _local_invocation_id(context: dict[str, Any] | None = None, **_: Any) -> Non
         context.setdefault("retries", {}).setdefault("invocation-id", f"local-{next(_invocation_ids)}")
 
 
+def _hash_key(item: Any) -> Any:
+    """The value of a moto Item's hash key (its DynamoType's value), None if it has none."""
+    return getattr(getattr(item, "hash_key", None), "value", None)
+
+
 @installs_once
 def install() -> None:
     """Wrap moto's StreamShard.add and set botocore's invocation ids (idempotent). A moto that renames
@@ -152,11 +193,13 @@ def install() -> None:
     from moto.dynamodb.models.table import StreamShard
 
     add = StreamShard.add
+    if list(inspect.signature(add).parameters)[:3] != ["self", "old", "new"]:
+        raise RuntimeError("moto's StreamShard.add(self, old, new) changed; devstack.wakeups reads its items")
 
-    def add_and_wake(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def add_and_wake(self: Any, old: Any, new: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return add(self, *args, **kwargs)
+            return add(self, old, new, *args, **kwargs)
         finally:
-            written()
+            written(_hash_key(new if new is not None else old))
 
     StreamShard.add = add_and_wake  # type: ignore[method-assign]

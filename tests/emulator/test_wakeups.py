@@ -25,6 +25,28 @@ def test_a_stream_record_wakes_a_waiting_reader(stack):
     assert wakeups.mark() != since
 
 
+def _put_event(stack, run_id: str) -> None:
+    table = next(name for name in stack.tables if "Events" in name)
+    boto3.client("dynamodb", region_name=REGION).put_item(
+        TableName=table, Item={"run_id": {"S": run_id}, "seq": {"N": "1"}}
+    )
+
+
+def test_an_sse_reader_is_woken_by_its_runs_writes_not_by_other_runs(stack):
+    reader = wakeups.StreamWakeups()
+    mark = reader.mark("run_watched")
+    _put_event(stack, "run_beside")
+    assert mark.wait(0) is False  # another run's event: no read for nothing
+    _put_event(stack, "run_watched")  # between the reader's read and its wait
+    assert mark.wait(0) is True
+
+
+def test_an_unknown_write_wakes_every_sse_reader(stack):
+    marks = [wakeups.StreamWakeups().mark(run_id) for run_id in ("run_a", "run_b")]
+    wakeups.written()  # what StreamMappings.stop does
+    assert [mark.wait(0) for mark in marks] == [True, True]
+
+
 def test_a_mark_taken_before_a_write_is_never_missed(stack):
     since = wakeups.mark()
     wakeups.written()  # between the reader's read and its wait
@@ -92,7 +114,9 @@ def test_the_lock_is_reentrant_and_only_its_holder_releases_it():
 def test_an_sse_reader_is_live_once_it_takes_a_mark():
     seen: list[bool] = []
     other = threading.Thread(target=lambda: seen.append(wakeups.is_live()))
-    reader = threading.Thread(target=lambda: (wakeups.StreamWakeups().mark(), seen.append(wakeups.is_live())))
+    reader = threading.Thread(
+        target=lambda: (wakeups.StreamWakeups().mark("run_1"), seen.append(wakeups.is_live()))
+    )
     for thread in (other, reader):
         thread.start()
         thread.join(30)

@@ -33,10 +33,11 @@ TERMINAL_EVENT_TYPES = frozenset({"run.completed", "run.failed", "run.cancelled"
 
 
 class NewEvents(Protocol):
-    """How a live reader learns that the log may have grown: `mark()` before reading it, then
-    `wait(mark, timeout)` returns once something may have been written since (or at the timeout)."""
+    """How a live reader learns that a run's log may have grown: `mark(run_id)` before reading it, then
+    `wait(mark, timeout)` returns once something of the run may have been written since (or at the
+    timeout)."""
 
-    def mark(self) -> Any: ...
+    def mark(self, run_id: str) -> Any: ...
 
     def wait(self, mark: Any, timeout: float) -> None: ...
 
@@ -48,7 +49,7 @@ class PollEvery:
         self.seconds = seconds
         self._sleep = sleep
 
-    def mark(self) -> None:
+    def mark(self, run_id: str) -> None:
         return None
 
     def wait(self, mark: Any, timeout: float) -> None:
@@ -164,7 +165,7 @@ def sse_frames(
     last_output = clock()
     cursor = after_seq
     while True:
-        mark = new_events.mark()
+        mark = new_events.mark(run_id)
         items = log.after(run_id, cursor, MAX_LIMIT)
         for item in items:
             yield frame(item)

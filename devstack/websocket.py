@@ -13,6 +13,7 @@
 """
 
 import base64
+import itertools
 import json
 import logging
 import re
@@ -226,12 +227,22 @@ def install() -> None:
     register_before_call("before-call.apigatewaymanagementapi.DeleteConnection", _intercept_delete)
 
 
+_request_ids = itertools.count(1)
+
+
+def _request_id() -> str:
+    """A Management API answer's x-amzn-requestid: a UUID's form, from a counter. uuid4 reads os.urandom,
+    which lets go of the GIL, and beside busy runs the stream router's thread then waited to get it back
+    (up to the switch interval) once per event it pushed: 8% of the router's busy time, sampled."""
+    return str(uuid.UUID(int=next(_request_ids)))
+
+
 def _intercept_delete(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
     match = _POST_PATH.match(str(params.get("url_path", "")).split("?", 1)[0])
     connection_id = unquote(match.group("id")) if match else ""
     with _lock:
         connection = _connections.get(connection_id)
-    request_id = str(uuid.uuid4())
+    request_id = _request_id()
     if connection is None:
         headers = {"x-amzn-requestid": request_id, "x-amzn-errortype": "GoneException"}
         parsed = {
@@ -256,7 +267,7 @@ def _intercept_post(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict
         body = body.read()
     if isinstance(body, str):
         body = body.encode("utf-8")
-    request_id = str(uuid.uuid4())
+    request_id = _request_id()
     if connection is None or not connection.send(bytes(body)):
         headers = {"x-amzn-requestid": request_id, "x-amzn-errortype": "GoneException"}
         parsed = {

@@ -67,8 +67,8 @@ def notes(info: dict[str, str]) -> list[str]:
         "It is a closed loop (each thread starts a run and "
         f"waits for it), so it is bounded by one run's latency on {cores} cores, not by the API.",
         "Event latency: created_at of each event vs its arrival at a client on the same machine, over the "
-        "events written after both clients had subscribed; local SSE readers are woken by each write to "
-        "the log; WebSocket pushes come from the stream router via the local DynamoDB stream poller; the "
+        "events written after both clients had subscribed; local SSE readers are woken by each write of "
+        "their run; WebSocket pushes come from the stream router via the local DynamoDB stream poller; the "
         "moto lock lets these live threads go first (devstack.wakeups).",
     ]
 
@@ -227,7 +227,8 @@ def add_streaming(table: Table, result: dict[str, Any]) -> None:
             for measure, label in (("event", "event written"), ("chunk", "model chunk")):
                 row = measured[channel][measure]
                 value = f"{_ms(row['p50'])} / {_ms(row['p99'])}" if row.get("samples") else "no samples"
-                detail = f"{row['samples']:,} samples; {setting}"
+                most = f" (max {_ms(row['max'])})" if row.get("samples") else ""
+                detail = f"{row['samples']:,} samples{most}; {setting}"
                 section = "live output" + (f", {others} runs beside" if others else ", alone")
                 table.add(section, f"{label} → {channel} p50 / p99", value, detail)
     first = result["first_delta"]

@@ -4,8 +4,9 @@ One scripted run with enough tool calls to write ≥ 1,000 events; an SSE client
 watch it from before it starts and compare each event's arrival with its `created_at` (same machine,
 same clock). The run is created (run.created) before the clients can subscribe to it, so only events
 written after both had subscribed count: a backlog event's "latency" would be the setup time.
-The local SSE stream and the stream mapping (the router: WebSocket pushes) are woken by each write to a
-stream (devstack.wakeups), not by a poll timer. Both share the machine's cores with the run itself.
+The local SSE stream (by each write of its run) and the stream mapping (the router: WebSocket pushes;
+by each write to a stream) are woken (devstack.wakeups), not by a poll timer. Both share the machine's
+cores with the run itself.
 """
 
 import json

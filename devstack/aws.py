@@ -21,7 +21,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 from botocore.handlers import BUILTIN_HANDLERS
 
-from devstack import dynamodb_responses, overhead, query_index, retention
+from devstack import dynamodb_responses, item_memory, overhead, query_index, retention
 from devstack.template import REGION
 from devstack.wakeups import LiveFirstLock
 
@@ -62,6 +62,7 @@ def start_moto() -> Any:
     query_index.install()  # a Query reads its page, not the whole table (devstack.query_index)
     dynamodb_responses.install()  # DynamoDB responses without moto's per-value picker
     overhead.install()  # what moto redoes per request and need not (devstack.overhead)
+    item_memory.install()  # items share the values they repeat (devstack.item_memory)
     mock = mock_aws(config=MOTO_CONFIG)
     mock.start()
     return mock

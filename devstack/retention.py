@@ -27,6 +27,9 @@ does about each:
    interpreter state) forever. Kept: every running execution and the last FINISHED_EXECUTIONS finished
    ones per state machine (AWS: 90 days); older ones are dropped when an execution starts.
 
+What is left per finished run is its items (~50: the run, its steps, events and delivery markers);
+devstack.item_memory makes them share the values they repeat instead of each keeping its own copy.
+
 Each patch checks what it relies on and fails loudly at start if a moto upgrade changed it;
 tests/emulator/test_retention.py fails if the behaviour is gone.
 """

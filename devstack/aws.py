@@ -11,6 +11,7 @@ functions are answered earlier, at `before-call` (devstack.executions).
 Step Functions executes state machines (moto's ASL interpreter, in its own daemon threads): MOTO_CONFIG.
 """
 
+import functools
 import os
 import threading
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 from botocore.handlers import BUILTIN_HANDLERS
 
-from devstack import dynamodb_responses, overhead, query_index, retention
+from devstack import dynamodb_direct, dynamodb_responses, overhead, query_index, retention
 from devstack.template import REGION
 from devstack.wakeups import LiveFirstLock
 
@@ -62,6 +63,7 @@ def start_moto() -> Any:
     query_index.install()  # a Query reads its page, not the whole table (devstack.query_index)
     dynamodb_responses.install()  # DynamoDB responses without moto's per-value picker
     overhead.install()  # what moto redoes per request and need not (devstack.overhead)
+    dynamodb_direct.install()  # DynamoDB's data-plane calls skip the HTTP round trip (devstack.dynamodb_direct)
     mock = mock_aws(config=MOTO_CONFIG)
     mock.start()
     return mock
@@ -76,6 +78,7 @@ def _make_moto_requests_atomic() -> None:
 
         process_request = BotocoreStubber.process_request
 
+        @functools.wraps(process_request)
         def atomic_process_request(self: BotocoreStubber, request: Any) -> Any:
             with _MOTO_LOCK:
                 return process_request(self, request)

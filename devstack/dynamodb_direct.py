@@ -1,0 +1,185 @@
+"""DynamoDB calls answered by moto's DynamoHandler without the HTTP round trip botocore and moto make.
+
+A DynamoDB call to moto went: botocore serializes the request, resolves its endpoint, signs it
+(SigV4), emits `before-send`, where moto's BotocoreStubber matches the URL against every service's
+URL patterns, rebuilds the request as a werkzeug Request and dispatches it to DynamoHandler; botocore
+then parses moto's bytes. Measured with bench.soak (CPU per run, every thread, process_time): the
+signing, the stubber's URL matching and botocore's send path were ~15% of a run's CPU; a run makes
+~60 DynamoDB calls.
+
+install() adds a botocore `before-call.dynamodb.<Operation>` handler (devstack.aws.register_before_call)
+for the data-plane operations (`OPERATIONS`). It takes botocore's already-serialized request (the same
+body, headers and URL), adds the Authorization header moto reads (the caller's access key and region;
+moto checks no signature), and, under the moto lock (devstack.aws), does what BotocoreStubber does for
+it: moto's `normalize_request` (the same werkzeug Request), moto's request recorder, DynamoHandler's
+dispatch, HTTPException → status/headers/body. botocore's own `convert_to_response_dict` and JSON
+parser turn moto's answer into the parsed response, and botocore's `_make_api_call` raises the same
+ClientError from it. So moto's backend, its validators and every devstack patch of DynamoHandler or of
+the backend (retention, query_index, dynamodb_responses, overhead) answer exactly as before; IAM
+(devstack.iam) is checked in `_make_api_call` before `before-call`, so a denied call is denied as
+before.
+
+What is skipped, and why that changes no answer: SigV4 signing (moto does not verify signatures);
+`before-send` handlers (none for DynamoDB outside tests: the call is answered here instead; control-plane
+operations such as ListTables and CreateTable still take the full path); botocore's retries (moto
+neither throttles nor fails transiently: a retried call would be answered the same, and a 5xx is
+returned as is with RetryAttempts 0). It steps aside (returns None: the full path) when moto is not
+mocking (`botocore_stubber.enabled`) or the URL is not moto's DynamoDB endpoint (a custom endpoint).
+
+`install()` checks what it relies on (DynamoHandler.dispatch is what moto routes DynamoDB's URL to,
+BotocoreStubber.process_request still calls normalize_request, the recorder and the URL's method) and
+raises at start if a moto upgrade changed it. tests/emulator/test_dynamodb_direct.py compares answers
+and errors with the full path and fails if the handler is gone.
+"""
+
+import re
+from typing import Any
+
+from devstack.once import installs_once
+
+OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+stats = {"direct": 0}
+_dispatchers: dict[str, Any] = {}
+
+
+def _dispatcher(url: str) -> Any:
+    """moto's method for this DynamoDB URL (what BotocoreStubber would find), or None."""
+    method = _dispatchers.get(url, False)
+    if method is not False:
+        return method
+    from moto.dynamodb.urls import url_bases, url_paths
+
+    method = None
+    for base in url_bases:
+        for path, handler in url_paths.items():
+            if re.compile(path.format(base)).match(url):
+                method = handler
+                break
+        if method is not None:
+            break
+    _dispatchers[url] = method
+    return method
+
+
+def _authorization(request_signer: Any, region: str) -> str | None:
+    """The part of a SigV4 Authorization header moto reads: the access key (its account) and region."""
+    credentials = getattr(request_signer, "_credentials", None)
+    access_key = getattr(credentials, "access_key", None) if credentials is not None else None
+    if not access_key:
+        return None
+    return (
+        f"AWS4-HMAC-SHA256 Credential={access_key}/19700101/{region}/dynamodb/aws4_request, "
+        "SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=local"
+    )
+
+
+def answer(
+    model: Any, params: dict[str, Any], request_signer: Any = None, context: Any = None, **_: Any
+) -> tuple[Any, dict[str, Any]] | None:
+    """botocore's `before-call.dynamodb.*`: (http response, parsed) from moto, or None (full path)."""
+    from moto.core.models import botocore_stubber
+
+    if model.name not in OPERATIONS or not botocore_stubber.enabled:
+        return None
+    url = str(params.get("url", ""))
+    clean_url = url.split("?", 1)[0]
+    method = _dispatcher(clean_url)
+    if method is None:
+        return None
+    from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+    from botocore.compat import HTTPHeaders
+    from botocore.endpoint import convert_to_response_dict
+    from botocore.parsers import create_parser
+    from moto.core.botocore_stubber import MockRawResponse
+    from moto.core.exceptions import HTTPException
+    from moto.core.request import normalize_request
+    from moto.moto_api import recorder
+
+    from devstack.aws import moto_lock
+
+    headers = HTTPHeaders()
+    for name, value in params["headers"].items():
+        headers[name] = value
+    region = (context or {}).get("client_region") or "us-east-1"
+    authorization = _authorization(request_signer, region)
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    body = params.get("body")
+    prepared = AWSPreparedRequest(params.get("method", "POST"), url, headers, body, False)
+    with moto_lock():
+        normalized = normalize_request(prepared)
+        try:
+            recorder._record_request(normalized)
+            status, response_headers, response_body = method(
+                normalized, normalized.raw_url, normalized.headers
+            )
+        except HTTPException as e:
+            status, response_headers, response_body = e.code, e.get_headers(), e.get_body()
+    http = AWSResponse(url, status, response_headers, MockRawResponse(response_body))  # type: ignore[arg-type]
+    response_dict = convert_to_response_dict(http, model)
+    parser = create_parser(model.service_model.resolved_protocol)
+    parsed = parser.parse(response_dict, model.output_shape)
+    if http.status_code >= 300:
+        _add_modeled_error_fields(response_dict, parsed, model, parser)
+    if "ResponseMetadata" in parsed:
+        parsed["ResponseMetadata"]["RetryAttempts"] = 0
+    stats["direct"] += 1
+    return http, parsed
+
+
+def _add_modeled_error_fields(response_dict: Any, parsed: dict[str, Any], model: Any, parser: Any) -> None:
+    """botocore.endpoint.Endpoint._add_modeled_error_fields (e.g. CancellationReasons)."""
+    code = parsed.get("Error", {}).get("Code")
+    if code is None:
+        return
+    shape = model.service_model.shape_for_error_code(code)
+    if shape is None:
+        return
+    parsed.update(parser.parse(response_dict, shape))
+
+
+def _check() -> None:
+    import inspect
+
+    from botocore.endpoint import Endpoint
+    from moto.core.botocore_stubber import BotocoreStubber
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodb.urls import url_bases, url_paths
+
+    stubber = inspect.getsource(inspect.unwrap(BotocoreStubber.process_request))  # devstack.aws wraps it
+    modeled = inspect.getsource(Endpoint._add_modeled_error_fields)
+    if (
+        list(url_paths.values()) != [DynamoHandler.dispatch]
+        or not any(re.compile(base).match("https://dynamodb.us-east-1.amazonaws.com") for base in url_bases)
+        or "normalize_request(request)" not in stubber
+        or "recorder._record_request(normalized_request)" not in stubber
+        or "except HTTPException as e" not in stubber
+        or "shape_for_error_code" not in modeled
+        or "parser.parse(response_dict, error_shape)" not in modeled
+    ):
+        raise RuntimeError(
+            "moto's DynamoDB dispatch or botocore's response parsing changed: revisit devstack.dynamodb_direct"
+        )
+
+
+@installs_once
+def install() -> None:
+    """Answer DynamoDB's data-plane calls from moto directly (idempotent)."""
+    from devstack.aws import register_before_call
+
+    _check()
+    for operation in sorted(OPERATIONS):
+        register_before_call(f"before-call.dynamodb.{operation}", answer)

@@ -142,7 +142,8 @@ def _script(client: Any, table: str) -> list[Any]:
     ]
 
 
-def test_direct_answers_and_errors_are_the_full_paths(stack: Any) -> None:
+def test_direct_answers_and_errors_are_the_full_paths(stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dynamodb_direct, "VERIFY", True)  # each request also built by moto: compared
     direct = boto3.client("dynamodb", region_name=REGION)
     full = _full_path_client()
     before = dynamodb_direct.stats["direct"]
@@ -153,6 +154,7 @@ def test_direct_answers_and_errors_are_the_full_paths(stack: Any) -> None:
         directly = dynamodb_direct.stats["direct"]
         answered_in_full = _script(full, second)
     assert directly - before == len(answered_directly)  # every call of the script was answered directly
+    assert dynamodb_direct.stats["verified"] > 0  # requests built from templates, checked against moto's
     assert dynamodb_direct.stats["direct"] == directly  # and none of the full path's
     rename = {first: "<table>", second: "<table>"}
     assert _renamed(answered_directly, rename) == _renamed(answered_in_full, rename)

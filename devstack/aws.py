@@ -63,7 +63,7 @@ def start_moto() -> Any:
     query_index.install()  # a Query reads its page, not the whole table (devstack.query_index)
     dynamodb_responses.install()  # DynamoDB responses without moto's per-value picker
     overhead.install()  # what moto redoes per request and need not (devstack.overhead)
-    dynamodb_direct.install()  # DynamoDB's data-plane calls skip the HTTP round trip (devstack.dynamodb_direct)
+    dynamodb_direct.install()  # data-plane calls skip the HTTP round trip (devstack.dynamodb_direct)
     mock = mock_aws(config=MOTO_CONFIG)
     mock.start()
     return mock

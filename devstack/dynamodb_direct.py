@@ -74,7 +74,7 @@ def _normalized(prepared: Any, normalize_request: Any) -> Any:
         request = normalize_request(prepared)
         if template is None and isinstance(body, bytes) and body:
             environ = {k: v for k, v in request.environ.items() if k not in _PER_REQUEST}
-            keys = {name: environ_key_for_header(name) for name in headers.keys()}
+            keys = {name: environ_key_for_header(name) for name in headers}
             if all(isinstance(v, str) and environ.get(keys[k]) == v for k, v in headers.items()):
                 _templates[shape] = (environ, keys)
             return request
@@ -217,7 +217,8 @@ def _check() -> None:
         or "parser.parse(response_dict, error_shape)" not in modeled
     ):
         raise RuntimeError(
-            "moto's DynamoDB dispatch or botocore's response parsing changed: revisit devstack.dynamodb_direct"
+            "moto's DynamoDB dispatch or botocore's response parsing changed: "
+            "revisit devstack.dynamodb_direct"
         )
     _check_request_building()
 
@@ -241,7 +242,8 @@ def _check_request_building() -> None:
                 raise AssertionError("request differs")
     except AssertionError as error:
         raise RuntimeError(
-            f"moto's normalize_request builds requests differently ({error}): revisit devstack.dynamodb_direct"
+            f"moto's normalize_request builds requests differently ({error}): "
+            "revisit devstack.dynamodb_direct"
         ) from error
     finally:
         VERIFY = verify

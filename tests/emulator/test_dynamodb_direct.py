@@ -122,7 +122,9 @@ def _script(client: Any, table: str) -> list[Any]:
                 ]
             )
         ),
-        _outcome(lambda: client.transact_get_items(TransactItems=[{"Get": {"TableName": table, "Key": key}}])),
+        _outcome(
+            lambda: client.transact_get_items(TransactItems=[{"Get": {"TableName": table, "Key": key}}])
+        ),
         _outcome(
             lambda: client.batch_write_item(
                 RequestItems={table: [{"PutRequest": {"Item": {"pk": {"S": "c"}, "sk": {"N": "3"}}}}]}
@@ -162,7 +164,8 @@ def test_direct_answers_and_errors_are_the_full_paths(stack: Any, monkeypatch: p
     assert kinds.count("error") == 7  # the script does exercise the error paths
     cancelled = answered_directly[10][3]
     assert cancelled["Error"]["Code"] == "TransactionCanceledException"
-    assert [reason["Code"] for reason in cancelled["CancellationReasons"]] == ["None", "ConditionalCheckFailed"]
+    reasons = [reason["Code"] for reason in cancelled["CancellationReasons"]]
+    assert reasons == ["None", "ConditionalCheckFailed"]
 
 
 def _renamed(value: Any, names: dict[str, str]) -> Any:

@@ -25,8 +25,7 @@ NESTED = {
 def _full_path_client() -> Any:
     """A client whose calls take botocore's whole path to moto (the handler removed from its events)."""
     client = boto3.client("dynamodb", region_name=REGION)
-    for operation in dynamodb_direct.OPERATIONS:
-        client.meta.events.unregister(f"before-call.dynamodb.{operation}", dynamodb_direct.answer)
+    client.meta.events.unregister(dynamodb_direct.EVENT, dynamodb_direct.answer)
     return client
 
 
@@ -205,3 +204,17 @@ def test_install_refuses_a_moto_whose_dispatch_changed(monkeypatch: pytest.Monke
     monkeypatch.setattr(urls, "url_paths", {"{0}/": object()})
     with pytest.raises(RuntimeError, match="dynamodb_direct"):
         dynamodb_direct._check()
+
+
+def test_a_handler_for_one_operation_answers_before_the_direct_path(stack: Any) -> None:
+    from botocore.awsrequest import AWSResponse
+
+    client = boto3.client("dynamodb", region_name=REGION)
+    injected = {"Error": {"Code": "ThrottlingException", "Message": "injected"}, "ResponseMetadata": {}}
+    client.meta.events.register(
+        "before-call.dynamodb.GetItem",
+        lambda **_: (AWSResponse("https://injected.invalid", 400, {}, None), injected),
+    )
+    with pytest.raises(ClientError) as raised:
+        client.get_item(TableName="any", Key={"pk": {"S": "a"}})
+    assert raised.value.response["Error"]["Message"] == "injected"

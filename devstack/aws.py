@@ -11,6 +11,7 @@ functions are answered earlier, at `before-call` (devstack.executions).
 Step Functions executes state machines (moto's ASL interpreter, in its own daemon threads): MOTO_CONFIG.
 """
 
+import functools
 import os
 import threading
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 from botocore.handlers import BUILTIN_HANDLERS
 
-from devstack import dynamodb_responses, item_memory, overhead, query_index, retention
+from devstack import dynamodb_direct, dynamodb_responses, item_memory, overhead, query_index, retention
 from devstack.template import REGION
 from devstack.wakeups import LiveFirstLock
 
@@ -63,6 +64,7 @@ def start_moto() -> Any:
     dynamodb_responses.install()  # DynamoDB responses without moto's per-value picker
     overhead.install()  # what moto redoes per request and need not (devstack.overhead)
     item_memory.install()  # items share the values they repeat (devstack.item_memory)
+    dynamodb_direct.install()  # data-plane calls skip the HTTP round trip (devstack.dynamodb_direct)
     mock = mock_aws(config=MOTO_CONFIG)
     mock.start()
     return mock
@@ -77,6 +79,7 @@ def _make_moto_requests_atomic() -> None:
 
         process_request = BotocoreStubber.process_request
 
+        @functools.wraps(process_request)
         def atomic_process_request(self: BotocoreStubber, request: Any) -> Any:
             with _MOTO_LOCK:
                 return process_request(self, request)

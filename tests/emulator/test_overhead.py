@@ -94,3 +94,32 @@ def test_user_agent_components_are_sanitized_once(stack: Any) -> None:
     assert useragent.sanitize_user_agent_string_component("a b#c", False) == "a-b-c"
     assert useragent.sanitize_user_agent_string_component("a b#c", True) == "a-b#c"
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_an_update_expression_is_parsed_once_and_its_ast_is_not_changed(stack: Any) -> None:
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    key = {"pk": {"S": "u"}, "sk": {"N": "1"}}
+    expression = "SET n = if_not_exists(n, :zero) + :step, tags = list_append(if_not_exists(tags, :none), :t)"
+    with scratch_table("Parse") as table:
+        before = UpdateExpressionParser.make.cache_info()  # type: ignore[attr-defined]
+        for step in ("1", "5"):  # the second update reads the first's result through the same AST
+            dynamodb.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression=expression,
+                ExpressionAttributeValues={
+                    ":zero": {"N": "0"},
+                    ":step": {"N": step},
+                    ":none": {"L": []},
+                    ":t": {"L": [{"S": step}]},
+                },
+            )
+        after = UpdateExpressionParser.make.cache_info()  # type: ignore[attr-defined]
+        item = dynamodb.get_item(TableName=table, Key=key)["Item"]
+        with pytest.raises(ClientError) as raised:  # an invalid expression still fails, every time
+            dynamodb.update_item(TableName=table, Key=key, UpdateExpression="SET n = = 1")
+    assert after.misses - before.misses <= 1 and after.hits - before.hits >= 3
+    assert item["n"] == {"N": "6"} and item["tags"] == {"L": [{"S": "1"}, {"S": "5"}]}
+    assert raised.value.response["Error"]["Code"] == "ValidationException"

@@ -2,6 +2,7 @@
 
 import itertools
 import threading
+from types import SimpleNamespace
 
 from tests.integration.helpers import (
     MEMORY_GET,
@@ -108,6 +109,22 @@ def test_busy_thread_rejects_or_enqueues(api):
     assert started[1] >= completed[0] and started[2] >= completed[1]  # one at a time, in order
     idle = until_idle(api, thread["id"])
     assert idle["status"] == "idle" and idle["queued_run_ids"] == []
+
+
+def test_a_thread_is_free_as_soon_as_its_run_has_ended(api, monkeypatch):
+    """The event router hands a thread on after its run's end; a run created before it has (a client
+    that saw the first run end) is not refused: the request hands the thread over itself."""
+    from runs_core.logic import follow_up
+
+    monkeypatch.setattr(follow_up, "threads", SimpleNamespace(hand_over=lambda *_: None))  # a late router
+    quick = agent_with(api, [{"text": "done"}])
+    thread = new_thread(api)
+    first = thread_run(api, thread["id"], quick).json()
+    assert wait(api, first["id"])["status"] == "completed"
+    assert api.get(f"/v1/threads/{thread['id']}").json()["active_run_id"] == first["id"]  # not handed on
+    second = thread_run(api, thread["id"], quick, multitask_strategy="reject")
+    assert second.status == 201, second.text
+    assert wait(api, second.json()["id"])["status"] == "completed"
 
 
 def test_concurrent_runs_on_an_idle_thread_take_turns(api):

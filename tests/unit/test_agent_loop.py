@@ -230,6 +230,21 @@ def test_a_thread_passes_to_its_next_queued_run_skipping_cancelled_ones(stores):
     assert stores.executions.started == [second["id"]]
 
 
+def test_a_thread_held_by_an_ended_run_is_handed_over_before_a_new_turn(stores):
+    """The router hands a thread on after its run's terminal event; a client that saw the run end may
+    start the next run before that: it must find the thread passed on, not busy (409 with reject)."""
+    ended, queued = new_run(stores, [{"text": "hi"}]), new_run(stores, [{"text": "hi"}])
+    run_steps(ended["id"])
+    assert stores.runs.get(ended["id"])["status"] == "completed"
+    thread = thread_with(stores, ended["id"], [queued["id"]])
+    settled = threads.free_of_ended_holder(thread)
+    assert settled["active_run_id"] == queued["id"] and settled["queue"] == []
+    assert stores.executions.started == [queued["id"]]
+    assert threads.free_of_ended_holder(settled) == settled  # a running holder keeps it
+    idle = thread_with(stores, None, [])
+    assert threads.free_of_ended_holder(idle) is idle  # nothing to read
+
+
 def test_a_thread_whose_queue_changes_during_hand_over_is_read_again(stores):
     first, queued, late = (new_run(stores, [{"text": "hi"}]) for _ in range(3))
     thread = thread_with(stores, first["id"], [queued["id"]])

@@ -102,6 +102,25 @@ def take_turn(thread: dict[str, Any], run_id: str, strategy: Strategy) -> tuple[
     return ThreadTurn(thread, thread["active_run_id"], [*queue, run_id]), False
 
 
+def free_of_ended_holder(thread: dict[str, Any]) -> dict[str, Any]:
+    """The thread, handed over first if the run holding it has ended (one read when the thread is busy).
+
+    The event router hands a thread on after its run's terminal event is written, so a client that saw
+    the run end (its event stream closed on `run.completed`) can ask for the next run before that, and
+    would find the thread still busy (409 with `reject`). The hand-over the router would do is done here
+    first (idempotent: the router's own then finds the thread passed on), so a thread is free as soon as
+    its run's end can be seen."""
+    holder = thread.get("active_run_id")
+    if not holder:
+        return thread
+    stores = get_stores()
+    run = stores.runs.get(holder, consistent=True)
+    if run is None or run["status"] not in TERMINAL_STATUSES:
+        return thread
+    hand_over(thread["org_id"], thread["id"], holder)
+    return stores.threads.get(thread["org_id"], thread["id"], consistent=True) or thread
+
+
 def pause_after_stale_turn(attempt: int) -> None:
     time.sleep(random.uniform(0, TURN_RETRY_JITTER_S * min(attempt + 1, 10)))
 

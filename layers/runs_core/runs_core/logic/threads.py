@@ -3,8 +3,9 @@
 Turn-taking: a thread is held by at most one run (`active_run_id`). A run created (or invoked) on a busy
 thread is rejected (409 thread_busy) or queued behind it (`enqueue`, the default): it is `queued` but has no
 execution yet. When the holding run ends, the event router (which sees every terminal event) calls
-`hand_over`, which passes the thread to the next queued run and starts its execution. Every change of the
-thread is conditional on its `rev` and written with the run change it belongs to.
+`hand_over`, which passes the thread to the next queued run and starts its execution; a request that
+finds the thread held by an ended run does that hand-over itself first (`free_of_ended_holder`).
+Every change of the thread is conditional on its `rev` and written with the run change it belongs to.
 """
 
 import random

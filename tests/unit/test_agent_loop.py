@@ -209,6 +209,14 @@ def test_a_decision_before_the_token_arrives_resumes_when_it_parks(stores):
     assert stores.executions.resumed == [("late", run["id"])]
 
 
+def test_a_step_returns_the_execution_count_it_was_given(stores):
+    """The state machine keeps its count of steps and waits in the step's answer (continue-as-new)."""
+    run = new_run(stores, ECHO_THEN_DONE, [ECHO])
+    answer = tasks.handle_task({"action": "step", "run_id": run["id"], "iterations": 7})
+    assert answer["iterations"] == 7 and answer["next"] == "continue"
+    assert "iterations" not in tasks.handle_task({"action": "step", "run_id": run["id"]})
+
+
 # ---------------------------------------------------------------------------------------- threads
 
 

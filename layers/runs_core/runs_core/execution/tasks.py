@@ -19,18 +19,27 @@ def handle_task(event: dict[str, Any]) -> dict[str, Any]:
         case "step":
             started = time.perf_counter()
             try:
-                return _retrying(lambda: loop.step(run_id))
+                return _counted(event, _retrying(lambda: loop.step(run_id)))
             finally:
                 put_metrics({"StepLatency": ((time.perf_counter() - started) * 1000, MILLISECONDS)})
         case "park":
             return _retrying(lambda: waits.park(run_id, event["step_id"], event["task_token"]))
         case "expire":
-            return _retrying(lambda: waits.expire(run_id, event["step_id"]))
+            return _counted(event, _retrying(lambda: waits.expire(run_id, event["step_id"])))
         case "fail":
             return _retrying(lambda: ending.fail_unexpectedly(run_id, event.get("error")))
         case "adopt":
             return _retrying(lambda: adopt(run_id, event["execution_arn"]))
     raise ValueError(f"unknown task action {event['action']!r}")
+
+
+def _counted(event: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """The step's answer with the execution's count of steps and waits it was given, returned as is:
+    the state machine keeps the count in the step's result (a Pass state counting it would be one more
+    billed transition per step) and continues as new past its limit."""
+    if "iterations" in event:
+        return {**result, "iterations": event["iterations"]}
+    return result
 
 
 def adopt(run_id: str, execution_arn: str) -> dict[str, Any]:

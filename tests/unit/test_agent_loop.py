@@ -143,6 +143,27 @@ def test_a_cancel_racing_a_finishing_step_wins_and_the_usage_is_still_recorded(s
     assert stores.executions.stopped == [run["id"]]
 
 
+def test_a_cancel_outlasts_a_burst_of_other_writes(stores):
+    """A cancel that loses more races than a plain write may retry (an invoke, then a step's writes: step
+    started, decided, paused, parked) still cancels: each lost race was another writer's progress."""
+    run = new_run(stores, [{"text": "hi"}], status="running")
+    fired = 0
+
+    def is_cancel(_: Any, change: Change) -> bool:
+        return change.changes.get("status") == "cancelled"
+
+    def another_write() -> None:
+        nonlocal fired
+        fired += 1
+        stores.runs.commit(stores.runs.get(run["id"]), Change({"name": f"write {fired}"}), "now", 0)
+        if fired < 8:
+            stores.runs.interleave(is_cancel, another_write)
+
+    stores.runs.interleave(is_cancel, another_write)
+    assert runs.cancel_run(CALLER, run["id"], None).status == "cancelled"
+    assert fired == 8 and stores.runs.get(run["id"])["status"] == "cancelled"
+
+
 def test_a_step_that_finds_a_requested_cancel_writes_it(stores):
     run = new_run(stores, [{"text": "never said"}], status="running", cancel_requested_at="now")
     assert step(run["id"])["next"] == "done"

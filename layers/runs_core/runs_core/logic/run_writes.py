@@ -20,6 +20,12 @@ from runs_core.settings import get_settings
 from runs_core.stores import get_stores
 
 MAX_WRITE_ATTEMPTS = 5
+# A cancel loses a race to every write of a running step (step started, decided, paused, its token
+# parked), more than MAX_WRITE_ATTEMPTS of them in a burst. Each lost race is that writer's progress,
+# and after the first the cancel is requested (its `lost_race`): live flushes yield to it and the next
+# step writes it itself, so the writes that can still win are bounded, and a change with a `lost_race`
+# retries past them.
+YIELDED_WRITE_ATTEMPTS = 25
 
 
 def event_expiry(run: dict[str, Any]) -> int:
@@ -52,9 +58,10 @@ def change_run(
     caller: Caller, run_id: str, rule: Rule, lost_race: Callable[[dict[str, Any]], None] | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Apply `rule(run) -> Change | None` with optimistic locking, re-reading
-    on a lost race (after calling `lost_race` with the run as read). Returns the run as read and as
-    written (the same when the rule changed nothing)."""
-    for _ in range(MAX_WRITE_ATTEMPTS):
+    on a lost race (after calling `lost_race` with the run as read, which makes other writers yield: then
+    up to YIELDED_WRITE_ATTEMPTS times). Returns the run as read and as written (the same when the rule
+    changed nothing)."""
+    for _ in range(MAX_WRITE_ATTEMPTS if lost_race is None else YIELDED_WRITE_ATTEMPTS):
         run = load_run(caller, run_id, consistent=True)
         change = rule(run)
         if change is None:

@@ -134,7 +134,7 @@ def create_run(
     for attempt in range(threads.MAX_TURN_ATTEMPTS):
         starts, first = request.start, Change(events=events)
         if thread is not None and request.start:
-            first.turn, starts = threads.take_turn(threads.free_of_ended_holder(thread), run_id, strategy)
+            first.turn, starts = threads.take_turn(thread, run_id, strategy)
         try:
             record = stores.runs.create(run, first, created_at, event_expiry(run))
             break
@@ -173,7 +173,7 @@ def invoke_run(caller: Caller, run_id: str) -> Run:
             raise InvalidState(f"Only a created run can be invoked; this one is {run['status']}.")
         change = Change({"status": QUEUED}, [NewEvent("run.queued", {"status": QUEUED})])
         if run.get("thread_id"):  # a run in a thread waits for its turn (enqueue)
-            thread = threads.free_of_ended_holder(threads.load_thread(caller, run["thread_id"], True))
+            thread = threads.load_thread(caller, run["thread_id"], consistent=True)
             change.turn, starts = threads.take_turn(thread, run["id"], "enqueue")
         return change
 

@@ -4,7 +4,7 @@ Turn-taking: a thread is held by at most one run (`active_run_id`). A run create
 thread is rejected (409 thread_busy) or queued behind it (`enqueue`, the default): it is `queued` but has no
 execution yet. When the holding run ends, the event router (which sees every terminal event) calls
 `hand_over`, which passes the thread to the next queued run and starts its execution; a request that
-finds the thread held by an ended run does that hand-over itself first (`free_of_ended_holder`).
+finds the thread held by an ended run does that hand-over itself first (`take_turn`).
 Every change of the thread is conditional on its `rev` and written with the run change it belongs to.
 """
 
@@ -94,7 +94,9 @@ def list_threads(caller: Caller, limit: int, cursor: str | None) -> "Page[Thread
 
 def take_turn(thread: dict[str, Any], run_id: str, strategy: Strategy) -> tuple[ThreadTurn, bool]:
     """The turn that gives the thread to `run_id` (True: start it now) or queues the run behind the
-    current one (False), written with the run's change. ThreadBusy when busy and the strategy is reject."""
+    current one (False), written with the run's change. ThreadBusy when busy and the strategy is reject.
+    A thread held by a run that has ended is handed over first (`free_of_ended_holder`)."""
+    thread = free_of_ended_holder(thread)
     queue = list(thread.get("queue") or [])
     if not thread.get("active_run_id"):
         return ThreadTurn(thread, run_id, queue), True

@@ -41,7 +41,7 @@ from runs_core.errors import ApiError, InvalidState, NotFound, ValidationFailed
 from runs_core.logic import answers, events, runs, threads, waiting
 from runs_core.models.runs import RunOptions, SubmitApproval, SubmitInput
 from runs_core.models.threads import CreateThread
-from runs_core.run_status import FAILED, TERMINAL_STATUSES, WAITING_STATUSES
+from runs_core.run_status import FAILED, TERMINAL_STATUSES, WAITING_APPROVAL, WAITING_STATUSES
 
 BASE = "/dialects/langgraph"
 TAGS = ["Dialect: Agent Protocol (LangGraph)"]
@@ -403,7 +403,7 @@ def _resume(caller: Caller, thread: dict[str, Any], answer: Any) -> tuple[str, i
     if run is None or run["status"] not in WAITING_STATUSES:
         raise InvalidState("Nothing to resume: no run of the thread waits for an approval or input.")
     after = int(run["last_event_seq"])
-    if run["status"] == "waiting_approval":
+    if run["status"] == WAITING_APPROVAL:
         decision = answer.get("decision", answer.get("approved")) if isinstance(answer, dict) else answer
         decision = decision.strip().lower() if isinstance(decision, str) else decision
         if decision not in APPROVE | REJECT:

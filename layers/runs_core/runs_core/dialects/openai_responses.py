@@ -347,7 +347,7 @@ def _text(body: CreateResponse) -> str | None:
 
 def _answer(caller: Caller, run: dict[str, Any], body: CreateResponse) -> None:
     """Answer the waiting run `run` with the request's input (see the module doc)."""
-    if run["status"] == "waiting_approval":
+    if run["status"] == run_status.WAITING_APPROVAL:
         expected = approval_request_id((run.get("pending") or {}).get("step_id", ""))
         approvals = [
             i for i in body.input or [] if not isinstance(i, str) and i.type == "mcp_approval_response"
@@ -408,7 +408,7 @@ def create_response(body: CreateResponse, caller: OrgCaller) -> Response[str]:
         thread_id = threads.create_thread(caller, CreateThread(agent=name)).id
     else:
         previous = _load(caller, body.previous_response_id, consistent=True)
-        if previous["status"] in ("waiting_approval", "waiting_for_input"):
+        if run_status.is_waiting(previous["status"]):
             sequence = _translated(previous).sequence
             _answer(caller, previous, body)
             return _respond(caller, previous["id"], body, sequence)

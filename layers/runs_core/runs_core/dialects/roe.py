@@ -23,6 +23,7 @@ from runs_core.api.problems import Render
 from runs_core.dialects.common import error_responses, invalid, json_response, renderer, run_options
 from runs_core.errors import ApiError, Forbidden
 from runs_core.logic import waiting
+from runs_core.run_status import COMPLETED
 
 BASE = "/dialects/roe"
 TAGS = ["Dialect: Roe AI"]
@@ -131,7 +132,7 @@ def run_agent(
         {"input": _inputs(dict(body.model_extra or {})), "metadata": _metadata(body.metadata)}
     )
     run = waiting.run_and_wait(caller, agent_id, options, WAIT_SECONDS)
-    if run.status != "completed":
+    if run.status != COMPLETED:
         raise RunNotFinished(f"The run {run.id} is {run.status} after {WAIT_SECONDS} s; it goes on.")
     data = [
         AgentDatum(

@@ -28,6 +28,7 @@ from runs_core.errors import NotFound
 from runs_core.logic import answers, events, runs, threads
 from runs_core.models.common import NonNegativeInt, RequestModel, ResponseModel
 from runs_core.models.runs import Run, RunOptions, SubmitApproval, SubmitInput
+from runs_core.run_status import WAITING_APPROVAL
 
 BASE = "/dialects/tr/v1"
 TAGS = ["Dialect: threads/runs"]
@@ -238,7 +239,7 @@ class TrInput(RequestModel):
 @router.post(f"{BASE}/runs/<run_id>/input", tags=TAGS, responses=errors(404, 409))
 def submit_input(run_id: RunId, body: TrInput, caller: OrgCaller) -> TrOk:
     """Answer a run that is waiting_for_input; any other status is 409 invalid_state."""
-    if runs.get_run(caller, run_id).status == "waiting_approval":
+    if runs.get_run(caller, run_id).status == WAITING_APPROVAL:
         answer = body.content.strip().lower()
         if answer not in APPROVE | REJECT:
             raise invalid(

@@ -73,7 +73,7 @@ def change_run(
                 lost_race(run)
             continue
         return run, written
-    raise StaleRun(f"run {run_id} kept changing")  # maps to 500; with 5 attempts this means a stuck writer
+    raise StaleRun(f"run {run_id} kept changing")  # maps to 500: after those attempts, a stuck writer
 
 
 def start_execution(run: dict[str, Any]) -> dict[str, Any]:

@@ -54,11 +54,6 @@ class RoutedEvent:
     entry: BusEntry
 
 
-def bus_event(new_image: dict[str, Any]) -> RoutedEvent:
-    """A stream record's NewImage (DynamoDB JSON) → the bus entry of its event."""
-    return _routed(dynamo.deserialize(new_image))
-
-
 def _routed(item: dict[str, Any]) -> RoutedEvent:
     run_id, seq, event_type = str(item["run_id"]), int(item["seq"]), str(item["type"])
     event_id = f"{run_id}:{seq}"

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 from devstack.apigw import MAX_REQUEST_BYTES
 from devstack.s3 import PATH_PREFIX as S3_PATH_PREFIX
 from devstack.stack import DEFAULT_PORT, DevStack
+from devstack.wakeups import live_thread
 from devstack.websocket import serve as serve_websocket
 
 DEFAULT_HOST = "127.0.0.1"
@@ -52,6 +53,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         started = time.monotonic()
+        live_thread(False)  # a keep-alive connection's next request: live again only if it reads a stream
         url = urlsplit(self.path)
         websocket = self.server.stack.websocket
         if (

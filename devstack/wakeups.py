@@ -40,9 +40,10 @@ _generation = 0
 _local = threading.local()
 
 
-def live_thread() -> None:
-    """Mark the calling thread live for the rest of its life (see the module's docstring)."""
-    _local.live = True
+def live_thread(live: bool = True) -> None:
+    """Mark the calling thread live (see the module's docstring), or not (a server thread starting its
+    next request on a keep-alive connection: only an SSE reader's request is live)."""
+    _local.live = live
 
 
 LIVE_FLUSHER_PREFIX = "live-"  # runs_core.execution.live.LiveMessage's thread

@@ -33,8 +33,7 @@ def _put_event(stack, run_id: str) -> None:
 
 
 def test_an_sse_reader_is_woken_by_its_runs_writes_not_by_other_runs(stack):
-    reader = wakeups.StreamWakeups()
-    mark = reader.mark("run_watched")
+    mark = wakeups.mark_run("run_watched")  # what StreamWakeups.mark takes (without marking this thread live)
     _put_event(stack, "run_beside")
     assert mark.wait(0) is False  # another run's event: no read for nothing
     _put_event(stack, "run_watched")  # between the reader's read and its wait
@@ -42,7 +41,7 @@ def test_an_sse_reader_is_woken_by_its_runs_writes_not_by_other_runs(stack):
 
 
 def test_an_unknown_write_wakes_every_sse_reader(stack):
-    marks = [wakeups.StreamWakeups().mark(run_id) for run_id in ("run_a", "run_b")]
+    marks = [wakeups.mark_run(run_id) for run_id in ("run_a", "run_b")]
     wakeups.written()  # what StreamMappings.stop does
     assert [mark.wait(0) for mark in marks] == [True, True]
 
@@ -121,6 +120,22 @@ def test_an_sse_reader_is_live_once_it_takes_a_mark():
         thread.start()
         thread.join(30)
     assert seen == [False, True]
+
+
+def test_a_server_thread_is_not_live_for_its_next_request():
+    """A keep-alive connection's thread that served a stream serves its next request as any other."""
+    seen: list[bool] = []
+
+    def serve_a_stream_then_a_request() -> None:
+        wakeups.StreamWakeups().mark("run_1")
+        seen.append(wakeups.is_live())
+        wakeups.live_thread(False)  # what devstack.server does before each request
+        seen.append(wakeups.is_live())
+
+    thread = threading.Thread(target=serve_a_stream_then_a_request)
+    thread.start()
+    thread.join(30)
+    assert seen == [True, False]
 
 
 def test_flushers_of_live_model_output_are_live():

@@ -83,7 +83,6 @@ def _normalized(prepared: Any, normalize_request: Any) -> Any:
             keys = {name: environ_key_for_header(name) for name in headers}
             if all(isinstance(v, str) and environ.get(keys[k]) == v for k, v in headers.items()):
                 _templates[shape] = (environ, keys)
-            return request
         return request
     environ, keys = template
     environ = dict(environ)

@@ -84,11 +84,7 @@ def main() -> None:
     print("runs-api bench on " + "; ".join(f"{k} {v}" for k, v in info.items()), flush=True)
 
     print("[1/7] cold imports …", flush=True)
-    for function, module, ms, modules, error in imports.measure():
-        if error:
-            table.add("cold import", function, "failed", error)
-        else:
-            table.add("cold import", function, _ms(ms), f"{module}: {modules} modules after boto3")
+    table.rows += imports.table(imports.measure(), imports.measure_floor()).rows
 
     from devstack.stack import DevStack
 

@@ -57,9 +57,13 @@ def parse_timer(stdout: str) -> tuple[float, int]:
     return float(ms), int(modules)
 
 
+def _base_environment() -> dict[str, str]:
+    """This process's environment without PYTHON* settings, plus what every function gets."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")} | ENV_DEFAULTS
+
+
 def _environment(template: Template, properties: dict) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
-    env.update(ENV_DEFAULTS)
+    env = _base_environment()
     for name, raw in ((properties.get("Environment") or {}).get("Variables") or {}).items():
         try:
             value = template.resolve(raw)
@@ -113,13 +117,11 @@ def measure(template_path: Path = REPO / "template.yaml") -> list[tuple[str, str
 
 def measure_floor() -> tuple[float, int, str]:
     """(median ms, modules, error) of FLOOR alone after boto3, timed as a handler is."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
-    env.update(ENV_DEFAULTS)
-    return _time(TIMER.format(statement=FLOOR), str(REPO), env)
+    return _time(TIMER.format(statement=FLOOR), str(REPO), _base_environment())
 
 
 def table(results: list[tuple[str, str, float, int, str]], floor: tuple[float, int, str]) -> Table:
-    """The per-function rows as bench prints them, after the floor's row."""
+    """The cold-import rows of `make bench` and `python -m bench.imports`: the floor, then each function."""
     rows = Table()
     floor_ms, floor_modules, floor_error = floor
     if floor_error:

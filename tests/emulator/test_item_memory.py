@@ -31,10 +31,10 @@ def _moto_table(name: str) -> Any:
 
 
 def _item(name: str, pk: str, sk: int) -> Any:
-    return _moto_table(name).get_item(*_keys(name, pk, sk))
+    return _moto_table(name).get_item(*_keys(pk, sk))
 
 
-def _keys(name: str, pk: str, sk: int) -> tuple[Any, Any]:
+def _keys(pk: str, sk: int) -> tuple[Any, Any]:
     from moto.dynamodb.models.dynamo_type import DynamoType
 
     return DynamoType({"S": pk}), DynamoType({"N": str(sk)})

@@ -220,7 +220,8 @@ def test_runs_carry_a_trace_id_and_thread_runs_return_it(api):
 
 def test_a_run_queues_on_a_thread_however_many_others_queue_first(api, monkeypatch):
     """A failed turn write means another run took its turn first (progress), so a creation keeps trying:
-    here more runs than MAX_WRITE_ATTEMPTS queue on the thread, each just before this one writes."""
+    here more runs than a plain write's MAX_WRITE_ATTEMPTS queue on the thread, each just before this one
+    writes (creation's own bound is threads.MAX_TURN_ATTEMPTS)."""
     from runs_core.changes import ThreadTurn
     from runs_core.logic.run_writes import MAX_WRITE_ATTEMPTS
     from runs_core.stores import get_stores

@@ -269,7 +269,7 @@ def test_a_thread_held_by_an_ended_run_is_handed_over_before_a_new_turn(stores):
     settled = threads.free_of_ended_holder(thread)
     assert settled["active_run_id"] == queued["id"] and settled["queue"] == []
     assert stores.executions.started == [queued["id"]]
-    assert threads.free_of_ended_holder(settled) == settled  # a running holder keeps it
+    assert threads.free_of_ended_holder(settled) == settled  # a holder that has not ended keeps it
     idle = thread_with(stores, None, [])
     assert threads.free_of_ended_holder(idle) is idle  # nothing to read
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from runs_core.dialects.renders import DIALECT_MODULES
+
 REPO = Path(__file__).resolve().parents[2]
 LAYER = REPO / "layers" / "runs_core"
 
@@ -22,10 +24,7 @@ THREAD_MODELS = {"runs_core.models.threads"}
 # Never at a cold start of an API function: the agent loop's providers, run creation's JSON Schema
 # validator, the build-time OpenAPI generator, the dialects (but a dialect function's own).
 NO_API_FUNCTION = {"runs_core.providers", "jsonschema", "runs_core.api.spec", "runs_core.execution"}
-DIALECTS = {
-    f"runs_core.dialects.{name}"
-    for name in ("appstrate", "kognitos", "langgraph", "openai_responses", "roe", "tr", "ziet")
-}
+DIALECTS = {f"runs_core.dialects.{name}" for name in (*DIALECT_MODULES.values(), "tr")}  # tr renders /v1's
 
 
 def _api(*needed: str, also: frozenset[str] = frozenset()) -> set[str]:

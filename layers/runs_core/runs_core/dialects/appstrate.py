@@ -16,7 +16,6 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Request, Response
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
-from pydantic import BaseModel, ConfigDict
 
 from runs_core.api.caller import MAX_END_USER_LENGTH, org_caller
 from runs_core.api.openapi import Router
@@ -26,6 +25,7 @@ from runs_core.context import Caller
 from runs_core.dialects.common import PROBLEM_JSON, error_responses, invalid, json_response, renderer
 from runs_core.errors import ApiError, UnknownApiVersion
 from runs_core.logic import runs
+from runs_core.models.common import ResponseModel
 from runs_core.models.runs import RunOptions
 
 BASE = "/dialects/appstrate"
@@ -36,17 +36,13 @@ END_USER = re.compile(r"^eu_[A-Za-z0-9_-]+$")
 router = Router()
 
 
-class AppstrateFieldError(BaseModel):
-    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
-
+class AppstrateFieldError(ResponseModel):
     field: str
     code: str
     message: str
 
 
-class AppstrateProblem(BaseModel):
-    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
-
+class AppstrateProblem(ResponseModel):
     type: str
     title: str
     status: int
@@ -101,9 +97,7 @@ def appstrate_caller(request: Request) -> Caller:
     return dataclasses.replace(caller, end_user_id=end_user)
 
 
-class RunStarted(BaseModel):
-    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
-
+class RunStarted(ResponseModel):
     runId: str
 
 

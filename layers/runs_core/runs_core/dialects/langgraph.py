@@ -39,6 +39,7 @@ from runs_core.context import Caller
 from runs_core.dialects.common import error_responses, json_response, renderer, success
 from runs_core.errors import ApiError, InvalidState, NotFound, ValidationFailed
 from runs_core.logic import answers, events, runs, threads, waiting
+from runs_core.models.common import ResponseModel
 from runs_core.models.runs import RunOptions, SubmitApproval, SubmitInput
 from runs_core.models.threads import CreateThread
 from runs_core.run_status import FAILED, TERMINAL_STATUSES, WAITING_APPROVAL, WAITING_STATUSES
@@ -68,9 +69,7 @@ def _error_body(error: ApiError, request_id: str | None) -> dict[str, Any]:
     return {"detail": error.detail, "code": error.code}
 
 
-class LangGraphError(BaseModel):
-    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
-
+class LangGraphError(ResponseModel):
     detail: str
     code: str = Field(description="runs-api's error code.", examples=["not_found"])
 
@@ -154,9 +153,7 @@ class RunCreate(_Loose):
 # ------------------------------------------------------------------------------------------- shapes
 
 
-class LgAssistant(BaseModel):
-    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
-
+class LgAssistant(ResponseModel):
     assistant_id: str = Field(description="The agent's id.")
     graph_id: str = Field(description="The agent's name.")
     name: str
@@ -169,9 +166,7 @@ class LgAssistant(BaseModel):
     updated_at: str
 
 
-class LgThread(BaseModel):
-    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
-
+class LgThread(ResponseModel):
     thread_id: str
     created_at: str
     updated_at: str
@@ -181,9 +176,7 @@ class LgThread(BaseModel):
     interrupts: dict[str, list[dict[str, Any]]] = Field(description="Run id → its interrupt.")
 
 
-class LgThreadState(BaseModel):
-    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
-
+class LgThreadState(ResponseModel):
     values: dict[str, Any]
     next: list[str]
     checkpoint: dict[str, Any]
@@ -194,10 +187,8 @@ class LgThreadState(BaseModel):
     interrupts: list[dict[str, Any]]
 
 
-class LgRun(BaseModel):
+class LgRun(ResponseModel):
     """A run (its `kwargs` member, always `{}`, is left out of this schema)."""
-
-    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
 
     run_id: str
     thread_id: str

@@ -23,6 +23,7 @@ from runs_core.api.problems import Render
 from runs_core.dialects.common import error_responses, invalid, json_response, renderer, run_options
 from runs_core.errors import ApiError, Forbidden
 from runs_core.logic import waiting
+from runs_core.models.common import ResponseModel
 from runs_core.run_status import COMPLETED
 
 BASE = "/dialects/roe"
@@ -32,9 +33,7 @@ WAIT_SECONDS = waiting.MAX_WAIT_SECONDS
 router = Router()
 
 
-class RoeErrorResponse(BaseModel):
-    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
-
+class RoeErrorResponse(ResponseModel):
     message: str = Field(description="Error message")
 
 
@@ -75,9 +74,7 @@ class AgentExecutionRequest(BaseModel):
     )
 
 
-class AgentDatum(BaseModel):
-    model_config = ConfigDict(defer_build=True)  # built on first use, not at a cold start
-
+class AgentDatum(ResponseModel):
     key: str = Field(description="The key of the output")
     description: str | None = Field(None, description="The description of the output")
     data_type: str = Field(description="The MIME data type of the output")

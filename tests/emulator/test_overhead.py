@@ -124,3 +124,49 @@ def test_an_update_expression_is_parsed_once_and_its_ast_is_not_changed(stack: A
     assert after.misses - before.misses <= 1 and after.hits - before.hits >= 3
     assert item["n"] == {"N": "6"} and item["tags"] == {"L": [{"S": "1"}, {"S": "5"}]}
     assert raised.value.response["Error"]["Code"] == "ValidationException"
+
+
+def _shape(node: Any) -> Any:
+    """A Node tree as plain data (each node's class, attributes and its parent's class)."""
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    if isinstance(node, list):
+        return [_shape(child) for child in node]
+    if isinstance(node, Node):
+        return (
+            type(node).__name__,
+            {k: type(v).__name__ if k == "parent" else _shape(v) for k, v in vars(node).items()},
+        )
+    return repr(node)
+
+
+EXPRESSION = (
+    "SET #n = if_not_exists(#n, :zero) + :step, tags = list_append(if_not_exists(tags, :none), :t), "
+    "m.x[0] = :t REMOVE gone ADD s :s DELETE d :s"
+)
+
+
+def test_the_validator_copies_a_parsed_ast_from_its_pickle(stack: Any) -> None:
+    import copy
+
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.ast_nodes import Node
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    from devstack import overhead
+
+    ast = UpdateExpressionParser.make(EXPRESSION)
+    assert validators.deepcopy is overhead._copy_ast  # type: ignore[attr-defined]
+    assert overhead._pickles[id(ast)][0] is ast
+    copied = validators.deepcopy(ast)  # type: ignore[attr-defined]
+    assert copied is not ast and _shape(copied) == _shape(copy.deepcopy(ast))
+
+    def parents(node: Any) -> None:  # each child's parent is its own parent in the copy
+        for child in node.children or []:
+            if isinstance(child, Node):
+                assert child.parent is node
+                parents(child)
+
+    parents(copied)
+    other = {"not": ["a parse"]}
+    assert overhead._copy_ast(other) == other and overhead._copy_ast(other) is not other

@@ -170,3 +170,37 @@ def test_the_validator_copies_a_parsed_ast_from_its_pickle(stack: Any) -> None:
     parents(copied)
     other = {"not": ["a parse"]}
     assert overhead._copy_ast(other) == other and overhead._copy_ast(other) is not other
+
+
+def test_a_condition_is_lexed_once_and_still_binds_each_requests_values(stack: Any) -> None:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    key = {"pk": {"S": "c"}, "sk": {"N": "1"}}
+    condition = "attribute_not_exists(#v) OR #v = :expected"
+    lexed = ConditionExpressionParser._lex_condition_expression
+    with scratch_table("Condition") as table:
+        before = lexed.cache_info()  # type: ignore[attr-defined]
+        for version, expected in (("1", "0"), ("2", "1")):
+            dynamodb.put_item(
+                TableName=table,
+                Item={**key, "v": {"N": version}},
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#v": "v"},
+                ExpressionAttributeValues={":expected": {"N": expected}},
+            )
+        with pytest.raises(ClientError) as failed:  # the same string, another value: evaluated anew
+            dynamodb.put_item(
+                TableName=table,
+                Item={**key, "v": {"N": "3"}},
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#v": "v"},
+                ExpressionAttributeValues={":expected": {"N": "1"}},
+            )
+        after = lexed.cache_info()  # type: ignore[attr-defined]
+        assert dynamodb.get_item(TableName=table, Key=key)["Item"]["v"] == {"N": "2"}
+    for _ in range(2):  # a string that does not lex fails every time, as in moto
+        with pytest.raises(ValueError, match="Cannot parse condition"):
+            ConditionExpressionParser("a = $b", None, None).parse()
+    assert after.misses - before.misses <= 1 and after.hits - before.hits >= 5
+    assert failed.value.response["Error"]["Code"] == "ConditionalCheckFailedException"

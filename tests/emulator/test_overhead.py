@@ -204,3 +204,42 @@ def test_a_condition_is_lexed_once_and_still_binds_each_requests_values(stack: A
             ConditionExpressionParser("a = $b", None, None).parse()
     assert after.misses - before.misses <= 1 and after.hits - before.hits >= 5
     assert failed.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def test_validating_an_update_chooses_each_processor_as_moto_does(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.parsing.validators import UpdateExpressionValidator
+
+    table = dynamodb_backends[MOTO_ACCOUNT_ID][REGION]
+    with scratch_table("Traverse") as name:
+        moto_table = table.get_table(name)
+        values = {
+            ":zero": {"N": "0"},
+            ":step": {"N": "2"},
+            ":none": {"L": []},
+            ":t": {"L": [{"S": "x"}]},
+            ":s": {"SS": ["a"]},
+        }
+        attrs = {"pk": {"S": "t"}, "sk": {"N": "1"}, "m": {"M": {"x": {"L": [{"S": "y"}]}}}}
+
+        def validated() -> Any:
+            item = Item(DynamoType(attrs["pk"]), DynamoType(attrs["sk"]), attrs)
+            return UpdateExpressionValidator(
+                UpdateExpressionParser.make(EXPRESSION),
+                expression_attribute_names={"#n": "n"},
+                expression_attribute_values=values,
+                item=item,
+                table=moto_table,
+            ).validate()
+
+        ours = _shape(validated())
+        walk = DepthFirstTraverser.traverse_node_recursively
+        assert "original" in walk.__code__.co_freevars  # devstack.overhead's walk is installed
+        original = walk.__closure__[walk.__code__.co_freevars.index("original")].cell_contents  # type: ignore[index]
+        monkeypatch.setattr(DepthFirstTraverser, "traverse_node_recursively", original)
+        assert _shape(validated()) == ours
+    assert "DDBTypedValue" in repr(ours)  # values were resolved into the copy

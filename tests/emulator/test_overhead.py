@@ -279,3 +279,37 @@ def test_a_writes_condition_is_parsed_once_per_names_and_values(stack: Any) -> N
     assert after["hits"] - before["hits"] >= 2  # each transaction's later parses
     reasons = cancelled.value.response["CancellationReasons"]
     assert [reason["Code"] for reason in reasons] == ["ConditionalCheckFailed"]
+
+
+def test_finding_clauses_descends_as_moto_does(stack: Any) -> None:
+    from moto.dynamodb.parsing import ast_nodes
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    assert "_find_clauses_knowing_classes" in ast_nodes.Node.find_clauses.__qualname__
+
+    def reference(node: Any, clause_types: Any) -> list[Any]:  # moto 5.2.5's find_clauses
+        clauses = []
+        for child in node.children or []:
+            if type(child) in clause_types:
+                clauses.append(child)
+            elif isinstance(child, (ast_nodes.Expression, ast_nodes.UpdateExpressionFunction)):
+                clauses.extend(reference(child, clause_types))
+        return clauses
+
+    ast = UpdateExpressionParser.make(EXPRESSION)
+    for types in (
+        [ast_nodes.UpdateExpressionSetAction],
+        [ast_nodes.UpdateExpressionRemoveAction, ast_nodes.UpdateExpressionAddAction],
+        [ast_nodes.UpdateExpressionPath],
+        [ast_nodes.ExpressionAttributeValue],
+    ):
+        assert ast.find_clauses(types) == reference(ast, types)
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    with scratch_table("Clauses") as table, pytest.raises(ClientError) as twice:
+        dynamodb.update_item(
+            TableName=table,
+            Key={"pk": {"S": "c"}, "sk": {"N": "1"}},
+            UpdateExpression="SET a = :v SET b = :v",  # two SET clauses, found by find_clauses
+            ExpressionAttributeValues={":v": {"S": "x"}},
+        )
+    assert twice.value.response["Error"]["Code"] == "ValidationException"

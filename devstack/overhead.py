@@ -61,6 +61,11 @@ it is work whose answer never changes within a process:
    walks the AST asking each child `isinstance` against two abstract classes (ABCMeta's
    `__instancecheck__`): ~1.7% of a soak run's CPU. Whether a node's class descends is remembered per
    class; the walk and what it returns are moto's.
+11. `BackendDict.__getitem__` (moto looks up a service's backend for its account on every request,
+   several times) takes a global lock, lists the dict's keys and scans the list of every BackendDict
+   in use, comparing with `__eq__`, to register an account's backend the first time: ~1.3% of a soak
+   run's CPU. When the account's backend is there and the dict is registered (checked by identity),
+   that does nothing: the backend is returned at once; otherwise moto's code runs.
 
 Nothing here changes what a request does or answers. Each patch checks what it relies on and fails
 loudly at start if a moto upgrade changed it; tests/emulator/test_overhead.py fails if one is gone.
@@ -91,6 +96,7 @@ def install() -> None:
     _choose_traversal_processors_once()
     _share_condition_parses()
     _find_clauses_knowing_classes()
+    _find_registered_backends_at_once()
 
 
 # ---------------------------------------------------------------------- 1. handler method names
@@ -476,3 +482,28 @@ def _subclasses(kind: type) -> list[type]:
     for sub in kind.__subclasses__():
         found += [sub, *_subclasses(sub)]
     return found
+
+
+# ---------------------------------------------------------------------- 11. backends by account
+
+
+def _find_registered_backends_at_once() -> None:
+    from moto.core.base_backend import BackendDict
+
+    create = BackendDict._create_account_specific_backend.__code__
+    if (
+        "__getitem__" not in vars(BackendDict)
+        or "_create_account_specific_backend" not in BackendDict.__getitem__.__code__.co_names
+        or "_instances" not in create.co_names
+        or not isinstance(vars(BackendDict).get("_instances"), list)
+    ):
+        raise RuntimeError("moto's BackendDict changed: revisit devstack.overhead")
+    getitem = BackendDict.__getitem__
+    contains, get = dict.__contains__, dict.__getitem__
+
+    def getitem_at_once(self: Any, account_id: str) -> Any:
+        if contains(self, account_id) and any(known is self for known in BackendDict._instances):
+            return get(self, account_id)  # what moto's lookup returns, after registering nothing
+        return getitem(self, account_id)
+
+    BackendDict.__getitem__ = getitem_at_once  # type: ignore[assignment,method-assign]

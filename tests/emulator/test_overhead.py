@@ -313,3 +313,20 @@ def test_finding_clauses_descends_as_moto_does(stack: Any) -> None:
             ExpressionAttributeValues={":v": {"S": "x"}},
         )
     assert twice.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_a_backend_is_found_at_once_and_a_new_account_still_registered(stack: Any) -> None:
+    from moto.core.base_backend import BackendDict
+
+    assert "_find_registered_backends_at_once" in BackendDict.__getitem__.__qualname__
+    found = dynamodb_backends[MOTO_ACCOUNT_ID]
+    assert found is dict.__getitem__(dynamodb_backends, MOTO_ACCOUNT_ID)
+    account = "210987654321"  # an account no request used: created and registered, as moto does
+    assert account not in dynamodb_backends
+    created = dynamodb_backends[account]
+    try:
+        assert dynamodb_backends[account] is created
+        assert any(known is dynamodb_backends for known in BackendDict._instances)
+        assert created[REGION].tables == {}
+    finally:
+        dict.__delitem__(dynamodb_backends, account)

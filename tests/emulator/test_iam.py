@@ -99,6 +99,30 @@ def test_deny_wins_over_allow(synthetic: Policy) -> None:
     assert not decision.allowed and decision.explicit_deny
 
 
+def test_decisions_are_remembered_and_the_same_as_evaluated_afresh(
+    synthetic: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cases = [
+        ("dynamodb:GetItem", TABLE),
+        ("dynamodb:PutItem", TABLE),
+        ("s3:DeleteObject", "arn:aws:s3:::files/keep/x"),
+        ("s3:DeleteObject", "arn:aws:s3:::files/tmp/x"),
+        ("states:SendTaskSuccess", None),
+    ]
+    fresh = [synthetic._evaluate(action, resource) for action, resource in cases]
+    assert [synthetic.evaluate(action, resource) for action, resource in cases] == fresh
+    calls = []
+    monkeypatch.setattr(Policy, "_evaluate", lambda self, *key: calls.append(key))
+    assert [synthetic.evaluate(action, resource) for action, resource in cases] == fresh  # remembered
+    assert calls == []
+    monkeypatch.undo()
+    monkeypatch.setattr(iam, "DECISIONS", len(cases))  # full: all forgotten, then remembered anew
+    synthetic.evaluate("s3:GetObject", "arn:aws:s3:::files/new")
+    assert len(synthetic._decisions) == 1
+    assert synthetic.evaluate("dynamodb:PutItem", TABLE) == fresh[1]
+    assert Policy(synthetic.statements) == synthetic  # what it remembers is no part of the policy
+
+
 def test_account_ids_of_emulator_and_moto_compare_equal(synthetic: Policy) -> None:
     # The policy says ${AWS::AccountId} (the emulator's); moto reports executions in its own account.
     execution = f"arn:aws:states:{REGION}:{MOTO_ACCOUNT_ID}:execution:machine:run-1"

@@ -124,3 +124,209 @@ def test_an_update_expression_is_parsed_once_and_its_ast_is_not_changed(stack: A
     assert after.misses - before.misses <= 1 and after.hits - before.hits >= 3
     assert item["n"] == {"N": "6"} and item["tags"] == {"L": [{"S": "1"}, {"S": "5"}]}
     assert raised.value.response["Error"]["Code"] == "ValidationException"
+
+
+def _shape(node: Any) -> Any:
+    """A Node tree as plain data (each node's class, attributes and its parent's class)."""
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    if isinstance(node, list):
+        return [_shape(child) for child in node]
+    if isinstance(node, Node):
+        return (
+            type(node).__name__,
+            {k: type(v).__name__ if k == "parent" else _shape(v) for k, v in vars(node).items()},
+        )
+    return repr(node)
+
+
+EXPRESSION = (
+    "SET #n = if_not_exists(#n, :zero) + :step, tags = list_append(if_not_exists(tags, :none), :t), "
+    "m.x[0] = :t REMOVE gone ADD s :s DELETE d :s"
+)
+
+
+def test_the_validator_copies_a_parsed_ast_from_its_pickle(stack: Any) -> None:
+    import copy
+
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.ast_nodes import Node
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    from devstack import overhead
+
+    ast = UpdateExpressionParser.make(EXPRESSION)
+    assert validators.deepcopy is overhead._copy_ast  # type: ignore[attr-defined]
+    assert overhead._pickles[id(ast)][0] is ast
+    copied = validators.deepcopy(ast)  # type: ignore[attr-defined]
+    assert copied is not ast and _shape(copied) == _shape(copy.deepcopy(ast))
+
+    def parents(node: Any) -> None:  # each child's parent is its own parent in the copy
+        for child in node.children or []:
+            if isinstance(child, Node):
+                assert child.parent is node
+                parents(child)
+
+    parents(copied)
+    other = {"not": ["a parse"]}
+    assert overhead._copy_ast(other) == other and overhead._copy_ast(other) is not other
+
+
+def test_a_condition_is_lexed_once_and_still_binds_each_requests_values(stack: Any) -> None:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    key = {"pk": {"S": "c"}, "sk": {"N": "1"}}
+    condition = "attribute_not_exists(#v) OR #v = :expected"
+    lexed = ConditionExpressionParser._lex_condition_expression
+    with scratch_table("Condition") as table:
+        before = lexed.cache_info()  # type: ignore[attr-defined]
+        for version, expected in (("1", "0"), ("2", "1")):
+            dynamodb.put_item(
+                TableName=table,
+                Item={**key, "v": {"N": version}},
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#v": "v"},
+                ExpressionAttributeValues={":expected": {"N": expected}},
+            )
+        with pytest.raises(ClientError) as failed:  # the same string, another value: evaluated anew
+            dynamodb.put_item(
+                TableName=table,
+                Item={**key, "v": {"N": "3"}},
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#v": "v"},
+                ExpressionAttributeValues={":expected": {"N": "1"}},
+            )
+        after = lexed.cache_info()  # type: ignore[attr-defined]
+        assert dynamodb.get_item(TableName=table, Key=key)["Item"]["v"] == {"N": "2"}
+    for _ in range(2):  # a string that does not lex fails every time, as in moto
+        with pytest.raises(ValueError, match="Cannot parse condition"):
+            ConditionExpressionParser("a = $b", None, None).parse()
+    assert after.misses - before.misses <= 1 and after.hits - before.hits >= 1  # (9.) spares the rest
+    assert failed.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def test_validating_an_update_chooses_each_processor_as_moto_does(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.parsing.validators import UpdateExpressionValidator
+
+    table = dynamodb_backends[MOTO_ACCOUNT_ID][REGION]
+    with scratch_table("Traverse") as name:
+        moto_table = table.get_table(name)
+        values = {
+            ":zero": {"N": "0"},
+            ":step": {"N": "2"},
+            ":none": {"L": []},
+            ":t": {"L": [{"S": "x"}]},
+            ":s": {"SS": ["a"]},
+        }
+        attrs = {"pk": {"S": "t"}, "sk": {"N": "1"}, "m": {"M": {"x": {"L": [{"S": "y"}]}}}}
+
+        def validated() -> Any:
+            item = Item(DynamoType(attrs["pk"]), DynamoType(attrs["sk"]), attrs)
+            return UpdateExpressionValidator(
+                UpdateExpressionParser.make(EXPRESSION),
+                expression_attribute_names={"#n": "n"},
+                expression_attribute_values=values,
+                item=item,
+                table=moto_table,
+            ).validate()
+
+        ours = _shape(validated())
+        walk = DepthFirstTraverser.traverse_node_recursively
+        assert "original" in walk.__code__.co_freevars  # devstack.overhead's walk is installed
+        original = walk.__closure__[walk.__code__.co_freevars.index("original")].cell_contents  # type: ignore[index]
+        monkeypatch.setattr(DepthFirstTraverser, "traverse_node_recursively", original)
+        assert _shape(validated()) == ours
+    assert "DDBTypedValue" in repr(ours)  # values were resolved into the copy
+
+
+def test_a_writes_condition_is_parsed_once_per_names_and_values(stack: Any) -> None:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    key = {"pk": {"S": "t"}, "sk": {"N": "1"}}
+    stats = ConditionExpressionParser.parse.stats  # type: ignore[attr-defined]
+
+    def put(version: str, expected: str) -> None:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": {**key, "v": {"N": version}},
+                        "ConditionExpression": "attribute_not_exists(#version) OR #version = :want",
+                        "ExpressionAttributeNames": {"#version": "v"},
+                        "ExpressionAttributeValues": {":want": {"N": expected}},
+                    }
+                }
+            ]
+        )
+
+    with scratch_table("Conditions") as table:
+        before = dict(stats)
+        put("1", "0")
+        put("2", "1")  # the same expression with another value: parsed anew, then shared
+        after = dict(stats)
+        with pytest.raises(ClientError) as cancelled:
+            put("3", "1")  # the memoized parse of :expected = 1 is evaluated against the new item
+        assert dynamodb.get_item(TableName=table, Key=key)["Item"]["v"] == {"N": "2"}
+    assert after["misses"] - before["misses"] == 2
+    assert after["hits"] - before["hits"] >= 2  # each transaction's later parses
+    reasons = cancelled.value.response["CancellationReasons"]
+    assert [reason["Code"] for reason in reasons] == ["ConditionalCheckFailed"]
+
+
+def test_finding_clauses_descends_as_moto_does(stack: Any) -> None:
+    from moto.dynamodb.parsing import ast_nodes
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    assert "_find_clauses_knowing_classes" in ast_nodes.Node.find_clauses.__qualname__
+
+    def reference(node: Any, clause_types: Any) -> list[Any]:  # moto 5.2.5's find_clauses
+        clauses = []
+        for child in node.children or []:
+            if type(child) in clause_types:
+                clauses.append(child)
+            elif isinstance(child, (ast_nodes.Expression, ast_nodes.UpdateExpressionFunction)):
+                clauses.extend(reference(child, clause_types))
+        return clauses
+
+    ast = UpdateExpressionParser.make(EXPRESSION)
+    for types in (
+        [ast_nodes.UpdateExpressionSetAction],
+        [ast_nodes.UpdateExpressionRemoveAction, ast_nodes.UpdateExpressionAddAction],
+        [ast_nodes.UpdateExpressionPath],
+        [ast_nodes.ExpressionAttributeValue],
+    ):
+        assert ast.find_clauses(types) == reference(ast, types)
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    with scratch_table("Clauses") as table, pytest.raises(ClientError) as twice:
+        dynamodb.update_item(
+            TableName=table,
+            Key={"pk": {"S": "c"}, "sk": {"N": "1"}},
+            UpdateExpression="SET a = :v SET b = :v",  # two SET clauses, found by find_clauses
+            ExpressionAttributeValues={":v": {"S": "x"}},
+        )
+    assert twice.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_a_backend_is_found_at_once_and_a_new_account_still_registered(stack: Any) -> None:
+    from moto.core.base_backend import BackendDict
+
+    assert "_find_registered_backends_at_once" in BackendDict.__getitem__.__qualname__
+    found = dynamodb_backends[MOTO_ACCOUNT_ID]
+    assert found is dict.__getitem__(dynamodb_backends, MOTO_ACCOUNT_ID)
+    account = "210987654321"  # an account no request used: created and registered, as moto does
+    assert account not in dynamodb_backends
+    created = dynamodb_backends[account]
+    try:
+        assert dynamodb_backends[account] is created
+        assert any(known is dynamodb_backends for known in BackendDict._instances)
+        assert created[REGION].tables == {}
+    finally:
+        dict.__delitem__(dynamodb_backends, account)

@@ -151,6 +151,29 @@ def test_a_read_stream_record_is_dropped_and_sequence_numbers_go_on(scratch_tabl
     assert int(latest["dynamodb"]["SequenceNumber"]) == numbers[-1] + 3
 
 
+def test_read_stream_answers_copies_of_moto_records(scratch_table: str) -> None:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    arn = dynamodb.describe_table(TableName=scratch_table)["Table"]["LatestStreamArn"]
+    item = {"pk": {"S": "c"}, "sk": {"N": "1"}, "m": {"M": {"l": {"L": [{"S": "x"}, {"N": "2"}]}}}}
+    dynamodb.put_item(TableName=scratch_table, Item=item)
+    dynamodb.put_item(TableName=scratch_table, Item={**item, "n": {"N": "3"}})
+    shard = _dynamodb_backend().tables[scratch_table].stream_shard
+    read = retention.read_stream(arn, None, None)
+    originals = [record.record for record in shard.items]
+    assert read == originals
+
+    def containers(value: Any) -> Iterator[int]:
+        if isinstance(value, (dict, list)):
+            yield id(value)
+            for entry in value.values() if isinstance(value, dict) else value:
+                yield from containers(entry)
+
+    assert not set(containers(read)) & set(containers(originals))  # changing a copy changes no record
+    shared: dict[str, Any] = {"x": [1]}
+    copied = retention._copied({"a": shared, "b": shared}, {})
+    assert copied["a"] is copied["b"] and copied["a"] is not shared  # as copy.deepcopy
+
+
 def test_shard_iterators_are_bounded(monkeypatch: pytest.MonkeyPatch, scratch_table: str) -> None:
     monkeypatch.setattr(retention, "SHARD_ITERATORS", 5)
     dynamodb = boto3.client("dynamodb", region_name=REGION)

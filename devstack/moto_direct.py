@@ -30,7 +30,7 @@ mocking (`botocore_stubber.enabled`) or the URL is not moto's DynamoDB endpoint 
 
 `install()` checks what it relies on (DynamoHandler.dispatch is what moto routes DynamoDB's URL to,
 BotocoreStubber.process_request still calls normalize_request, the recorder and the URL's method) and
-raises at start if a moto upgrade changed it. tests/emulator/test_dynamodb_direct.py compares answers
+raises at start if a moto upgrade changed it. tests/emulator/test_moto_direct.py compares answers
 and errors with the full path and fails if the handler is gone.
 """
 
@@ -222,8 +222,7 @@ def _check() -> None:
         or "parser.parse(response_dict, error_shape)" not in modeled
     ):
         raise RuntimeError(
-            "moto's DynamoDB dispatch or botocore's response parsing changed: "
-            "revisit devstack.dynamodb_direct"
+            "moto's DynamoDB dispatch or botocore's response parsing changed: revisit devstack.moto_direct"
         )
     _check_request_building()
 
@@ -247,8 +246,7 @@ def _check_request_building() -> None:
                 raise AssertionError("request differs")
     except AssertionError as error:
         raise RuntimeError(
-            f"moto's normalize_request builds requests differently ({error}): "
-            "revisit devstack.dynamodb_direct"
+            f"moto's normalize_request builds requests differently ({error}): revisit devstack.moto_direct"
         ) from error
     finally:
         VERIFY = verify

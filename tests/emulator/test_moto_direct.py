@@ -1,4 +1,4 @@
-"""devstack.dynamodb_direct: DynamoDB's data-plane calls answered from moto's DynamoHandler without the
+"""devstack.moto_direct: DynamoDB's data-plane calls answered from moto's DynamoHandler without the
 HTTP round trip give the same answers and the same errors as the full botocore → moto path."""
 
 from collections.abc import Callable
@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from devstack import dynamodb_direct
+from devstack import moto_direct
 from devstack.template import REGION
 from tests.integration.helpers import scratch_table
 
@@ -25,7 +25,7 @@ NESTED = {
 def _full_path_client() -> Any:
     """A client whose calls take botocore's whole path to moto (the handler removed from its events)."""
     client = boto3.client("dynamodb", region_name=REGION)
-    client.meta.events.unregister(dynamodb_direct.EVENT, dynamodb_direct.answer)
+    client.meta.events.unregister(moto_direct.EVENT, moto_direct.answer)
     return client
 
 
@@ -144,19 +144,19 @@ def _script(client: Any, table: str) -> list[Any]:
 
 
 def test_direct_answers_and_errors_are_the_full_paths(stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dynamodb_direct, "VERIFY", True)  # each request also built by moto: compared
+    monkeypatch.setattr(moto_direct, "VERIFY", True)  # each request also built by moto: compared
     direct = boto3.client("dynamodb", region_name=REGION)
     full = _full_path_client()
-    before = dynamodb_direct.stats["direct"]
+    before = moto_direct.stats["direct"]
     with ExitStack() as tables:
         first = tables.enter_context(scratch_table("direct"))
         second = tables.enter_context(scratch_table("direct"))
         answered_directly = _script(direct, first)
-        directly = dynamodb_direct.stats["direct"]
+        directly = moto_direct.stats["direct"]
         answered_in_full = _script(full, second)
     assert directly - before == len(answered_directly)  # every call of the script was answered directly
-    assert dynamodb_direct.stats["verified"] > 0  # requests built from templates, checked against moto's
-    assert dynamodb_direct.stats["direct"] == directly  # and none of the full path's
+    assert moto_direct.stats["verified"] > 0  # requests built from templates, checked against moto's
+    assert moto_direct.stats["direct"] == directly  # and none of the full path's
     rename = {first: "<table>", second: "<table>"}
     assert _renamed(answered_directly, rename) == _renamed(answered_in_full, rename)
     kinds = [outcome[0] for outcome in answered_directly]
@@ -182,10 +182,10 @@ def _renamed(value: Any, names: dict[str, str]) -> Any:
 def test_resource_api_reads_typed_values_through_the_direct_path(stack: Any) -> None:
     with scratch_table("direct") as name:
         table = boto3.resource("dynamodb", region_name=REGION).Table(name)
-        before = dynamodb_direct.stats["direct"]
+        before = moto_direct.stats["direct"]
         table.put_item(Item={"pk": "r", "sk": 1, "n": Decimal("2.5"), "b": b"\x00", "s": {"a", "b"}})
         item = table.get_item(Key={"pk": "r", "sk": 1})["Item"]
-        assert dynamodb_direct.stats["direct"] == before + 2
+        assert moto_direct.stats["direct"] == before + 2
     assert item["n"] == Decimal("2.5") and bytes(item["b"].value) == b"\x00" and item["s"] == {"a", "b"}
 
 
@@ -193,17 +193,17 @@ def test_control_plane_calls_take_the_full_path(stack: Any) -> None:
     client = boto3.client("dynamodb", region_name=REGION)
     sent: list[str] = []
     client.meta.events.register("before-send.dynamodb.*", lambda request, **_: sent.append(request.url))
-    before = dynamodb_direct.stats["direct"]
+    before = moto_direct.stats["direct"]
     client.list_tables()
-    assert len(sent) == 1 and dynamodb_direct.stats["direct"] == before
+    assert len(sent) == 1 and moto_direct.stats["direct"] == before
 
 
 def test_install_refuses_a_moto_whose_dispatch_changed(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.dynamodb import urls
 
     monkeypatch.setattr(urls, "url_paths", {"{0}/": object()})
-    with pytest.raises(RuntimeError, match="dynamodb_direct"):
-        dynamodb_direct._check()
+    with pytest.raises(RuntimeError, match="moto_direct"):
+        moto_direct._check()
 
 
 def test_a_handler_for_one_operation_answers_before_the_direct_path(stack: Any) -> None:

@@ -65,7 +65,6 @@ import threading
 import time
 import traceback
 import types
-import uuid
 from collections.abc import Iterable, Mapping
 from io import BytesIO
 from typing import Any
@@ -75,6 +74,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 
 from devstack.aws import register_before_call, response_metadata, short_circuit_response
+from devstack.ids import request_id as new_request_id
 from devstack.lambdas import LocalFunction
 from devstack.template import MOTO_ACCOUNT_ID, STATE_MACHINE_TYPES, Template, state_machine_arn
 
@@ -536,7 +536,7 @@ def _decimal_serializer(value: Any) -> Any:
 def _invoke_response(
     params: dict[str, Any], status: int, payload: bytes, function_error: str | None
 ) -> tuple[AWSResponse, dict[str, Any]]:
-    request_id = str(uuid.uuid4())
+    request_id = new_request_id()
     http_headers = {"x-amzn-requestid": request_id, "content-length": str(len(payload))}
     parsed: dict[str, Any] = {
         "StatusCode": status,
@@ -555,7 +555,7 @@ def _invoke_response(
 def _client_error(
     params: dict[str, Any], status: int, code: str, message: str
 ) -> tuple[AWSResponse, dict[str, Any]]:
-    request_id = str(uuid.uuid4())
+    request_id = new_request_id()
     http_headers = {"x-amzn-requestid": request_id, "x-amzn-errortype": code}
     parsed = {
         "Error": {"Code": code, "Message": message},

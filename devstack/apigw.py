@@ -24,12 +24,12 @@ import json
 import logging
 import re
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+from devstack.ids import request_id as new_request_id
 from devstack.lambdas import LocalFunction, streamed_body
 from devstack.template import ACCOUNT_ID, REGION, Template, logical_id_of
 
@@ -181,7 +181,7 @@ class RestApiEmulator:
         source_ip: str = "127.0.0.1",
         stream: bool = False,
     ) -> HttpResponse:
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         method = method.upper()
         path = path if path.startswith("/") else "/" + path
         single_headers, multi_headers = _header_maps(headers or {})
@@ -260,7 +260,7 @@ class RestApiEmulator:
 
     def payload_too_large(self) -> HttpResponse:
         """API Gateway's answer to a body over the limit (the HTTP server refuses it without reading it)."""
-        return self._gateway_error(self.default_api, "REQUEST_TOO_LARGE", str(uuid.uuid4()), {})
+        return self._gateway_error(self.default_api, "REQUEST_TOO_LARGE", new_request_id(), {})
 
     def _find_route(self, method: str, segments: Sequence[str]) -> tuple[Route, dict[str, str]] | None:
         best: tuple[Route, dict[str, str]] | None = None

@@ -22,7 +22,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 from botocore.handlers import BUILTIN_HANDLERS
 
-from devstack import dynamodb_direct, dynamodb_responses, item_memory, overhead, query_index, retention
+from devstack import dynamodb_responses, item_memory, moto_direct, overhead, query_index, retention
 from devstack.template import REGION
 from devstack.wakeups import LiveFirstLock
 
@@ -64,7 +64,7 @@ def start_moto() -> Any:
     dynamodb_responses.install()  # DynamoDB responses without moto's per-value picker
     overhead.install()  # what moto redoes per request and need not (devstack.overhead)
     item_memory.install()  # items share the values they repeat (devstack.item_memory)
-    dynamodb_direct.install()  # data-plane calls skip the HTTP round trip (devstack.dynamodb_direct)
+    moto_direct.install()  # data-plane calls skip the HTTP round trip (devstack.moto_direct)
     mock = mock_aws(config=MOTO_CONFIG)
     mock.start()
     return mock

@@ -5,7 +5,6 @@ import importlib.util
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 from devstack.iam import Policy, Principal, acting_as
+from devstack.ids import request_id
 from devstack.template import function_arn
 
 Handler = Callable[[Any, Any], Any]
@@ -120,7 +120,7 @@ class LocalFunction:
             function_name=self.name,
             memory_limit_in_mb=self.memory_mb,
             invoked_function_arn=self.arn,
-            aws_request_id=str(uuid.uuid4()),
+            aws_request_id=request_id(),
             deadline_ms=int(time.time() * 1000) + self.timeout_s * 1000,
             log_group_name=f"/aws/lambda/{self.name}",
         )

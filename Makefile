@@ -6,21 +6,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
+# Python's default, whatever the environment says: every process make starts (pytest, the local stacks,
+# sam, the fuzzer) reuses the .pyc the first one wrote instead of compiling its imports again.
+export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: dev test test-contract test-in-process-and-e2e unit integration emulator e2e contract lint openapi build \
 	bench lock lock-checkov checkov clean
 
 # pip installs the lock's own uv (its hashed lines only), then uv installs the whole lock, in under half
-# the time pip takes for it. Compiled at install, as pip does: with PYTHONDONTWRITEBYTECODE set nothing
-# else caches them, and every process (devstack, sam, the fuzzer) would compile its imports again.
+# the time pip takes for it. Not compiled at install: that compiled every module of the lock (sympy, all of
+# moto and botocore) for 35-38 s of CPU before any test could start, most of it never imported. Python
+# compiles what a process imports and writes the .pyc for the next one (below), so each is compiled once.
 $(BIN)/.installed: requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@awk '/^uv==/ {take = 1; print; next} take && /^ / {print; next} {take = 0}' requirements.lock \
 		> $(VENV)/uv.lock.txt
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(VENV)/uv.lock.txt
 	$(BIN)/uv pip install --quiet --python $(BIN)/python pip==25.3
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes --no-deps --compile-bytecode \
-		-r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes --no-deps -r requirements.lock
 	@touch $@
 
 venv: $(BIN)/.installed

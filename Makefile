@@ -10,7 +10,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 # sam, the fuzzer) reuses the .pyc the first one wrote instead of compiling its imports again.
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: dev test test-contract test-in-process-and-e2e unit integration emulator e2e contract lint openapi build \
+.PHONY: dev test test-contract test-fuzz test-contract-but-fuzz test-in-process-and-e2e unit integration emulator e2e contract lint openapi build \
 	bench lock lock-checkov checkov clean
 
 # pip installs the lock's own uv (its hashed lines only), then uv installs the whole lock, in under half
@@ -59,14 +59,23 @@ checkov: $(CHECKOV_VENV)/.installed  ## checkov on template.yaml (.checkov.yaml 
 dev: venv  ## start the local stack on 127.0.0.1:$${RUNS_API_PORT:-3000}
 	$(BIN)/python -m devstack
 
-# Two pytest sessions side by side: the contract tier (its fuzzer and `sam build` are subprocesses
-# against their own local server) shares nothing with the others. Each session's output is printed
-# whole when it ends (--output-sync), and `make test` fails if either does.
+# Three pytest sessions side by side, sharing nothing: the fuzzer (tests/contract/test_fuzz.py, the longest
+# test by far) starts at once in a session of its own; the rest of the contract tier (`sam build`, checkov,
+# cfn-lint: subprocesses) in another; the in-process tiers and e2e in the third. The fuzzer's client and its
+# local server take turns (a request, then its checks), so alone they keep less than one core busy: three
+# sessions on two cores fill the gaps. Each session's output is printed whole when it ends (--output-sync),
+# and `make test` fails if any does.
 test: venv  ## every test tier: unit, integration, emulator (devstack's own), e2e, contract
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-contract test-in-process-and-e2e
+	@$(MAKE) --no-print-directory -j3 --output-sync=target test-fuzz test-contract-but-fuzz \
+		test-in-process-and-e2e
 
-test-contract: venv $(CHECKOV_VENV)/.installed
-	$(BIN)/python -m pytest tests/contract
+test-contract: test-fuzz test-contract-but-fuzz
+
+test-fuzz: venv
+	$(BIN)/python -m pytest tests/contract/test_fuzz.py
+
+test-contract-but-fuzz: venv $(CHECKOV_VENV)/.installed
+	$(BIN)/python -m pytest tests/contract --ignore=tests/contract/test_fuzz.py
 
 test-in-process-and-e2e: venv
 	$(BIN)/python -m pytest tests/unit tests/integration tests/emulator tests/e2e

@@ -6,21 +6,39 @@ VENV := .venv
 BIN := $(VENV)/bin
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
+# Python's default, whatever the environment says: every process make starts (pytest, the local stacks,
+# sam, the fuzzer) reuses the .pyc the first one wrote instead of compiling its imports again.
+export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: dev test test-contract test-in-process-and-e2e unit integration emulator e2e contract lint openapi build \
+.PHONY: dev test test-contract test-fuzz test-contract-but-fuzz test-in-process-and-e2e unit integration emulator e2e contract lint openapi build \
 	bench lock lock-checkov checkov clean
 
 # pip installs the lock's own uv (its hashed lines only), then uv installs the whole lock, in under half
-# the time pip takes for it. Compiled at install, as pip does: with PYTHONDONTWRITEBYTECODE set nothing
-# else caches them, and every process (devstack, sam, the fuzzer) would compile its imports again.
+# the time pip takes for it. Not compiled at install: that compiled every module of the lock (sympy, all of
+# moto and botocore) for 35-38 s of CPU before any test could start, most of it never imported. Python
+# compiles what a process imports and writes the .pyc for the next one (below), so each is compiled once.
+# pip itself runs from the wheel ensurepip bundles, as ensurepip does, instead of being installed into the
+# venv first (5.3 s of CPU, 18 s wall on a loaded machine, for a pip that uv replaces); where a Python ships
+# no bundled wheel (some distributions) ensurepip installs it.
+define RUN_BUNDLED_PIP
+import ensurepip, glob, os, runpy, sys
+wheels = glob.glob(os.path.join(os.path.dirname(ensurepip.__file__), "_bundled", "pip-*.whl"))
+if wheels:
+    sys.path.insert(0, wheels[0])
+else:
+    ensurepip.bootstrap()
+sys.argv[0] = "pip"
+runpy.run_module("pip", run_name="__main__", alter_sys=True)
+endef
+export RUN_BUNDLED_PIP
+
 $(BIN)/.installed: requirements.lock
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
 	@awk '/^uv==/ {take = 1; print; next} take && /^ / {print; next} {take = 0}' requirements.lock \
 		> $(VENV)/uv.lock.txt
-	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(VENV)/uv.lock.txt
+	$(BIN)/python -c "$$RUN_BUNDLED_PIP" install --quiet --require-hashes --no-deps -r $(VENV)/uv.lock.txt
 	$(BIN)/uv pip install --quiet --python $(BIN)/python pip==25.3
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes --no-deps --compile-bytecode \
-		-r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes --no-deps -r requirements.lock
 	@touch $@
 
 venv: $(BIN)/.installed
@@ -41,14 +59,23 @@ checkov: $(CHECKOV_VENV)/.installed  ## checkov on template.yaml (.checkov.yaml 
 dev: venv  ## start the local stack on 127.0.0.1:$${RUNS_API_PORT:-3000}
 	$(BIN)/python -m devstack
 
-# Two pytest sessions side by side: the contract tier (its fuzzer and `sam build` are subprocesses
-# against their own local server) shares nothing with the others. Each session's output is printed
-# whole when it ends (--output-sync), and `make test` fails if either does.
+# Three pytest sessions side by side, sharing nothing: the fuzzer (tests/contract/test_fuzz.py, the longest
+# test by far) starts at once in a session of its own; the rest of the contract tier (`sam build`, checkov,
+# cfn-lint: subprocesses) in another; the in-process tiers and e2e in the third. The fuzzer's client and its
+# local server take turns (a request, then its checks), so alone they keep less than one core busy: three
+# sessions on two cores fill the gaps. Each session's output is printed whole when it ends (--output-sync),
+# and `make test` fails if any does.
 test: venv  ## every test tier: unit, integration, emulator (devstack's own), e2e, contract
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-contract test-in-process-and-e2e
+	@$(MAKE) --no-print-directory -j3 --output-sync=target test-fuzz test-contract-but-fuzz \
+		test-in-process-and-e2e
 
-test-contract: venv $(CHECKOV_VENV)/.installed
-	$(BIN)/python -m pytest tests/contract
+test-contract: test-fuzz test-contract-but-fuzz
+
+test-fuzz: venv
+	$(BIN)/python -m pytest tests/contract/test_fuzz.py
+
+test-contract-but-fuzz: venv $(CHECKOV_VENV)/.installed
+	$(BIN)/python -m pytest tests/contract --ignore=tests/contract/test_fuzz.py
 
 test-in-process-and-e2e: venv
 	$(BIN)/python -m pytest tests/unit tests/integration tests/emulator tests/e2e

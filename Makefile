@@ -59,15 +59,16 @@ checkov: $(CHECKOV_VENV)/.installed  ## checkov on template.yaml (.checkov.yaml 
 dev: venv  ## start the local stack on 127.0.0.1:$${RUNS_API_PORT:-3000}
 	$(BIN)/python -m devstack
 
-# Three pytest sessions side by side, sharing nothing: the fuzzer (tests/contract/test_fuzz.py, the longest
-# test by far) starts at once in a session of its own; the rest of the contract tier (`sam build`, checkov,
-# cfn-lint: subprocesses) in another; the in-process tiers and e2e in the third. The fuzzer's client and its
-# local server take turns (a request, then its checks), so alone they keep less than one core busy: three
-# sessions on two cores fill the gaps. Each session's output is printed whole when it ends (--output-sync),
-# and `make test` fails if any does.
+# Six pytest sessions, four at a time, sharing nothing: the fuzzer (tests/contract/test_fuzz.py, the longest
+# test by far) and the integration tier (the longest in-process one) start at once, with e2e and the rest of
+# the contract tier (`sam build`, checkov, cfn-lint: subprocesses); emulator and unit start as the first
+# ones end. A session is one interpreter: the in-process tiers together (~200 s of CPU) could use only one
+# core, and the fuzzer's client and its local server take turns (a request, then its checks), so it keeps
+# less than one busy: more sessions than cores fill the gaps. Each session's output is printed whole when
+# it ends (--output-sync), and `make test` fails if any does.
 test: venv  ## every test tier: unit, integration, emulator (devstack's own), e2e, contract
-	@$(MAKE) --no-print-directory -j3 --output-sync=target test-fuzz test-contract-but-fuzz \
-		test-in-process-and-e2e
+	@$(MAKE) --no-print-directory -j4 --output-sync=target test-fuzz integration e2e test-contract-but-fuzz \
+		emulator unit
 
 test-contract: test-fuzz test-contract-but-fuzz
 
@@ -77,8 +78,7 @@ test-fuzz: venv
 test-contract-but-fuzz: venv $(CHECKOV_VENV)/.installed
 	$(BIN)/python -m pytest tests/contract --ignore=tests/contract/test_fuzz.py
 
-test-in-process-and-e2e: venv
-	$(BIN)/python -m pytest tests/unit tests/integration tests/emulator tests/e2e
+test-in-process-and-e2e: unit integration emulator e2e
 
 unit integration emulator e2e: venv
 	$(BIN)/python -m pytest tests/$@

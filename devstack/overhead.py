@@ -80,6 +80,7 @@ import sys
 import threading
 from typing import Any
 
+from devstack import dynamodb_requests
 from devstack.once import installs_once
 
 
@@ -97,6 +98,7 @@ def install() -> None:
     _share_condition_parses()
     _find_clauses_knowing_classes()
     _find_registered_backends_at_once()
+    dynamodb_requests.install()  # DynamoDB requests parsed without moto's per-value lookups
 
 
 # ---------------------------------------------------------------------- 1. handler method names

@@ -330,3 +330,24 @@ def test_a_backend_is_found_at_once_and_a_new_account_still_registered(stack: An
         assert created[REGION].tables == {}
     finally:
         dict.__delitem__(dynamodb_backends, account)
+
+
+def test_responses_get_a_request_id_and_xml_bodies_still_carry_it(stack: Any) -> None:
+    import re
+
+    assert "_enrich_responses_cheaply" in responses.BaseResponse._enrich_response.__qualname__
+    ids = set()
+    for body in ('{"Items": []}', "<R><RequestId>old</RequestId></R>", b"<RequestId>x</RequestId>", None):
+        headers, enriched = responses.BaseResponse._enrich_response({"status": 201}, body)
+        request_id = headers["x-amzn-requestid"]
+        assert re.fullmatch(r"[A-Za-z0-9]{52}", request_id)
+        assert headers["status"] == "201"
+        ids.add(request_id)
+        if body == "<R><RequestId>old</RequestId></R>":
+            assert enriched == f"<R><RequestId>{request_id}</RequestId></R>"
+        else:
+            assert enriched == body  # nothing to replace, or not text: as moto leaves it
+    assert len(ids) == 4
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    answer = dynamodb.list_tables(Limit=1)["ResponseMetadata"]
+    assert re.fullmatch(r"[A-Za-z0-9]{52}", answer["RequestId"])

@@ -56,6 +56,8 @@ it is work whose answer never changes within a process:
    changed (its Ops and operands are assigned in their constructors only; `expr(item)` only reads
    them): the Op, and the names and values it found, are memoized per (expression, names, values),
    the names and values compared by content and type (CONDITIONS, least recently used first out).
+   The memoized parse is made from a private copy of the values: an Op keeps the values it is given,
+   and a request's own may become an item's attribute that moto changes in place later (ADD to a set).
    A parse that raises is not memoized.
 10. `Node.find_clauses` (the update Validator's clause counts and overlap checks, and `normalize`)
    walks the AST asking each child `isinstance` against two abstract classes (ABCMeta's
@@ -432,20 +434,22 @@ def _share_condition_parses() -> None:
                 parses.move_to_end(key)
                 stats["hits"] += 1
         if memo is None:
-            names_before = len(self.expr_attr_names_found)
-            values_before = len(self.expr_attr_values_found)
-            op = parse(self)
+            # Parsed from a private copy of the values: the Op keeps the values it is given, and a
+            # request's own can go on to be an item's attribute that changes in place later (a set
+            # given by `SET s = :s`, then `ADD s :y`), which would change the Op under its key.
+            private = type(self)(
+                expression, self.expression_attribute_names, copy.deepcopy(self.expression_attribute_values)
+            )
             memo = (
-                op,
-                tuple(self.expr_attr_names_found[names_before:]),
-                tuple(self.expr_attr_values_found[values_before:]),
+                parse(private),
+                tuple(private.expr_attr_names_found),
+                tuple(private.expr_attr_values_found),
             )
             with lock:
                 stats["misses"] += 1
                 parses[key] = memo
                 while len(parses) > CONDITIONS:
                     parses.popitem(last=False)
-            return op
         op, names, values = memo
         self.expr_attr_names_found.extend(names)
         self.expr_attr_values_found.extend(values)

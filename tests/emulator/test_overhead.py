@@ -281,6 +281,28 @@ def test_a_writes_condition_is_parsed_once_per_names_and_values(stack: Any) -> N
     assert [reason["Code"] for reason in reasons] == ["ConditionalCheckFailed"]
 
 
+def test_a_memoized_condition_is_not_changed_by_the_item_its_values_went_into(stack: Any) -> None:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    unless_same = {
+        "ConditionExpression": "attribute_not_exists(s) OR s <> :s",
+        "ExpressionAttributeValues": {":s": {"SS": ["x"]}},
+        "UpdateExpression": "SET s = :s",
+    }
+    with scratch_table("Conditions") as table:
+        first, second = {"pk": {"S": "a"}, "sk": {"N": "1"}}, {"pk": {"S": "b"}, "sk": {"N": "1"}}
+        dynamodb.update_item(TableName=table, Key=first, **unless_same)  # the request's set is now a's
+        dynamodb.update_item(  # grows a's set in place (moto)
+            TableName=table,
+            Key=first,
+            UpdateExpression="ADD s :y",
+            ExpressionAttributeValues={":y": {"SS": ["y"]}},
+        )
+        dynamodb.put_item(TableName=table, Item={**second, "s": {"SS": ["x"]}})
+        with pytest.raises(ClientError) as refused:  # b's set is {x}: `s <> :s` is false
+            dynamodb.update_item(TableName=table, Key=second, **unless_same)
+    assert refused.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
 def test_finding_clauses_descends_as_moto_does(stack: Any) -> None:
     from moto.dynamodb.parsing import ast_nodes
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser

@@ -22,7 +22,15 @@ from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 from botocore.handlers import BUILTIN_HANDLERS
 
-from devstack import dynamodb_responses, item_memory, moto_direct, overhead, query_index, retention
+from devstack import (
+    client_memo,
+    dynamodb_responses,
+    item_memory,
+    moto_direct,
+    overhead,
+    query_index,
+    retention,
+)
 from devstack.template import REGION
 from devstack.wakeups import LiveFirstLock
 
@@ -63,6 +71,7 @@ def start_moto() -> Any:
     query_index.install()  # a Query reads its page, not the whole table (devstack.query_index)
     dynamodb_responses.install()  # DynamoDB responses without moto's per-value picker
     overhead.install()  # what moto redoes per request and need not (devstack.overhead)
+    client_memo.install()  # what botocore's clients redo per call and need not (devstack.client_memo)
     item_memory.install()  # items share the values they repeat (devstack.item_memory)
     moto_direct.install()  # data-plane calls skip the HTTP round trip (devstack.moto_direct)
     mock = mock_aws(config=MOTO_CONFIG)

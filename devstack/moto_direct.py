@@ -46,6 +46,11 @@ import re
 from collections import Counter
 from typing import Any, NamedTuple
 
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.compat import HTTPHeaders
+from botocore.endpoint import convert_to_response_dict
+from botocore.parsers import create_parser
+
 from devstack.once import installs_once
 
 
@@ -198,36 +203,75 @@ def _authorization(request_signer: Any, region: str, signing_name: str) -> str |
     )
 
 
+class _Imports(NamedTuple):
+    """What answer() uses from moto (imported once: moto is imported when the stack starts, not before)."""
+
+    botocore_stubber: Any
+    passthrough_service: Any
+    service_whitelisted: Any
+    MockRawResponse: Any
+    HTTPException: Any
+    normalize_request: Any
+    recorder: Any
+    moto_lock: Any
+
+
+_imports: _Imports | None = None
+_parsers: dict[str, Any] = {}  # botocore's response parser per protocol
+
+
+def _import() -> _Imports:
+    global _imports
+    from moto.core.botocore_stubber import MockRawResponse
+    from moto.core.config import passthrough_service, service_whitelisted
+    from moto.core.exceptions import HTTPException
+    from moto.core.models import botocore_stubber
+    from moto.core.request import normalize_request
+    from moto.moto_api import recorder
+
+    from devstack.aws import moto_lock
+
+    _imports = _Imports(
+        botocore_stubber,
+        passthrough_service,
+        service_whitelisted,
+        MockRawResponse,
+        HTTPException,
+        normalize_request,
+        recorder,
+        moto_lock,
+    )
+    return _imports
+
+
+def _parser(protocol: str) -> Any:
+    """botocore's response parser for the protocol, made once: botocore's parsers keep no state between
+    parses (each takes the response and shape it is given), so one serves every call and thread."""
+    parser = _parsers.get(protocol)
+    if parser is None:
+        parser = _parsers[protocol] = create_parser(protocol)
+    return parser
+
+
 def answer(
     model: Any, params: dict[str, Any], request_signer: Any = None, context: Any = None, **_: Any
 ) -> tuple[Any, dict[str, Any]] | None:
     """botocore's `before-call.<service>`: (http response, parsed) from moto, or None (full path)."""
-    from moto.core.config import passthrough_service, service_whitelisted
-    from moto.core.models import botocore_stubber
+    m = _imports or _import()
+    botocore_stubber = m.botocore_stubber
 
     service_model = model.service_model
     service_name = service_model.service_name
     service = SERVICES.get(service_name)
     if service is None or model.name not in service.operations or not botocore_stubber.enabled:
         return None
-    if passthrough_service(service_name) or not service_whitelisted(service_name):
+    if m.passthrough_service(service_name) or not m.service_whitelisted(service_name):
         return None  # the full path passes it through or raises moto's ServiceNotWhitelisted
     url = str(params.get("url", ""))
     clean_url = url.split("?", 1)[0]
     method = _dispatcher(service_name, clean_url)
     if method is None:
         return None
-    from botocore.awsrequest import AWSPreparedRequest, AWSResponse
-    from botocore.compat import HTTPHeaders
-    from botocore.endpoint import convert_to_response_dict
-    from botocore.parsers import create_parser
-    from moto.core.botocore_stubber import MockRawResponse
-    from moto.core.exceptions import HTTPException
-    from moto.core.request import normalize_request
-    from moto.moto_api import recorder
-
-    from devstack.aws import moto_lock
-
     headers = HTTPHeaders()
     for name, value in params["headers"].items():
         headers[name] = value
@@ -237,16 +281,16 @@ def answer(
         headers["Authorization"] = authorization
     body = params.get("body")
     prepared = AWSPreparedRequest(params.get("method", "POST"), url, headers, body, False)
-    with moto_lock():
-        normalized, raw_url = _normalized(prepared, normalize_request)
+    with m.moto_lock():
+        normalized, raw_url = _normalized(prepared, m.normalize_request)
         try:
-            recorder._record_request(normalized)
+            m.recorder._record_request(normalized)
             status, response_headers, response_body = method(normalized, raw_url, normalized.headers)
-        except HTTPException as e:
+        except m.HTTPException as e:
             status, response_headers, response_body = e.code, e.get_headers(), e.get_body()
-    http = AWSResponse(url, status, response_headers, MockRawResponse(response_body))  # type: ignore[arg-type]
+    http = AWSResponse(url, status, response_headers, m.MockRawResponse(response_body))  # type: ignore[arg-type]
     response_dict = convert_to_response_dict(http, model)
-    parser = create_parser(service_model.resolved_protocol)
+    parser = _parser(service_model.resolved_protocol)
     parsed = parser.parse(response_dict, model.output_shape)
     if http.status_code >= 300:
         _add_modeled_error_fields(response_dict, parsed, model, parser)

@@ -453,3 +453,26 @@ def test_a_fault_injected_for_one_operation_answers_before_the_direct_path(
         call(client)
     assert raised.value.response["Error"]["Message"] == "injected"
     assert moto_direct.stats["direct"] == before
+
+
+def test_one_response_parser_per_protocol_parses_as_a_new_one() -> None:
+    """answer() reuses botocore's parser (botocore makes one per call): parsing leaves it unchanged."""
+    import copy
+
+    import botocore.session
+    from botocore.parsers import create_parser
+
+    model = botocore.session.get_session().get_service_model("dynamodb").operation_model("GetItem")
+    parser = moto_direct._parser("json")
+    assert moto_direct._parser("json") is parser
+    state = copy.copy(vars(parser))
+    response = {
+        "status_code": 200,
+        "headers": {"x-amzn-requestid": "r"},
+        "body": b'{"Item": {"pk": {"S": "a"}, "b": {"B": "aGk="}}}',
+    }
+    first = parser.parse(dict(response), model.output_shape)
+    assert parser.parse(dict(response), model.output_shape) == first
+    assert first == create_parser("json").parse(dict(response), model.output_shape)
+    assert first["Item"]["b"] == {"B": b"hi"}
+    assert vars(parser) == state

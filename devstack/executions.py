@@ -55,7 +55,6 @@ not exercised here; the history has the event types moto's interpreter emits (cl
 """
 
 import decimal
-import enum
 import functools
 import json
 import logging
@@ -64,7 +63,6 @@ import re
 import threading
 import time
 import traceback
-import types
 from collections.abc import Iterable, Mapping
 from io import BytesIO
 from typing import Any
@@ -76,6 +74,7 @@ from botocore.response import StreamingBody
 from devstack.aws import register_before_call, response_metadata, short_circuit_response
 from devstack.ids import request_id as new_request_id
 from devstack.lambdas import LocalFunction
+from devstack.pickled_copies import faithful_copy
 from devstack.template import MOTO_ACCOUNT_ID, STATE_MACHINE_TYPES, Template, state_machine_arn
 
 log = logging.getLogger("devstack.executions")
@@ -346,7 +345,7 @@ def _cache_moto_parses() -> None:
     heap_key). It is unpickled from the parsed program's pickle, made once per definition: ~1 ms for
     the run state machine where copy.deepcopy of the parsed program took ~5 ms (thread CPU, on a
     loaded machine), ~2.5% of the stack's CPU in a soak (py-spy). The first execution of a definition
-    evaluates the parsed program itself. `_faithful_copy` checks, once per definition, that the
+    evaluates the parsed program itself. `faithful_copy` checks, once per definition, that the
     unpickled program is the parsed one (the same classes and values throughout, sharing no mutable
     object with it), and fails the execution if a moto upgrade made its components unpicklable or
     pickled differently. A parsed JSONPath is shared: finding and updating through it does not
@@ -373,7 +372,7 @@ def _cache_moto_parses() -> None:
             return pickle.loads(blob)
         program = AmazonStateLanguageParser.parse(definition)[0]
         blob = pickle.dumps(program, protocol=pickle.HIGHEST_PROTOCOL)
-        _faithful_copy(program, pickle.loads(blob))
+        faithful_copy(program, pickle.loads(blob))
         with pickled_lock:
             if len(pickled) >= _PARSED_DEFINITIONS:
                 pickled.clear()
@@ -383,57 +382,6 @@ def _cache_moto_parses() -> None:
     if not hasattr(ExecutionWorker, "_get_evaluation_entrypoint"):
         raise RuntimeError("moto's ExecutionWorker no longer has _get_evaluation_entrypoint")
     ExecutionWorker._get_evaluation_entrypoint = evaluation_entrypoint  # type: ignore[method-assign]
-
-
-# What copy.deepcopy keeps as is (and pickle makes equal, or refers to by name).
-_ATOMIC = (
-    str,
-    bytes,
-    int,
-    float,
-    complex,
-    bool,
-    type(None),
-    enum.Enum,
-    type,
-    re.Pattern,
-    types.FunctionType,
-    types.BuiltinFunctionType,
-)
-
-
-def _faithful_copy(original: Any, copy: Any) -> None:
-    """Raise unless `copy` is what copy.deepcopy(original) would be: the same structure of the same
-    classes with equal values, no mutable object shared with `original`, the same sharing within it."""
-    pairs: dict[int, int] = {}  # id in original → id in copy
-    stack = [(original, copy, "program")]
-    while stack:
-        a, b, where = stack.pop()
-        same = type(a) is type(b)
-        if same and isinstance(a, (*_ATOMIC, set, frozenset)):
-            same = a == b
-        elif same and id(a) in pairs:
-            same = pairs[id(a)] == id(b)
-        elif same:
-            same = a is not b or isinstance(a, tuple)  # () is one object
-            pairs[id(a)] = id(b)
-            if isinstance(a, dict):
-                same = same and list(a) == list(b)
-                stack.extend((a[key], b[key], f"{where}[{key!r}]") for key in a if same)
-            elif isinstance(a, list | tuple):
-                same = same and len(a) == len(b)
-                stack.extend(
-                    (x, y, f"{where}[{i}]") for i, (x, y) in enumerate(zip(a, b, strict=True)) if same
-                )
-            elif hasattr(a, "__dict__") and not any(vars(c).get("__slots__") for c in type(a).__mro__):
-                stack.append((vars(a), vars(b), f"{where}.{type(a).__name__}"))
-            else:
-                same = False  # something this check does not know how to compare
-        if not same:
-            raise RuntimeError(
-                f"moto's parsed ASL program is not copied faithfully by pickle at {where}: "
-                "revisit devstack.executions"
-            )
 
 
 # ---------------------------------------------------------------------- Lambda Invoke interception

@@ -364,26 +364,26 @@ def test_an_executions_asl_is_parsed_once_per_definition_and_its_program_is_its_
 
 
 def test_a_program_is_unpickled_faithfully_or_not_at_all(stack: DevStack) -> None:
-    """devstack.executions._faithful_copy accepts the run state machine's program unpickled (what each
+    """devstack.pickled_copies.faithful_copy accepts the run state machine's program unpickled (what each
     execution gets) and refuses a copy that differs or shares a mutable part with the parsed one."""
     import pickle
 
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
-    from devstack.executions import _faithful_copy
+    from devstack.pickled_copies import faithful_copy
 
     definition = state_machine_definition(Template(stack.template_path), "RunStateMachine")
     program = AmazonStateLanguageParser.parse(definition)[0]
     copy = pickle.loads(pickle.dumps(program))
-    _faithful_copy(program, copy)
+    faithful_copy(program, copy)
     first = next(iter(copy.states.states.values()))
     first.name += "-changed"
     with pytest.raises(RuntimeError, match=r"devstack\.executions"):
-        _faithful_copy(program, copy)
+        faithful_copy(program, copy)
     copy = pickle.loads(pickle.dumps(program))
     copy.states.states = program.states.states  # shared with the parsed program
     with pytest.raises(RuntimeError, match=r"devstack\.executions"):
-        _faithful_copy(program, copy)
+        faithful_copy(program, copy)
 
 
 def test_direct_invoke_of_a_local_function(probe: Probe) -> None:

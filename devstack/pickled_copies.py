@@ -1,0 +1,56 @@
+"""Parsed programs copied by unpickling instead of copy.deepcopy, and the check that the copy is the same."""
+
+import enum
+import re
+import types
+from typing import Any
+
+# What copy.deepcopy keeps as is (and pickle makes equal, or refers to by name).
+_ATOMIC = (
+    str,
+    bytes,
+    int,
+    float,
+    complex,
+    bool,
+    type(None),
+    enum.Enum,
+    type,
+    re.Pattern,
+    types.FunctionType,
+    types.BuiltinFunctionType,
+)
+
+
+def faithful_copy(original: Any, copy: Any) -> None:
+    """Raise unless `copy` is what copy.deepcopy(original) would be: the same structure of the same
+    classes with equal values, no mutable object shared with `original`, the same sharing within it."""
+    pairs: dict[int, int] = {}  # id in original → id in copy
+    stack = [(original, copy, "program")]
+    while stack:
+        a, b, where = stack.pop()
+        same = type(a) is type(b)
+        if same and isinstance(a, (*_ATOMIC, set, frozenset)):
+            same = a == b
+        elif same and id(a) in pairs:
+            same = pairs[id(a)] == id(b)
+        elif same:
+            same = a is not b or isinstance(a, tuple)  # () is one object
+            pairs[id(a)] = id(b)
+            if isinstance(a, dict):
+                same = same and list(a) == list(b)
+                stack.extend((a[key], b[key], f"{where}[{key!r}]") for key in a if same)
+            elif isinstance(a, list | tuple):
+                same = same and len(a) == len(b)
+                stack.extend(
+                    (x, y, f"{where}[{i}]") for i, (x, y) in enumerate(zip(a, b, strict=True)) if same
+                )
+            elif hasattr(a, "__dict__") and not any(vars(c).get("__slots__") for c in type(a).__mro__):
+                stack.append((vars(a), vars(b), f"{where}.{type(a).__name__}"))
+            else:
+                same = False  # something this check does not know how to compare
+        if not same:
+            raise RuntimeError(
+                f"moto's parsed ASL program is not copied faithfully by pickle at {where}: "
+                "revisit devstack.executions"
+            )

@@ -54,6 +54,7 @@ runs the whole execution inside the request (so under the moto lock); HeartbeatS
 not exercised here; the history has the event types moto's interpreter emits (close to AWS's).
 """
 
+import copy
 import decimal
 import functools
 import json
@@ -74,7 +75,7 @@ from botocore.response import StreamingBody
 from devstack.aws import register_before_call, response_metadata, short_circuit_response
 from devstack.ids import request_id as new_request_id
 from devstack.lambdas import LocalFunction
-from devstack.pickled_copies import faithful_copy
+from devstack.pickled_copies import pickled
 from devstack.template import MOTO_ACCOUNT_ID, STATE_MACHINE_TYPES, Template, state_machine_arn
 
 log = logging.getLogger("devstack.executions")
@@ -344,12 +345,12 @@ def _cache_moto_parses() -> None:
     interpreter keeps per-component state (retry counters keyed by a component's lazily made
     heap_key). It is unpickled from the parsed program's pickle, made once per definition: ~1 ms for
     the run state machine where copy.deepcopy of the parsed program took ~5 ms (thread CPU, on a
-    loaded machine), ~2.5% of the stack's CPU in a soak (py-spy). The first execution of a definition
-    evaluates the parsed program itself. `faithful_copy` checks, once per definition, that the
-    unpickled program is the parsed one (the same classes and values throughout, sharing no mutable
-    object with it), and fails the execution if a moto upgrade made its components unpicklable or
-    pickled differently. A parsed JSONPath is shared: finding and updating through it does not
-    change it.
+    loaded machine), ~2.5% of the stack's CPU in a soak (py-spy). `pickled_copies.pickled` checks,
+    once per definition, that the unpickled program is the parsed one (the same classes and values
+    throughout, sharing no mutable object with it); if a moto upgrade made it unpicklable or pickled
+    differently, it says so in the log and each execution gets a deep copy, as in moto
+    (tests/emulator/test_step_functions.py fails then). A parsed JSONPath is shared: finding and
+    updating through it does not change it.
     """
     from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
@@ -361,23 +362,22 @@ def _cache_moto_parses() -> None:
             raise RuntimeError(f"{module.__name__} no longer parses with jsonpath_ng's parse")
         module.parse = functools.lru_cache(maxsize=4096)(module.parse)  # type: ignore[attr-defined]
 
-    pickled: dict[str, bytes] = {}  # definition → its parsed program, pickled
-    pickled_lock = threading.Lock()
+    copies: dict[str, tuple[Any, bytes | None]] = {}  # definition → its parsed program, and its pickle
+    copies_lock = threading.Lock()
 
     def evaluation_entrypoint(self: Any) -> Any:
         definition = self._evaluation_details.state_machine_details.definition
-        with pickled_lock:
-            blob = pickled.get(definition)
-        if blob is not None:
-            return pickle.loads(blob)
-        program = AmazonStateLanguageParser.parse(definition)[0]
-        blob = pickle.dumps(program, protocol=pickle.HIGHEST_PROTOCOL)
-        faithful_copy(program, pickle.loads(blob))
-        with pickled_lock:
-            if len(pickled) >= _PARSED_DEFINITIONS:
-                pickled.clear()
-            pickled[definition] = blob
-        return program
+        with copies_lock:
+            known = copies.get(definition)
+        if known is None:
+            program = AmazonStateLanguageParser.parse(definition)[0]
+            known = (program, pickled(program))
+            with copies_lock:
+                if len(copies) >= _PARSED_DEFINITIONS:
+                    copies.clear()
+                copies[definition] = known
+        program, blob = known
+        return pickle.loads(blob) if blob is not None else copy.deepcopy(program)
 
     if not hasattr(ExecutionWorker, "_get_evaluation_entrypoint"):
         raise RuntimeError("moto's ExecutionWorker no longer has _get_evaluation_entrypoint")

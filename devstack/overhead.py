@@ -36,7 +36,8 @@ it is work whose answer never changes within a process:
    (Nodes with a `type`, `children` and `parent`, lists, strings, ints) that `pickle.loads` of the
    AST's pickle builds (both rebuild each object with `__reduce_ex__` and its `__dict__`, parent
    links kept): 0.27 ms. Each memoized parse (5.) is pickled once when it is parsed, and the
-   Validator's copy of that AST is built from its pickle; any other value is deep-copied as before.
+   Validator's copy of that AST is built from its pickle (if `pickled_copies` finds the pickle a
+   faithful copy of it); any other value is deep-copied as before.
 7. A ConditionExpression (or FilterExpression) is parsed by a new ConditionExpressionParser two to
    three times per write (DynamoHandler, then transact_write_items, then put/update/delete_item), and
    each parse first lexes the string, one token at a time with a list of regular expressions (~45%
@@ -88,10 +89,12 @@ import functools
 import pickle
 import sys
 import threading
+import weakref
 from typing import Any
 
 from devstack import dynamodb_requests
 from devstack.once import installs_once
+from devstack.pickled_copies import pickled
 
 
 @installs_once
@@ -262,26 +265,23 @@ def _share_update_expression_parses() -> None:
 
 # ---------------------------------------------------------------------- 6. the Validator's copy of an AST
 
-_PICKLES = 1024  # as many as memoized parses
-_pickles: dict[int, tuple[Any, bytes]] = {}  # id(ast) → (the AST, kept alive while listed; its pickle)
+# A memoized parse → its pickle, for as long as the parse is memoized (AST nodes hash by identity).
+_pickles: "weakref.WeakKeyDictionary[Any, bytes]" = weakref.WeakKeyDictionary()
 
 
 def _remember_pickle(ast: Any) -> None:
-    try:
-        pickled = pickle.dumps(ast, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:  # not picklable: the Validator deep-copies it, as moto does
-        return
-    _pickles[id(ast)] = (ast, pickled)
-    while len(_pickles) > _PICKLES:
-        del _pickles[next(iter(_pickles))]
+    blob = pickled(ast)
+    if blob is not None:  # else the Validator deep-copies it, as moto does
+        _pickles[ast] = blob
 
 
 def _copy_ast(value: Any, memo: Any = None) -> Any:
     """copy.deepcopy, built from the pickle of a memoized parse when `value` is one."""
-    entry = _pickles.get(id(value))
-    if entry is not None and entry[0] is value and memo is None:
-        return pickle.loads(entry[1])
-    return copy.deepcopy(value, memo)
+    try:
+        blob = _pickles.get(value) if memo is None else None
+    except TypeError:  # no weak reference or hash to it (a dict, a DynamoType): not a memoized parse
+        blob = None
+    return pickle.loads(blob) if blob is not None else copy.deepcopy(value, memo)
 
 
 def _copy_update_asts_from_pickles() -> None:

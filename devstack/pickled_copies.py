@@ -1,9 +1,13 @@
 """Parsed programs copied by unpickling instead of copy.deepcopy, and the check that the copy is the same."""
 
 import enum
+import logging
+import pickle
 import re
 import types
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 # What copy.deepcopy keeps as is (and pickle makes equal, or refers to by name).
 _ATOMIC = (
@@ -20,6 +24,10 @@ _ATOMIC = (
     types.FunctionType,
     types.BuiltinFunctionType,
 )
+
+
+class NotFaithful(RuntimeError):
+    """An unpickled copy differs from what copy.deepcopy would make."""
 
 
 def faithful_copy(original: Any, copy: Any) -> None:
@@ -50,7 +58,19 @@ def faithful_copy(original: Any, copy: Any) -> None:
             else:
                 same = False  # something this check does not know how to compare
         if not same:
-            raise RuntimeError(
-                f"moto's parsed ASL program is not copied faithfully by pickle at {where}: "
-                "revisit devstack.executions"
-            )
+            raise NotFaithful(f"not copied faithfully by pickle at {where}")
+
+
+def pickled(program: Any) -> bytes | None:
+    """`program`'s pickle if unpickling it gives what copy.deepcopy would (checked once, here), else None:
+    the caller then deep-copies, as moto does. Checked rather than assumed, as a moto upgrade can add a
+    component that pickles differently (or not at all)."""
+    try:
+        blob = pickle.dumps(program, protocol=pickle.HIGHEST_PROTOCOL)
+        faithful_copy(program, pickle.loads(blob))
+    except Exception:
+        logger.warning(
+            "%s is deep-copied: its pickle is not a faithful copy", type(program).__name__, exc_info=True
+        )
+        return None
+    return blob

@@ -370,7 +370,7 @@ def test_a_program_is_unpickled_faithfully_or_not_at_all(stack: DevStack) -> Non
 
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
-    from devstack.pickled_copies import faithful_copy
+    from devstack.pickled_copies import NotFaithful, faithful_copy
 
     definition = state_machine_definition(Template(stack.template_path), "RunStateMachine")
     program = AmazonStateLanguageParser.parse(definition)[0]
@@ -378,12 +378,36 @@ def test_a_program_is_unpickled_faithfully_or_not_at_all(stack: DevStack) -> Non
     faithful_copy(program, copy)
     first = next(iter(copy.states.states.values()))
     first.name += "-changed"
-    with pytest.raises(RuntimeError, match=r"devstack\.executions"):
+    with pytest.raises(NotFaithful):
         faithful_copy(program, copy)
     copy = pickle.loads(pickle.dumps(program))
     copy.states.states = program.states.states  # shared with the parsed program
-    with pytest.raises(RuntimeError, match=r"devstack\.executions"):
+    with pytest.raises(NotFaithful):
         faithful_copy(program, copy)
+
+
+class _Unpicklable:
+    def __init__(self) -> None:
+        self.step = lambda: None  # pickle cannot name a lambda
+
+
+class _PickledDifferently:
+    def __init__(self) -> None:
+        self.states: list[str] = ["Begin"]
+
+    def __reduce__(self) -> Any:
+        return (_PickledDifferently, ())  # rebuilt without what was added after construction
+
+
+def test_a_program_without_a_faithful_pickle_is_deep_copied_instead(caplog: pytest.LogCaptureFixture) -> None:
+    from devstack.pickled_copies import pickled
+
+    assert pickled(_Unpicklable()) is None
+    changed = _PickledDifferently()
+    changed.states.append("Step")
+    assert pickled(changed) is None
+    assert pickled(_PickledDifferently()) is not None
+    assert "is deep-copied" in caplog.text
 
 
 def test_direct_invoke_of_a_local_function(probe: Probe) -> None:

@@ -13,7 +13,6 @@
 """
 
 import base64
-import itertools
 import json
 import logging
 import re
@@ -30,6 +29,7 @@ from websockets.server import ServerProtocol
 from websockets.sync.connection import Connection
 
 from devstack.aws import register_before_call, response_metadata, short_circuit_response
+from devstack.ids import request_id as new_request_id
 from devstack.lambdas import LocalFunction
 from devstack.template import Template, integrated_function, logical_id_of
 
@@ -119,7 +119,7 @@ class WebSocketApi:
             "eventType": event_type,
             "connectionId": connection_id,
             "messageId": uuid.uuid4().hex if event_type == "MESSAGE" else None,
-            "requestId": str(uuid.uuid4()),
+            "requestId": new_request_id(),
             "stage": self.stage,
             "domainName": "127.0.0.1",
             "apiId": "local",
@@ -227,22 +227,12 @@ def install() -> None:
     register_before_call("before-call.apigatewaymanagementapi.DeleteConnection", _intercept_delete)
 
 
-_request_ids = itertools.count(1)
-
-
-def _request_id() -> str:
-    """A Management API answer's x-amzn-requestid: a UUID's form, from a counter. uuid4 reads os.urandom,
-    which lets go of the GIL, and beside busy runs the stream router's thread then waited to get it back
-    (up to the switch interval) once per event it pushed: 8% of the router's busy time, sampled."""
-    return str(uuid.UUID(int=next(_request_ids)))
-
-
 def _intercept_delete(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
     match = _POST_PATH.match(str(params.get("url_path", "")).split("?", 1)[0])
     connection_id = unquote(match.group("id")) if match else ""
     with _lock:
         connection = _connections.get(connection_id)
-    request_id = _request_id()
+    request_id = new_request_id()
     if connection is None:
         headers = {"x-amzn-requestid": request_id, "x-amzn-errortype": "GoneException"}
         parsed = {
@@ -267,7 +257,7 @@ def _intercept_post(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict
         body = body.read()
     if isinstance(body, str):
         body = body.encode("utf-8")
-    request_id = _request_id()
+    request_id = new_request_id()
     if connection is None or not connection.send(bytes(body)):
         headers = {"x-amzn-requestid": request_id, "x-amzn-errortype": "GoneException"}
         parsed = {

@@ -24,10 +24,13 @@ def test_request_ids_are_uuid4s_that_never_repeat_across_threads() -> None:
 
 
 def test_another_process_makes_other_ids() -> None:
-    other = subprocess.run(
-        [sys.executable, "-c", "from devstack.ids import request_id; print(request_id())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    assert uuid.UUID(other).version == 4 and other != request_id()
+    def first_id_of_a_new_process() -> str:  # each at the same count: only the random part can differ
+        return subprocess.run(
+            [sys.executable, "-c", "from devstack.ids import request_id; print(request_id())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    one, other = first_id_of_a_new_process(), first_id_of_a_new_process()
+    assert uuid.UUID(one).version == 4 and one != other

@@ -5,8 +5,9 @@ moto's backends hold no locks, so two threads can both pass the same ConditionEx
 TransactWriteItems). DynamoDB makes each request atomic, and the run state machine relies on that
 (conditional writes on status + version). So every moto request is processed under one lock: handlers
 still run concurrently, only each AWS call is atomic, as it is in AWS. The lock is taken per request
-(at botocore's `before-send`), so nothing holds it while a handler runs: Lambda Invokes of local
-functions are answered earlier, at `before-call` (devstack.executions).
+(at botocore's `before-send`, or around moto's answer in devstack.moto_direct for the data-plane calls
+it answers at `before-call`), so nothing holds it while a handler runs: Lambda Invokes of local
+functions are answered at `before-call` too, outside the lock (devstack.executions).
 
 Step Functions executes state machines (moto's ASL interpreter, in its own daemon threads): MOTO_CONFIG.
 """
@@ -73,7 +74,7 @@ def start_moto() -> Any:
     overhead.install()  # what moto redoes per request and need not (devstack.overhead)
     client_memo.install()  # what botocore's clients redo per call and need not (devstack.client_memo)
     item_memory.install()  # items share the values they repeat (devstack.item_memory)
-    moto_direct.install()  # data-plane calls skip the HTTP round trip (devstack.moto_direct)
+    moto_direct.install()  # DynamoDB data plane, PutEvents, SFN executions: no HTTP round trip
     mock = mock_aws(config=MOTO_CONFIG)
     mock.start()
     return mock

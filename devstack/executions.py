@@ -22,9 +22,10 @@ How it works
   "requestId", "stackTrace"}, so an ASL Retry/Catch sees the exception's class name as the error.
   InvocationType "Event" runs it in a daemon thread and answers 202; "DryRun" answers 204.
 
-Threads and the moto lock: devstack.aws serializes every moto *request* under one lock (in BotocoreStubber,
-at `before-send`). `before-call` comes earlier in botocore's call path, so an intercepted Invoke never
-holds that lock while the handler runs: a handler may call DynamoDB or Step Functions (each call takes
+Threads and the moto lock: devstack.aws serializes every moto *request* under one lock (in BotocoreStubber
+at `before-send`, or in devstack.moto_direct at `before-call` for the calls it answers, each around moto's
+answer only). An intercepted Invoke is answered at `before-call` without taking it, so it never holds
+that lock while the handler runs: a handler may call DynamoDB or Step Functions (each call takes
 the lock briefly), HTTP requests keep being served while executions run, and SendTaskSuccess from an
 HTTP thread can complete a wait while other executions are mid-handler.
 

@@ -112,12 +112,10 @@ SERVICES = {  # by botocore's service name (service_model.service_name)
         "https://states.us-east-1.amazonaws.com/",
     ),
 }
-OPERATIONS = SERVICES["dynamodb"].operations
-EVENT = SERVICES["dynamodb"].event
 VERIFY = False  # also build each request with moto's normalize_request and compare (tests)
 stats: Counter[str] = Counter()  # direct, direct.<service>, verified
 _dispatchers: dict[tuple[str, str], Any] = {}
-_templates: dict[tuple[Any, ...], tuple[dict[str, Any], dict[str, str]]] = {}
+_templates: dict[tuple[Any, ...], tuple[dict[str, Any], dict[str, str], str]] = {}
 _PER_REQUEST = ("wsgi.input", "werkzeug.request", "CONTENT_LENGTH")
 # The environ's keys a request's raw_url is made of, besides the URL itself (a Host header would be one).
 _URL_PARTS = frozenset({"HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME", "wsgi.url_scheme"})
@@ -208,6 +206,7 @@ class _Imports(NamedTuple):
 
     botocore_stubber: Any
     passthrough_service: Any
+    passthrough_url: Any
     service_whitelisted: Any
     MockRawResponse: Any
     HTTPException: Any
@@ -223,7 +222,7 @@ _parsers: dict[str, Any] = {}  # botocore's response parser per protocol
 def _import() -> _Imports:
     global _imports
     from moto.core.botocore_stubber import MockRawResponse
-    from moto.core.config import passthrough_service, service_whitelisted
+    from moto.core.config import passthrough_service, passthrough_url, service_whitelisted
     from moto.core.exceptions import HTTPException
     from moto.core.models import botocore_stubber
     from moto.core.request import normalize_request
@@ -234,6 +233,7 @@ def _import() -> _Imports:
     _imports = _Imports(
         botocore_stubber,
         passthrough_service,
+        passthrough_url,
         service_whitelisted,
         MockRawResponse,
         HTTPException,
@@ -265,10 +265,14 @@ def answer(
     service = SERVICES.get(service_name)
     if service is None or model.name not in service.operations or not botocore_stubber.enabled:
         return None
-    if m.passthrough_service(service_name) or not m.service_whitelisted(service_name):
-        return None  # the full path passes it through or raises moto's ServiceNotWhitelisted
     url = str(params.get("url", ""))
     clean_url = url.split("?", 1)[0]
+    if (
+        m.passthrough_url(clean_url)
+        or m.passthrough_service(service_name)
+        or not m.service_whitelisted(service_name)
+    ):
+        return None  # the full path passes it through or raises moto's ServiceNotWhitelisted
     method = _dispatcher(service_name, clean_url)
     if method is None:
         return None

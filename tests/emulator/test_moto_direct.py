@@ -196,6 +196,25 @@ def test_resource_api_reads_typed_values_through_the_direct_path(stack: Any) -> 
     assert item["n"] == Decimal("2.5") and bytes(item["b"].value) == b"\x00" and item["s"] == {"a", "b"}
 
 
+def test_a_passthrough_url_takes_the_full_path(stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.awsrequest import AWSResponse
+    from moto.core import config
+    from moto.core.botocore_stubber import MockRawResponse
+
+    monkeypatch.setitem(config.default_user_config["core"]["passthrough"], "urls", [r".*dynamodb.*"])
+    client = boto3.client("dynamodb", region_name=REGION)
+    sent: list[str] = []
+
+    def network(request: Any, **_: Any) -> AWSResponse:  # stands in for AWS: the call is not moto's
+        sent.append(request.url)
+        return AWSResponse(request.url, 200, {}, MockRawResponse(b"{}"))  # type: ignore[arg-type]
+
+    client.meta.events.register("before-send.dynamodb.GetItem", network)
+    before = moto_direct.stats["direct"]
+    client.get_item(TableName="anything", Key={"pk": {"S": "a"}})
+    assert len(sent) == 1 and moto_direct.stats["direct"] == before
+
+
 def test_control_plane_calls_take_the_full_path(stack: Any) -> None:
     client = boto3.client("dynamodb", region_name=REGION)
     sent: list[str] = []
@@ -259,7 +278,10 @@ def _events_script(client: Any, bus: str) -> list[Any]:
     ]
 
 
-def test_put_events_answers_and_errors_are_the_full_paths(stack: Any) -> None:
+def test_put_events_answers_and_errors_are_the_full_paths(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(moto_direct, "VERIFY", True)  # each request also built by moto: compared
     events = boto3.client("events", region_name=REGION)
     bus = f"direct-{uuid.uuid4().hex[:8]}"
     events.create_event_bus(Name=bus)
@@ -388,8 +410,9 @@ def _sfn_script(
 
 
 def test_step_functions_answers_and_errors_are_the_full_paths(
-    waiting_machine: tuple[str, dict[str, queue.Queue[str]]],
+    waiting_machine: tuple[str, dict[str, queue.Queue[str]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(moto_direct, "VERIFY", True)  # each request also built by moto: compared
     machine, tokens = waiting_machine
     direct_name, full_name = (f"x{uuid.uuid4().hex[:12]}" for _ in range(2))
     before = moto_direct.stats["direct.stepfunctions"]

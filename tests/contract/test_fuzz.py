@@ -6,8 +6,9 @@ default limits of the dev org (20 runs and 600 requests a minute) neither slow i
 The fuzzer is the schemathesis CLI, run as a subprocess, bounded by examples per operation and a fixed seed.
 
 Nothing is excluded. Adjustments, all in tests/contract/fuzz_hooks.py:
-- `timeout` of POST /v1/runs/{run_id}/wait and POST /v1/agents/{agent}/run becomes 0 (answer at once) when
-  missing or valid (FUZZ_WAIT_SECONDS); out-of-range or mistyped values are sent as generated.
+- `timeout` of POST /v1/runs/{run_id}/wait and POST /v1/agents/{agent}/run, and `wait` of the threads/runs
+  dialect's SSE events, become 0 (answer at once) when missing or valid (FUZZ_WAIT_SECONDS); out-of-range or
+  mistyped values are sent as generated.
 - The SSE form of GET /v1/runs/{run_id}/events (a stream that lasts up to `wait` seconds) is not fuzzed: it
   needs `Accept: text/event-stream`, which the document does not list as a parameter (tests/e2e/test_sse.py
   covers it); the JSON form of that operation is fuzzed.

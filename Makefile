@@ -62,18 +62,20 @@ dev: venv  ## start the local stack on 127.0.0.1:$${RUNS_API_PORT:-3000}
 	$(BIN)/python -m devstack
 
 # Six pytest sessions, four at a time, sharing nothing: the fuzzer (tests/contract/test_fuzz.py, the longest
-# test by far) and the integration tier (the longest in-process one) start at once, with e2e and the rest of
-# the contract tier (`sam build`, checkov, cfn-lint: subprocesses); emulator and unit start as the first
+# test by far) and the integration tier (the longest in-process one) start at once, with the rest of the
+# contract tier (`sam build`, checkov, cfn-lint: subprocesses) and e2e; emulator and unit start as the first
 # ones end. A session is one interpreter: the in-process tiers together (~200 s of CPU) could use only one
 # core, and the fuzzer's client and its local server take turns (a request, then its checks), so it keeps
 # less than one busy: more sessions than cores fill the gaps. Each session's output is printed whole when
 # it ends (--output-sync); each runs even if another failed (-k), and `make test` fails if any does.
 # runs_core is compiled first: sessions import it while `sam build` (test_template.py) copies its folder,
 # and a .pyc being written there could vanish between the copy's listing and its read.
-test: venv  ## every test tier: unit, integration, emulator (devstack's own), e2e, contract
+# The checkov virtualenv is made first: as a prerequisite inside the -j4 make it took a job slot and held
+# back the contract session until emulator and e2e had gone ahead, and that session then ended last.
+test: venv $(CHECKOV_VENV)/.installed  ## every test tier: unit, integration, emulator (devstack's own), e2e, contract
 	@$(BIN)/python -m compileall -q layers/runs_core
-	@$(MAKE) --no-print-directory -k -j4 --output-sync=target test-fuzz integration e2e \
-		test-contract-but-fuzz emulator unit
+	@$(MAKE) --no-print-directory -k -j4 --output-sync=target test-fuzz integration test-contract-but-fuzz \
+		e2e emulator unit
 
 test-contract: test-fuzz test-contract-but-fuzz
 

@@ -86,7 +86,7 @@ def main() -> None:
     print("[1/7] cold imports …", flush=True)
     table.rows += imports.table(imports.measure(), imports.measure_floor()).rows
 
-    from devstack.stack import DevStack, collect_less_often, freeze_start_up
+    from devstack.stack import DevStack, freeze_start_up
 
     calls.install()
     stack = DevStack().start()
@@ -95,7 +95,6 @@ def main() -> None:
         # As `make dev` (python -m devstack) does: the stack measured is the one users run. Without it
         # each full collection walks start-up's ~300,000 objects (bench.soak: ~12% more CPU per run).
         freeze_start_up()
-        collect_less_often()
         print("[2/7] throughput …", flush=True)
         tp = throughput.measure(stack, org_id)
         result = tp["high"]

@@ -15,14 +15,7 @@ import sys
 import threading
 
 from devstack.server import DEFAULT_HOST, LocalApiServer
-from devstack.stack import (
-    DEFAULT_PORT,
-    DEV_ORG_CREDITS,
-    DEV_ORG_NAME,
-    DevStack,
-    collect_less_often,
-    freeze_start_up,
-)
+from devstack.stack import DEFAULT_PORT, DEV_ORG_CREDITS, DEV_ORG_NAME, DevStack, freeze_start_up
 
 
 def main() -> int:
@@ -58,7 +51,6 @@ def main() -> int:
         stack.start()
         stack.seed()
         freeze_start_up()  # full garbage collections skip start-up's objects (devstack.stack)
-        collect_less_often()
         serving = threading.Thread(target=server.serve_forever, name="local-http", daemon=True)
         serving.start()
         _print_banner(stack, f"{server.url}/v1")

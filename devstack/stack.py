@@ -402,19 +402,6 @@ def freeze_start_up() -> int:
     return gc.get_freeze_count()
 
 
-# Python's default is (700, 10, 10): a young collection every 700 allocations net of frees. Ten
-# thousand serves a stack that allocates a request's worth at a time: bench.soak, 2 × 300 runs
-# alternated on an idle machine: 194.8/178.7 ms CPU per run with the default, 183.3/167.4 with these.
-# A middle-generation collection then walks up to 200,000 objects, still well under a full one.
-COLLECTION_THRESHOLDS = (10_000, 20, 20)
-
-
-def collect_less_often() -> None:
-    """Raise the garbage collector's thresholds for a long-running stack (`python -m devstack`, the
-    bench); called after `freeze_start_up`, as tests' stacks keep Python's defaults."""
-    gc.set_threshold(*COLLECTION_THRESHOLDS)
-
-
 def _env_string(value: Any) -> str:
     """Lambda environment values are strings (a YAML 30 or true becomes "30" / "true")."""
     if isinstance(value, bool):

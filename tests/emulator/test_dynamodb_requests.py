@@ -129,10 +129,12 @@ def test_a_request_parses_or_fails_as_with_moto(stack: Any, operation: str, body
     assert JSONParser.parse is not RequestParser.parse  # installed
     encoded = json.dumps(body).encode()
     parser = _parser(operation)
+    before = dynamodb_requests.stats["fast"]
     fast = _outcome(JSONParser.parse, parser, encoded)
     moto = _outcome(RequestParser.parse, _parser(operation), encoded)
     assert fast[0] == moto[0]
     if fast[0] == "parsed":
+        assert dynamodb_requests.stats["fast"] == before + 1  # parsed by the walker, not moto's fallback
         assert dynamodb_requests._same(fast[1], moto[1]), (fast, moto)
     else:
         assert fast == moto

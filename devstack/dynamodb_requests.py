@@ -22,7 +22,6 @@ on any difference, in values, types or key order: tests/emulator/test_dynamodb_r
 runs and a catalogue of requests with it on, and fails if a moto upgrade changes what this relies on.
 """
 
-import threading
 from typing import Any
 
 from devstack.once import installs_once
@@ -32,7 +31,6 @@ stats = {"fast": 0, "moto": 0, "verified": 0}
 
 _IDENTITY = None  # a walker that keeps the value as-is
 _walkers: dict[int, tuple[Any, Any]] = {}  # id(operation model) → (the model, its input walker)
-_lock = threading.Lock()
 
 
 def _mirrored() -> dict[str, Any]:
@@ -53,8 +51,6 @@ def _mirrored() -> dict[str, Any]:
         "_parse_byte": BaseJSONParser._parse_integer,
         "_parse_short": BaseJSONParser._parse_integer,
         "_parse_long": BaseJSONParser._parse_integer,
-        "_do_parse": None,  # JSONParser's own, checked below
-        "_parse_json_body": None,
     }
 
 
@@ -93,10 +89,7 @@ def install() -> None:
         or "input_shape" not in parser_cls.parse.__code__.co_names
         or "_parse_json_body" not in do_parse.co_names
         or not {"_parse_body_as_json", "_parse_shape"} <= set(json_body.co_names)
-        or any(
-            expected is not None and getattr(parser_cls, name) is not expected
-            for name, expected in mirrored.items()
-        )
+        or any(getattr(parser_cls, name) is not expected for name, expected in mirrored.items())
         or any(
             getattr(parser_cls, f"_parse_{kind}", None) is not None
             for kind in ("string", "boolean", "character", "document")
@@ -143,8 +136,7 @@ def _walker_for(parser: Any) -> Any:
             walker = False if shape is None else _build(shape, {})
         except _Unmirrored:
             walker = False
-        with _lock:
-            _walkers[key] = (model, walker)
+        _walkers[key] = (model, walker)  # one assignment: built twice at worst, never half-built
     if walker is False:
         return False
     # the parsers moto's handlers would call, and its map type: the walkers are built for the defaults
@@ -154,7 +146,6 @@ def _walker_for(parser: Any) -> Any:
         parser._blob_parser is not default_blob_parser
         or parser._timestamp_parser is not default_timestamp_parser
         or parser.MAP_TYPE is not RequestParser.MAP_TYPE
-        or model.input_shape is None
     ):
         return False
     return walker
